@@ -1,0 +1,9 @@
+DROP TABLE site_settings;
+DROP TABLE events;
+DROP TABLE sync_job_plugins;
+DROP TABLE sync_jobs;
+DROP TABLE cache_items;
+DROP TABLE api_tokens;
+DROP TABLE role_assignments;
+DROP TABLE projects;
+DROP TABLE users;

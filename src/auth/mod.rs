@@ -1,0 +1,7 @@
+//! Who is asking and what they may do: passwords, API tokens, and the permission rules.
+
+pub mod password;
+pub mod rules;
+pub mod token;
+
+pub use rules::{Access, Permissions, effective_role};

@@ -1,0 +1,327 @@
+//! The backend API: what plugins and other code call to read and write cache items.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::Connection;
+
+use super::{APP_NAME, DATA_TYPE_JSON, MAX_NAME_LEN, SODAR_CACHE};
+use crate::db::models::{CacheItem, NewCacheItem, Project, User};
+use crate::db::{DbPool, DbUuid, JsonText, PooledConn, now};
+use crate::plugins::{BackendPlugin, ProjectAppPlugin};
+use crate::{Error, Result};
+
+/// Upstream's `SodarCacheAPI`. Cheap to clone.
+///
+/// Every method does blocking database work: from async code call it inside
+/// `web::block` / `spawn_blocking`.
+#[derive(Clone)]
+pub struct SodarCache {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: DbPool,
+    apps: Arc<[Arc<dyn ProjectAppPlugin>]>,
+    app_names: Vec<&'static str>,
+    plugin_timeout: Duration,
+}
+
+/// One item for [`SodarCache::set_cache_items`].
+#[derive(Debug, Clone)]
+pub struct CacheWrite<'a> {
+    /// App name.
+    pub app_name: &'a str,
+    /// Item name.
+    pub name: &'a str,
+    /// The document.
+    pub data: JsonText,
+    /// The project, or none for a site-wide item.
+    pub project: Option<&'a Project>,
+    /// The writer.
+    pub user: Option<&'a User>,
+}
+
+impl BackendPlugin for SodarCache {
+    fn name(&self) -> &'static str {
+        SODAR_CACHE
+    }
+
+    fn api(&self) -> Arc<dyn Any + Send + Sync> {
+        Arc::new(self.clone())
+    }
+}
+
+/// Rows per multi-row upsert statement (well below both backends' parameter limits).
+const BATCH_ROWS: usize = 500;
+
+impl SodarCache {
+    /// A cache API over `pool` that knows these plugins.
+    pub fn new(
+        pool: DbPool,
+        apps: Arc<[Arc<dyn ProjectAppPlugin>]>,
+        plugin_timeout: Duration,
+    ) -> Self {
+        let mut app_names: Vec<&'static str> = apps.iter().map(|a| a.name()).collect();
+        app_names.push(APP_NAME);
+        app_names.sort_unstable();
+        app_names.dedup();
+        SodarCache {
+            inner: Arc::new(Inner {
+                pool,
+                apps,
+                app_names,
+                plugin_timeout,
+            }),
+        }
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &DbPool {
+        &self.inner.pool
+    }
+
+    /// A pooled connection; a pool timeout is [`Error::Unavailable`].
+    pub fn conn(&self) -> Result<PooledConn> {
+        Ok(self.inner.pool.get()?)
+    }
+
+    /// Registered project-app plugins, by name.
+    pub fn project_apps(&self) -> &[Arc<dyn ProjectAppPlugin>] {
+        &self.inner.apps
+    }
+
+    /// The longest a single plugin call may run.
+    pub fn plugin_timeout(&self) -> Duration {
+        self.inner.plugin_timeout
+    }
+
+    /// Valid app names: the registered plugins and `sodarcache`, sorted.
+    pub fn app_names(&self) -> Vec<&'static str> {
+        self.inner.app_names.clone()
+    }
+
+    /// Fails with upstream's message unless `app_name` is a registered app.
+    pub fn check_app_name(&self, app_name: &str) -> Result<()> {
+        if self.inner.app_names.contains(&app_name) {
+            Ok(())
+        } else {
+            Err(Error::BadRequest(format!(
+                "Unknown app name \"{app_name}\" (installed apps: {})",
+                self.inner.app_names.join(", ")
+            )))
+        }
+    }
+
+    fn check_data_type(data_type: &str) -> Result<()> {
+        if data_type == DATA_TYPE_JSON {
+            Ok(())
+        } else {
+            Err(Error::BadRequest(format!(
+                "Unknown data type \"{data_type}\" for a cache item (allowed types: {DATA_TYPE_JSON})"
+            )))
+        }
+    }
+
+    fn check_write(&self, app_name: &str, name: &str, data: &JsonText) -> Result<()> {
+        self.check_app_name(app_name)?;
+        check_item_name(name)?;
+        if data.is_null() {
+            return Err(Error::BadRequest(
+                "Cache data can not be null: store a JSON object, list, string or number".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Creates or updates an item (upstream `set_cache_item`). Validates the app name,
+    /// then the data type; nothing is written on error. On update, `user = None`
+    /// keeps the previous writer. One atomic upsert: concurrent writers never fail.
+    pub fn set_cache_item(
+        &self,
+        app_name: &str,
+        name: &str,
+        data: &serde_json::Value,
+        data_type: &str,
+        project: Option<&Project>,
+        user: Option<&User>,
+    ) -> Result<CacheItem> {
+        self.check_app_name(app_name)?;
+        Self::check_data_type(data_type)?;
+        self.set_cache_item_json(app_name, name, &JsonText::from_value(data), project, user)
+    }
+
+    /// [`set_cache_item`](Self::set_cache_item) for data that is already JSON text
+    /// (the REST API stores the client's bytes without re-encoding them).
+    pub fn set_cache_item_json(
+        &self,
+        app_name: &str,
+        name: &str,
+        data: &JsonText,
+        project: Option<&Project>,
+        user: Option<&User>,
+    ) -> Result<CacheItem> {
+        self.check_write(app_name, name, data)?;
+        let mut conn = self.conn()?;
+        let item = CacheItem::upsert(&mut conn, &new_item(app_name, name, data, project, user))?;
+        log_update(app_name, name, project, user);
+        Ok(item)
+    }
+
+    /// Writes many items in one transaction: all or none. Every item is validated
+    /// before anything is written; a key given twice keeps its last data.
+    pub fn set_cache_items(&self, items: &[CacheWrite<'_>]) -> Result<usize> {
+        for item in items {
+            self.check_write(item.app_name, item.name, &item.data)?;
+        }
+        let mut last: HashMap<(Option<i64>, &str, &str), usize> =
+            HashMap::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            last.insert((item.project.map(|p| p.id), item.app_name, item.name), i);
+        }
+        let mut keep: Vec<usize> = last.into_values().collect();
+        keep.sort_unstable();
+        let rows: Vec<NewCacheItem<'_>> = keep
+            .iter()
+            .map(|&i| {
+                let w = &items[i];
+                new_item(w.app_name, w.name, &w.data, w.project, w.user)
+            })
+            .collect();
+        let mut conn = self.conn()?;
+        conn.transaction(|conn| {
+            for chunk in rows.chunks(BATCH_ROWS) {
+                CacheItem::upsert_many(conn, chunk)?;
+            }
+            Ok::<_, diesel::result::Error>(())
+        })?;
+        tracing::info!("Updated {} items in cache", rows.len());
+        Ok(rows.len())
+    }
+
+    /// The item, or none. No project means the site-wide item only.
+    pub fn get_cache_item(
+        &self,
+        app_name: &str,
+        name: &str,
+        project: Option<&Project>,
+    ) -> Result<Option<CacheItem>> {
+        let mut conn = self.conn()?;
+        Ok(CacheItem::find(
+            &mut conn,
+            project.map(|p| p.id),
+            app_name,
+            name,
+        )?)
+    }
+
+    /// When the item was last written, as seconds since the epoch, or none.
+    pub fn get_update_time(
+        &self,
+        app_name: &str,
+        name: &str,
+        project: Option<&Project>,
+    ) -> Result<Option<f64>> {
+        let mut conn = self.conn()?;
+        let date = CacheItem::find_date(&mut conn, project.map(|p| p.id), app_name, name)?;
+        Ok(date.map(epoch_seconds))
+    }
+
+    /// Every item of the project.
+    pub fn get_project_cache(&self, project: &Project, data_type: &str) -> Result<Vec<CacheItem>> {
+        Self::check_data_type(data_type)?;
+        let mut conn = self.conn()?;
+        Ok(CacheItem::list_for_project(&mut conn, Some(project.id))?)
+    }
+
+    /// Deletes the item; silent when it does not exist. Returns whether it existed.
+    pub fn delete_cache_item(
+        &self,
+        app_name: &str,
+        name: &str,
+        project: Option<&Project>,
+    ) -> Result<bool> {
+        let mut conn = self.conn()?;
+        let deleted = CacheItem::delete_one(&mut conn, project.map(|p| p.id), app_name, name)? > 0;
+        if deleted {
+            tracing::info!("Deleted item \"{app_name}:{name}\" from cache");
+        }
+        Ok(deleted)
+    }
+
+    /// Deletes items in one statement, optionally of one app and/or one project (no
+    /// project: every project and the site-wide items). Returns how many went.
+    pub fn delete_cache(&self, app_name: Option<&str>, project: Option<&Project>) -> Result<usize> {
+        if let Some(app) = app_name {
+            self.check_app_name(app)?;
+        }
+        let mut conn = self.conn()?;
+        let n = CacheItem::delete_matching(&mut conn, app_name, project.map(|p| p.id))?;
+        let app = app_name.unwrap_or("None");
+        let proj = project.map_or_else(|| "None".to_owned(), |p| p.uuid.to_string());
+        if n > 0 {
+            tracing::info!("Deleted {n} items from cache (app={app}, project={proj})");
+        } else {
+            tracing::info!("No items found for deletion (app={app}, project={proj})");
+        }
+        Ok(n)
+    }
+
+    /// Calls every plugin's `update_cache` in name order, each call isolated, and
+    /// returns every plugin's outcome (upstream stopped at the first exception).
+    pub fn update_cache(
+        &self,
+        name: Option<&str>,
+        project: Option<&Project>,
+        user: Option<&User>,
+    ) -> Result<Vec<super::PluginOutcome>> {
+        super::runner::run_plugins(self, name, project, user, &mut |_| {})
+    }
+}
+
+/// Seconds since the epoch, as upstream's `get_update_time` returns them.
+pub fn epoch_seconds(t: chrono::NaiveDateTime) -> f64 {
+    t.and_utc().timestamp_micros() as f64 / 1e6
+}
+
+fn check_item_name(name: &str) -> Result<()> {
+    let len = name.chars().count();
+    if len == 0 || len > MAX_NAME_LEN {
+        return Err(Error::BadRequest(format!(
+            "Item name must be between 1 and {MAX_NAME_LEN} characters"
+        )));
+    }
+    Ok(())
+}
+
+fn new_item<'a>(
+    app_name: &'a str,
+    name: &'a str,
+    data: &'a JsonText,
+    project: Option<&Project>,
+    user: Option<&User>,
+) -> NewCacheItem<'a> {
+    NewCacheItem {
+        uuid: DbUuid(uuid::Uuid::new_v4()),
+        project_id: project.map(|p| p.id),
+        app_name,
+        name,
+        data,
+        size_bytes: data.len() as i64,
+        date_modified: now(),
+        user_id: user.map(|u| u.id),
+    }
+}
+
+fn log_update(app_name: &str, name: &str, project: Option<&Project>, user: Option<&User>) {
+    let mut line = format!("Updated item \"{app_name}:{name}\"");
+    if let Some(p) = project {
+        line.push_str(&format!(" in project {}", p.log_title()));
+    }
+    if let Some(u) = user {
+        line.push_str(&format!(" by user \"{}\"", u.username));
+    }
+    tracing::info!("{line}");
+}

@@ -1,0 +1,217 @@
+//! Sync jobs: a request inserts a row and returns; a worker claims it and runs the
+//! plugins. Rows, not memory, hold the state, so any server instance can run or show
+//! any job, and a job whose server died is marked failed by the next sweep.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::SodarCache;
+use super::runner::{PluginOutcome, Progress, run_plugins};
+use crate::db::DbConn;
+use crate::db::models::{Event, NewEvent, Origin, PluginRun, Project, SyncJob, User};
+use crate::{Error, Result};
+
+/// How often a running job's worker records that it is alive.
+pub const HEARTBEAT: Duration = Duration::from_secs(5);
+/// A running job silent for this long belongs to a dead server.
+pub const STALE_AFTER: Duration = Duration::from_secs(30);
+
+/// Queues a sync of `project` (none: the whole site) or joins the job already queued
+/// or running for that scope. Returns the job and whether it was joined.
+pub fn request_sync(
+    conn: &mut DbConn,
+    project: Option<&Project>,
+    name: Option<&str>,
+    origin: Origin,
+    user: Option<&User>,
+) -> Result<(SyncJob, bool)> {
+    Ok(SyncJob::request(
+        conn,
+        project.map(|p| p.id),
+        name,
+        origin,
+        user.map(|u| u.id),
+    )?)
+}
+
+/// Runs a claimed (running) job to the end and records its outcome. Never leaves the
+/// job running: a failure to start is recorded as the job's error.
+pub fn run_job(
+    cache: &SodarCache,
+    job: &SyncJob,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<(SyncJob, Vec<PluginOutcome>)> {
+    let (project, user) = {
+        let mut conn = cache.conn()?;
+        let project = match job.project_id {
+            Some(id) => Project::find_by_id(&mut conn, id)?,
+            None => None,
+        };
+        let user = match job.user_id {
+            Some(id) => User::find_by_id(&mut conn, id)?,
+            None => None,
+        };
+        (project, user)
+    };
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let beat = spawn_heartbeat(cache.clone(), job.id, stopped);
+    let result = if job.project_id.is_some() && project.is_none() {
+        Err(Error::NotFound("The project was deleted".into()))
+    } else {
+        run_plugins(
+            cache,
+            job.item_name.as_deref(),
+            project.as_ref(),
+            user.as_ref(),
+            progress,
+        )
+    };
+    drop(stop);
+    let _ = beat.join();
+    let mut conn = cache.conn()?;
+    let (runs, error): (Vec<PluginRun>, Option<String>) = match &result {
+        Ok(outcomes) => (
+            outcomes
+                .iter()
+                .map(|o| PluginRun {
+                    job_id: job.id,
+                    plugin: o.plugin.clone(),
+                    ok: o.ok(),
+                    error: o.error.clone(),
+                    items_written: o.items_written as i64,
+                    started: o.started,
+                    finished: o.finished,
+                })
+                .collect(),
+            None,
+        ),
+        Err(e) => (Vec::new(), Some(e.public_message())),
+    };
+    let finished = SyncJob::finish(&mut conn, job.id, &runs, error.as_deref())?;
+    let ok = finished.status == "done";
+    let scope = project.as_ref().map_or_else(
+        || "all projects".to_owned(),
+        |p| format!("project {}", p.log_title()),
+    );
+    let failed: Vec<&str> = runs
+        .iter()
+        .filter(|r| !r.ok)
+        .map(|r| r.plugin.as_str())
+        .collect();
+    let description = if ok {
+        format!("Synchronized cache for {scope}")
+    } else if failed.is_empty() {
+        format!(
+            "Cache synchronization for {scope} failed: {}",
+            error.as_deref().unwrap_or("unknown error")
+        )
+    } else {
+        format!(
+            "Cache synchronization for {scope} finished with errors in: {}",
+            failed.join(", ")
+        )
+    };
+    Event::record(
+        &mut conn,
+        &NewEvent {
+            project_id: job.project_id,
+            user_id: job.user_id,
+            event_name: "cache_sync",
+            origin: origin_of(&job.origin),
+            description,
+            ok,
+        },
+    )?;
+    Ok((finished, result.unwrap_or_default()))
+}
+
+fn origin_of(s: &str) -> Origin {
+    match s {
+        "cli" => Origin::Cli,
+        "api" => Origin::Api,
+        _ => Origin::Web,
+    }
+}
+
+/// Beats every [`HEARTBEAT`] until `stopped`'s sender is dropped.
+fn spawn_heartbeat(
+    cache: SodarCache,
+    job_id: i64,
+    stopped: std::sync::mpsc::Receiver<()>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(HEARTBEAT)
+        {
+            if let Ok(mut conn) = cache.conn() {
+                let _ = SyncJob::beat(&mut conn, job_id);
+            }
+        }
+    })
+}
+
+/// Marks jobs of dead servers as failed. Returns how many.
+pub fn sweep_stale(conn: &mut DbConn) -> Result<usize> {
+    let before = crate::db::now() - chrono::Duration::from_std(STALE_AFTER).unwrap_or_default();
+    let n = SyncJob::fail_stale(conn, before)?;
+    if n > 0 {
+        tracing::warn!("Marked {n} sync jobs of a stopped server as failed");
+    }
+    Ok(n)
+}
+
+/// A name for this process among the server instances sharing the database.
+pub fn worker_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "host".to_owned());
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}-{}-{}", std::process::id(), &tag[..8])
+}
+
+/// Claims and runs queued jobs until the server stops. Wakes every `poll`, or at once
+/// when `wake` is notified (a request in this process queued a job).
+pub async fn run_worker(cache: SodarCache, poll: Duration, wake: Arc<tokio::sync::Notify>) {
+    let worker = worker_id();
+    tracing::info!(%worker, "sync worker started");
+    let mut last_sweep: Option<std::time::Instant> = None;
+    loop {
+        let sweep = last_sweep.is_none_or(|t| t.elapsed() >= STALE_AFTER / 3);
+        if sweep {
+            last_sweep = Some(std::time::Instant::now());
+        }
+        let c = cache.clone();
+        let w = worker.clone();
+        let claimed = tokio::task::spawn_blocking(move || -> Result<Option<SyncJob>> {
+            let mut conn = c.conn()?;
+            if sweep {
+                sweep_stale(&mut conn)?;
+            }
+            Ok(SyncJob::claim_next(&mut conn, &w)?)
+        })
+        .await;
+        match claimed {
+            Ok(Ok(Some(job))) => {
+                let c = cache.clone();
+                let uuid = job.uuid;
+                let ran = tokio::task::spawn_blocking(move || run_job(&c, &job, &mut |_| {})).await;
+                match ran {
+                    Ok(Ok((job, _))) => {
+                        tracing::info!(job = %uuid, status = %job.status, "sync job ended")
+                    }
+                    Ok(Err(e)) => {
+                        tracing::error!(job = %uuid, error = %e, "sync job could not be recorded")
+                    }
+                    Err(e) => tracing::error!(job = %uuid, error = %e, "sync job crashed"),
+                }
+                continue; // look for the next job at once
+            }
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "sync worker cannot reach the database"),
+            Err(e) => tracing::error!(error = %e, "sync worker task failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(poll) => {}
+            _ = wake.notified() => {}
+        }
+    }
+}

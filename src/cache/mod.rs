@@ -1,0 +1,21 @@
+//! The cache backend (`sodar_cache`) and the sync machinery around it.
+//!
+//! * [`SodarCache`]: upstream's backend API, with its "Here:" fixes.
+//! * [`runner`]: runs project-app plugins with each call isolated.
+//! * [`jobs`]: sync jobs requested by web, API and CLI, and the worker that runs them.
+
+mod api;
+pub mod jobs;
+pub mod runner;
+
+pub use api::{CacheWrite, SodarCache};
+pub use runner::{PluginOutcome, Progress, SyncContext};
+
+/// Name of the backend plugin, as in `get_backend_api("sodar_cache")`.
+pub const SODAR_CACHE: &str = "sodar_cache";
+/// The cache app's own name, always valid as an `app_name`.
+pub const APP_NAME: &str = "sodarcache";
+/// The only supported data type.
+pub const DATA_TYPE_JSON: &str = "json";
+/// Longest app or item name.
+pub const MAX_NAME_LEN: usize = 255;

@@ -1,0 +1,160 @@
+//! The command line: `sodarcache [--database-url URL] <command>`.
+//!
+//! One file per command, each an `Opts` and a `run`. Messages are log lines on
+//! standard error (upstream's wording where upstream has one); a command's result
+//! that scripts read (a UUID, a token) is the only thing on standard output.
+
+mod deletecache;
+mod demo;
+mod migrate;
+mod project;
+mod role;
+mod serve;
+mod synccache;
+mod token;
+mod user;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::db::{self, DbPool, PoolOptions};
+use crate::plugins::{PluginRegistry, RegistryBuilder};
+use crate::settings::Settings;
+
+/// sodarcache: per-project JSON cache with plugins, a web admin and a REST API.
+#[derive(Debug, Parser)]
+#[command(name = "sodarcache", version, about, long_about = None)]
+pub struct Cli {
+    /// Database: sqlite://PATH or postgres://USER@HOST/DB [default: sqlite://sodarcache.sqlite3]
+    #[arg(long, global = true, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server (admin pages, REST API, sync worker).
+    Serve(serve::Opts),
+    /// Apply pending database migrations.
+    Migrate,
+    /// Update the cache by running every app plugin.
+    Synccache(synccache::Opts),
+    /// Delete cached data.
+    Deletecache(deletecache::Opts),
+    /// Manage users.
+    #[command(subcommand)]
+    User(user::Command),
+    /// Manage projects and categories.
+    #[command(subcommand)]
+    Project(project::Command),
+    /// Manage roles.
+    #[command(subcommand)]
+    Role(role::Command),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(token::Command),
+}
+
+/// What every command works with.
+pub struct Context {
+    /// Settings from the environment.
+    pub settings: Settings,
+    /// The database.
+    pub pool: DbPool,
+    /// Registered plugins.
+    pub registry: PluginRegistry,
+}
+
+impl Context {
+    /// Reads settings, opens (and migrates) the database and builds the registry.
+    pub fn open(database_url: Option<String>, plugins: RegistryBuilder) -> anyhow::Result<Self> {
+        let settings = Settings::from_env(database_url).map_err(anyhow::Error::msg)?;
+        let pool = db::open(
+            &settings.database_url,
+            &PoolOptions {
+                max_size: settings.pool_size,
+                connection_timeout: settings.db_timeout,
+            },
+        )?;
+        let registry = plugins.build(pool.clone(), &settings);
+        Ok(Context {
+            settings,
+            pool,
+            registry,
+        })
+    }
+
+    /// A pooled connection.
+    pub fn conn(&self) -> anyhow::Result<db::PooledConn> {
+        Ok(self.pool.get()?)
+    }
+}
+
+/// Sets up logging on standard error: `info` unless `RUST_LOG` says otherwise.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs a parsed command line with these plugins. Errors are one log line and exit 1.
+pub fn run(cli: Cli, plugins: RegistryBuilder) -> ExitCode {
+    init_logging();
+    let url = cli.database_url;
+    let result = match cli.command {
+        Command::Serve(opts) => serve::run(url, plugins, opts),
+        Command::Migrate => migrate::run(url),
+        Command::Synccache(opts) => {
+            Context::open(url, plugins).and_then(|ctx| synccache::run(&ctx, opts))
+        }
+        Command::Deletecache(opts) => {
+            Context::open(url, plugins).and_then(|ctx| deletecache::run(&ctx, opts))
+        }
+        Command::User(cmd) => Context::open(url, plugins).and_then(|ctx| user::run(&ctx, cmd)),
+        Command::Project(cmd) => {
+            Context::open(url, plugins).and_then(|ctx| project::run(&ctx, cmd))
+        }
+        Command::Role(cmd) => Context::open(url, plugins).and_then(|ctx| role::run(&ctx, cmd)),
+        Command::Token(cmd) => Context::open(url, plugins).and_then(|ctx| token::run(&ctx, cmd)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Parses a UUID argument with upstream's message.
+pub fn parse_uuid(s: &str) -> anyhow::Result<uuid::Uuid> {
+    uuid::Uuid::parse_str(s.trim()).map_err(|_| anyhow::anyhow!("Not a valid UUID: {s}"))
+}
+
+/// Finds a project by UUID argument, with upstream's messages.
+pub fn find_project(conn: &mut db::DbConn, s: &str) -> anyhow::Result<crate::db::models::Project> {
+    let uuid = parse_uuid(s)?;
+    crate::db::models::Project::find_by_uuid(conn, uuid)?
+        .ok_or_else(|| anyhow::anyhow!("Project not found with UUID={s}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,45 @@
+//! `sodarcache serve [--bind ADDR:PORT] [--demo]`.
+
+use std::process::ExitCode;
+
+use super::Context;
+use crate::plugins::RegistryBuilder;
+use crate::startup::Application;
+
+/// Options.
+#[derive(Debug, clap::Args)]
+pub struct Opts {
+    /// Address and port to listen on.
+    #[arg(long, default_value = "127.0.0.1:8000", value_name = "ADDR:PORT")]
+    pub bind: String,
+    /// On an empty database, create a small demo site and print how to log in.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+/// Opens the database, then serves until stopped.
+pub fn run(
+    database_url: Option<String>,
+    plugins: RegistryBuilder,
+    opts: Opts,
+) -> anyhow::Result<ExitCode> {
+    let ctx = Context::open(database_url, plugins)?;
+    if opts.demo {
+        super::demo::create_if_empty(&ctx, &opts.bind)?;
+    }
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(ctx.settings, ctx.pool, ctx.registry, &opts.bind)?;
+        tracing::info!(
+            "Listening on http://{}",
+            display_addr(&opts.bind, app.port())
+        );
+        app.run_until_stopped().await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn display_addr(bind: &str, port: u16) -> String {
+    let host = bind.rsplit_once(':').map_or(bind, |(h, _)| h);
+    let host = if host == "0.0.0.0" { "127.0.0.1" } else { host };
+    format!("{host}:{port}")
+}

@@ -1,0 +1,106 @@
+//! `sodarcache synccache [-p UUID]`: run every plugin, as upstream's command does,
+//! recorded as a sync job. Exit 1 when any plugin failed.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{Context, find_project};
+use crate::cache::jobs::{request_sync, run_job, worker_id};
+use crate::db::models::{Origin, SyncJob};
+
+/// Options.
+#[derive(Debug, clap::Args)]
+pub struct Opts {
+    /// Limit the sync to the project with this UUID.
+    #[arg(short, long, value_name = "UUID")]
+    pub project: Option<String>,
+}
+
+/// Runs the sync in this process and reports it.
+pub fn run(ctx: &Context, opts: Opts) -> anyhow::Result<ExitCode> {
+    let Some(cache) = ctx.registry.cache() else {
+        anyhow::bail!("SodarCache backend not enabled in settings, cancelled");
+    };
+    let mut conn = ctx.conn()?;
+    let project = match &opts.project {
+        Some(p) => {
+            let project = find_project(&mut conn, p)?;
+            tracing::info!("Limiting sync to project {}", project.log_title());
+            Some(project)
+        }
+        None => {
+            tracing::info!("Synchronizing cache for all projects");
+            None
+        }
+    };
+    let (job, joined) = request_sync(&mut conn, project.as_ref(), None, Origin::Cli, None)?;
+    if joined {
+        tracing::info!(
+            "Joining sync job {} requested earlier for this scope",
+            job.uuid
+        );
+    }
+    // A queued job (ours, or one the web queued) is run here; a running one is awaited.
+    let claimed = SyncJob::claim(&mut conn, job.id, &worker_id())?;
+    drop(conn);
+    let finished = match claimed {
+        Some(job) => {
+            let bar = progress_bar();
+            let (job, _) = run_job(&cache, &job, &mut |p| {
+                bar.set_length(p.total as u64);
+                bar.set_position(p.done as u64);
+                bar.set_message(format!(
+                    "{} / {}",
+                    p.plugin,
+                    p.project.map_or("site-wide", |p| p.title.as_str())
+                ));
+            })?;
+            bar.finish_and_clear();
+            job
+        }
+        None => {
+            tracing::info!(
+                "A sync for this scope is already running (job {}), waiting for it",
+                job.uuid
+            );
+            wait_for(ctx, job.id)?
+        }
+    };
+    if finished.status == "done" {
+        tracing::info!("Cache synchronization OK");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        if let Some(e) = &finished.error {
+            tracing::error!("{e}");
+        }
+        tracing::error!("Cache synchronization finished with errors (see logs)");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// A bar on a terminal; hidden (plain log lines only) when stderr is not one.
+fn progress_bar() -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn wait_for(ctx: &Context, id: i64) -> anyhow::Result<SyncJob> {
+    loop {
+        let job = SyncJob::find_by_id(&mut *ctx.conn()?, id)?
+            .ok_or_else(|| anyhow::anyhow!("The sync job was deleted"))?;
+        if job.is_finished() {
+            return Ok(job);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}

@@ -1,0 +1,37 @@
+//! `sodarcache token create USERNAME [--expiry-hours N]`: prints the token alone on stdout.
+
+use std::process::ExitCode;
+
+use super::Context;
+use crate::auth::token;
+use crate::db::models::User;
+
+/// Token commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Create an API token; it is shown once and only its digest is kept.
+    Create {
+        /// Username.
+        username: String,
+        /// Hours until the token expires (default: never).
+        #[arg(long, value_name = "N")]
+        expiry_hours: Option<u32>,
+    },
+}
+
+/// Runs a token command.
+pub fn run(ctx: &Context, cmd: Command) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Command::Create {
+            username,
+            expiry_hours,
+        } => {
+            let mut conn = ctx.conn()?;
+            let user = User::find_by_username(&mut conn, &username)?
+                .ok_or_else(|| anyhow::anyhow!("User not found: \"{username}\""))?;
+            let secret = token::create(&mut conn, &user, expiry_hours)?;
+            println!("{secret}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,400 @@
+//! Cached JSON items, unique per `(project, app_name, name)`, site-wide items included.
+
+use chrono::NaiveDateTime;
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable};
+use diesel::upsert::excluded;
+
+use crate::db::schema::cache_items;
+use crate::db::{DbConn, DbUuid, JsonText};
+
+/// One cached item, data included.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = cache_items)]
+pub struct CacheItem {
+    /// Row id.
+    pub id: i64,
+    /// Public identifier.
+    pub uuid: DbUuid,
+    /// The project, or none for a site-wide item.
+    pub project_id: Option<i64>,
+    /// The app (plugin) that owns the item.
+    pub app_name: String,
+    /// Item name, unique within project and app.
+    pub name: String,
+    /// The JSON document.
+    pub data: JsonText,
+    /// Size of the JSON text in bytes.
+    pub size_bytes: i64,
+    /// Last write (UTC).
+    pub date_modified: NaiveDateTime,
+    /// Who wrote it last, if known.
+    pub user_id: Option<i64>,
+}
+
+/// An item without its data, for listings.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = cache_items)]
+pub struct CacheItemSummary {
+    /// Public identifier.
+    pub uuid: DbUuid,
+    /// The project, or none for a site-wide item.
+    pub project_id: Option<i64>,
+    /// App name.
+    pub app_name: String,
+    /// Item name.
+    pub name: String,
+    /// Size of the JSON text in bytes.
+    pub size_bytes: i64,
+    /// Last write (UTC).
+    pub date_modified: NaiveDateTime,
+    /// Who wrote it last.
+    pub user_id: Option<i64>,
+}
+
+/// A row to write.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = cache_items)]
+#[diesel(treat_none_as_default_value = false)]
+pub struct NewCacheItem<'a> {
+    /// Used only when the row is created.
+    pub uuid: DbUuid,
+    /// The project, or none.
+    pub project_id: Option<i64>,
+    /// App name.
+    pub app_name: &'a str,
+    /// Item name.
+    pub name: &'a str,
+    /// The JSON document.
+    pub data: &'a JsonText,
+    /// `data.len()`.
+    pub size_bytes: i64,
+    /// Write time.
+    pub date_modified: NaiveDateTime,
+    /// Writer; on update, none keeps the previous writer.
+    pub user_id: Option<i64>,
+}
+
+/// `(project_key, item count, total bytes, oldest update, newest update)`.
+pub type ProjectStats = (i64, i64, i64, Option<NaiveDateTime>, Option<NaiveDateTime>);
+
+/// Sort order of a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ItemOrder {
+    /// By app, then name.
+    #[default]
+    App,
+    /// By name.
+    Name,
+    /// By size.
+    Size,
+    /// By last update.
+    Modified,
+    /// By writer id.
+    User,
+}
+
+impl ItemOrder {
+    /// Parses a sort key as used in URLs.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "app" => ItemOrder::App,
+            "name" => ItemOrder::Name,
+            "size" => ItemOrder::Size,
+            "modified" => ItemOrder::Modified,
+            "user" => ItemOrder::User,
+            _ => return None,
+        })
+    }
+
+    /// The URL key.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemOrder::App => "app",
+            ItemOrder::Name => "name",
+            ItemOrder::Size => "size",
+            ItemOrder::Modified => "modified",
+            ItemOrder::User => "user",
+        }
+    }
+}
+
+/// A page of a project's items.
+#[derive(Debug, Clone, Default)]
+pub struct ItemQuery {
+    /// The project, or none for site-wide items.
+    pub project_id: Option<i64>,
+    /// Case-insensitive substring of the name.
+    pub search: Option<String>,
+    /// Only this app.
+    pub app: Option<String>,
+    /// Sort column.
+    pub order: ItemOrder,
+    /// Descending.
+    pub desc: bool,
+    /// Rows to skip.
+    pub offset: i64,
+    /// Rows to return.
+    pub limit: i64,
+}
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+fn key(project_id: Option<i64>) -> i64 {
+    project_id.unwrap_or(0)
+}
+
+/// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
+fn like_pattern(search: &str) -> String {
+    let mut p = String::with_capacity(search.len() + 2);
+    p.push('%');
+    for ch in search.to_lowercase().chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(ch);
+    }
+    p.push('%');
+    p
+}
+
+impl CacheItem {
+    /// Creates or updates the item in one statement; concurrent writers never conflict.
+    pub fn upsert(conn: &mut DbConn, item: &NewCacheItem<'_>) -> QueryResult<CacheItem> {
+        crate::on_backend!(conn, |c| {
+            diesel::insert_into(cache_items::table)
+                .values(item)
+                .on_conflict((
+                    cache_items::project_key,
+                    cache_items::app_name,
+                    cache_items::name,
+                ))
+                .do_update()
+                .set((
+                    cache_items::data.eq(excluded(cache_items::data)),
+                    cache_items::size_bytes.eq(excluded(cache_items::size_bytes)),
+                    cache_items::date_modified.eq(excluded(cache_items::date_modified)),
+                    cache_items::user_id.eq(sql::<Nullable<BigInt>>(
+                        "COALESCE(excluded.user_id, cache_items.user_id)",
+                    )),
+                ))
+                .returning(CacheItem::as_returning())
+                .get_result(c)
+        })
+    }
+
+    /// Creates or updates many items in one multi-row statement. Keys must be distinct.
+    pub fn upsert_many(conn: &mut DbConn, items: &[NewCacheItem<'_>]) -> QueryResult<usize> {
+        crate::on_backend!(conn, |c| {
+            diesel::insert_into(cache_items::table)
+                .values(items)
+                .on_conflict((
+                    cache_items::project_key,
+                    cache_items::app_name,
+                    cache_items::name,
+                ))
+                .do_update()
+                .set((
+                    cache_items::data.eq(excluded(cache_items::data)),
+                    cache_items::size_bytes.eq(excluded(cache_items::size_bytes)),
+                    cache_items::date_modified.eq(excluded(cache_items::date_modified)),
+                    cache_items::user_id.eq(sql::<Nullable<BigInt>>(
+                        "COALESCE(excluded.user_id, cache_items.user_id)",
+                    )),
+                ))
+                .execute(c)
+        })
+    }
+
+    /// The item at this key; no project means the site-wide item only.
+    pub fn find(
+        conn: &mut DbConn,
+        project_id: Option<i64>,
+        app_name: &str,
+        name: &str,
+    ) -> QueryResult<Option<CacheItem>> {
+        cache_items::table
+            .filter(cache_items::project_key.eq(key(project_id)))
+            .filter(cache_items::app_name.eq(app_name))
+            .filter(cache_items::name.eq(name))
+            .select(CacheItem::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// The last write time at this key.
+    pub fn find_date(
+        conn: &mut DbConn,
+        project_id: Option<i64>,
+        app_name: &str,
+        name: &str,
+    ) -> QueryResult<Option<NaiveDateTime>> {
+        cache_items::table
+            .filter(cache_items::project_key.eq(key(project_id)))
+            .filter(cache_items::app_name.eq(app_name))
+            .filter(cache_items::name.eq(name))
+            .select(cache_items::date_modified)
+            .first(conn)
+            .optional()
+    }
+
+    /// The item with this UUID.
+    pub fn find_by_uuid(conn: &mut DbConn, uuid: uuid::Uuid) -> QueryResult<Option<CacheItem>> {
+        cache_items::table
+            .filter(cache_items::uuid.eq(DbUuid(uuid)))
+            .select(CacheItem::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Every item of a project (or the site-wide items), by app and name.
+    pub fn list_for_project(
+        conn: &mut DbConn,
+        project_id: Option<i64>,
+    ) -> QueryResult<Vec<CacheItem>> {
+        cache_items::table
+            .filter(cache_items::project_key.eq(key(project_id)))
+            .order((cache_items::app_name, cache_items::name))
+            .select(CacheItem::as_select())
+            .load(conn)
+    }
+
+    /// Deletes the item at this key; returns how many rows went (0 or 1).
+    pub fn delete_one(
+        conn: &mut DbConn,
+        project_id: Option<i64>,
+        app_name: &str,
+        name: &str,
+    ) -> QueryResult<usize> {
+        diesel::delete(
+            cache_items::table
+                .filter(cache_items::project_key.eq(key(project_id)))
+                .filter(cache_items::app_name.eq(app_name))
+                .filter(cache_items::name.eq(name)),
+        )
+        .execute(conn)
+    }
+
+    /// Deletes the item with this UUID.
+    pub fn delete_by_uuid(conn: &mut DbConn, uuid: uuid::Uuid) -> QueryResult<usize> {
+        diesel::delete(cache_items::table.filter(cache_items::uuid.eq(DbUuid(uuid)))).execute(conn)
+    }
+
+    /// Deletes in one statement: optionally one app's items, optionally one project's
+    /// (no project means every project and the site-wide items).
+    pub fn delete_matching(
+        conn: &mut DbConn,
+        app_name: Option<&str>,
+        project_id: Option<i64>,
+    ) -> QueryResult<usize> {
+        let mut q = diesel::delete(cache_items::table).into_boxed();
+        if let Some(app) = app_name {
+            q = q.filter(cache_items::app_name.eq(app));
+        }
+        if let Some(pid) = project_id {
+            q = q.filter(cache_items::project_key.eq(pid));
+        }
+        q.execute(conn)
+    }
+
+    /// Counts what [`CacheItem::delete_matching`] would delete, per app.
+    pub fn count_by_app(
+        conn: &mut DbConn,
+        project_id: Option<Option<i64>>,
+    ) -> QueryResult<Vec<(String, i64)>> {
+        let mut q = cache_items::table
+            .group_by(cache_items::app_name)
+            .select((cache_items::app_name, diesel::dsl::count_star()))
+            .order(cache_items::app_name)
+            .into_boxed();
+        if let Some(pid) = project_id {
+            q = q.filter(cache_items::project_key.eq(key(pid)));
+        }
+        q.load(conn)
+    }
+
+    /// One page of a project's items, without data, and the number of matches.
+    pub fn query(
+        conn: &mut DbConn,
+        query: &ItemQuery,
+    ) -> QueryResult<(Vec<CacheItemSummary>, i64)> {
+        let filtered = || {
+            let mut q = cache_items::table
+                .filter(cache_items::project_key.eq(key(query.project_id)))
+                .into_boxed();
+            if let Some(app) = &query.app {
+                q = q.filter(cache_items::app_name.eq(app.clone()));
+            }
+            if let Some(search) = query.search.as_deref().filter(|s| !s.is_empty()) {
+                q = q.filter(
+                    lower(cache_items::name)
+                        .like(like_pattern(search))
+                        .escape('\\'),
+                );
+            }
+            q
+        };
+        let total: i64 = filtered().count().get_result(conn)?;
+        let mut q = filtered().select(CacheItemSummary::as_select());
+        q = match (query.order, query.desc) {
+            (ItemOrder::App, false) => {
+                q.order((cache_items::app_name.asc(), cache_items::name.asc()))
+            }
+            (ItemOrder::App, true) => {
+                q.order((cache_items::app_name.desc(), cache_items::name.desc()))
+            }
+            (ItemOrder::Name, false) => {
+                q.order((cache_items::name.asc(), cache_items::app_name.asc()))
+            }
+            (ItemOrder::Name, true) => {
+                q.order((cache_items::name.desc(), cache_items::app_name.desc()))
+            }
+            (ItemOrder::Size, false) => {
+                q.order((cache_items::size_bytes.asc(), cache_items::id.asc()))
+            }
+            (ItemOrder::Size, true) => {
+                q.order((cache_items::size_bytes.desc(), cache_items::id.desc()))
+            }
+            (ItemOrder::Modified, false) => {
+                q.order((cache_items::date_modified.asc(), cache_items::id.asc()))
+            }
+            (ItemOrder::Modified, true) => {
+                q.order((cache_items::date_modified.desc(), cache_items::id.desc()))
+            }
+            (ItemOrder::User, false) => {
+                q.order((cache_items::user_id.asc(), cache_items::id.asc()))
+            }
+            (ItemOrder::User, true) => {
+                q.order((cache_items::user_id.desc(), cache_items::id.desc()))
+            }
+        };
+        let rows = q.offset(query.offset).limit(query.limit).load(conn)?;
+        Ok((rows, total))
+    }
+
+    /// Per-project aggregates: `(project_key, count, bytes, oldest, newest)`.
+    pub fn stats_by_project(conn: &mut DbConn) -> QueryResult<Vec<ProjectStats>> {
+        use diesel::dsl::{count_star, max, min};
+        // SUM(bigint) is numeric on PostgreSQL: cast it back so both backends agree.
+        cache_items::table
+            .group_by(cache_items::project_key)
+            .select((
+                cache_items::project_key,
+                count_star(),
+                sql::<BigInt>("CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT)"),
+                min(cache_items::date_modified),
+                max(cache_items::date_modified),
+            ))
+            .load(conn)
+    }
+
+    /// Distinct app names per project key.
+    pub fn apps_by_project(conn: &mut DbConn) -> QueryResult<Vec<(i64, String)>> {
+        cache_items::table
+            .select((cache_items::project_key, cache_items::app_name))
+            .distinct()
+            .order((cache_items::project_key, cache_items::app_name))
+            .load(conn)
+    }
+}

@@ -1,0 +1,22 @@
+//! Rows and their queries. Each file keeps "local" methods (constructors, formatting)
+//! and "database" methods (`find_by_uuid`, `list_for_project`, ...) in separate blocks.
+
+mod cache_item;
+mod event;
+mod project;
+mod role;
+mod site_setting;
+mod sync_job;
+mod token;
+mod user;
+
+pub use cache_item::{
+    CacheItem, CacheItemSummary, ItemOrder, ItemQuery, NewCacheItem, ProjectStats,
+};
+pub use event::{Event, NewEvent};
+pub use project::{NewProject, Project, ProjectType, PublicAccess};
+pub use role::{Role, RoleAssignment};
+pub use site_setting::SiteSetting;
+pub use sync_job::{JobStatus, Origin, PluginRun, SyncJob};
+pub use token::ApiToken;
+pub use user::User;

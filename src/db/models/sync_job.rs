@@ -1,0 +1,358 @@
+//! Sync jobs: requested by the web, the API or the CLI, run by a worker, kept as history.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{sync_job_plugins, sync_jobs};
+use crate::db::{DbConn, DbUuid, is_unique_violation, now};
+
+/// Where a job was requested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The admin pages.
+    Web,
+    /// `sodarcache synccache`.
+    Cli,
+    /// The REST API.
+    Api,
+}
+
+impl Origin {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Web => "web",
+            Origin::Cli => "cli",
+            Origin::Api => "api",
+        }
+    }
+}
+
+/// Job life cycle: `queued` → `running` → `done` | `failed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStatus {
+    /// Waiting for a worker.
+    Queued,
+    /// A worker runs it.
+    Running,
+    /// Every plugin succeeded.
+    Done,
+    /// A plugin failed, or the run was cut short.
+    Failed,
+}
+
+impl JobStatus {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Done => "done",
+            JobStatus::Failed => "failed",
+        }
+    }
+}
+
+/// One sync request and its outcome.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = sync_jobs)]
+pub struct SyncJob {
+    /// Row id.
+    pub id: i64,
+    /// Public identifier.
+    pub uuid: DbUuid,
+    /// The project, or none for the whole site.
+    pub project_id: Option<i64>,
+    /// Limit to one item name.
+    pub item_name: Option<String>,
+    /// `web`, `cli` or `api`.
+    pub origin: String,
+    /// Who asked.
+    pub user_id: Option<i64>,
+    /// `queued`, `running`, `done`, `failed`.
+    pub status: String,
+    /// Requested (UTC).
+    pub created: NaiveDateTime,
+    /// Claimed by a worker.
+    pub started: Option<NaiveDateTime>,
+    /// Ended.
+    pub finished: Option<NaiveDateTime>,
+    /// Last sign of life of the running worker.
+    pub heartbeat: Option<NaiveDateTime>,
+    /// The worker that claimed it.
+    pub worker: Option<String>,
+    /// Why the job failed as a whole (plugin errors are in [`PluginRun`]).
+    pub error: Option<String>,
+}
+
+/// One plugin's outcome within a job.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = sync_job_plugins)]
+pub struct PluginRun {
+    /// The job.
+    pub job_id: i64,
+    /// Plugin name.
+    pub plugin: String,
+    /// Whether every call succeeded.
+    pub ok: bool,
+    /// The error text, if any.
+    pub error: Option<String>,
+    /// Items the plugin wrote.
+    pub items_written: i64,
+    /// Started (UTC).
+    pub started: NaiveDateTime,
+    /// Finished (UTC).
+    pub finished: NaiveDateTime,
+}
+
+impl SyncJob {
+    /// Whether the job has ended.
+    pub fn is_finished(&self) -> bool {
+        self.status == JobStatus::Done.as_str() || self.status == JobStatus::Failed.as_str()
+    }
+
+    /// Run time so far or in total, once started.
+    pub fn duration(&self) -> Option<chrono::Duration> {
+        let start = self.started?;
+        Some(self.finished.unwrap_or_else(now) - start)
+    }
+}
+
+impl SyncJob {
+    /// Queues a job for the scope, or returns the queued or running job that already
+    /// covers it (`true` when joined). Safe across server instances: a unique index
+    /// allows one active job per scope.
+    pub fn request(
+        conn: &mut DbConn,
+        project_id: Option<i64>,
+        item_name: Option<&str>,
+        origin: Origin,
+        user_id: Option<i64>,
+    ) -> QueryResult<(SyncJob, bool)> {
+        for _ in 0..5 {
+            let q = diesel::insert_into(sync_jobs::table).values((
+                sync_jobs::uuid.eq(DbUuid(uuid::Uuid::new_v4())),
+                sync_jobs::project_id.eq(project_id),
+                sync_jobs::item_name.eq(item_name),
+                sync_jobs::origin.eq(origin.as_str()),
+                sync_jobs::user_id.eq(user_id),
+                sync_jobs::status.eq(JobStatus::Queued.as_str()),
+                sync_jobs::created.eq(now()),
+            ));
+            let inserted = crate::on_backend!(&mut *conn, |c| q
+                .returning(SyncJob::as_returning())
+                .get_result(c));
+            match inserted {
+                Ok(job) => return Ok((job, false)),
+                Err(e) if is_unique_violation(&e) => {
+                    if let Some(job) = Self::find_active(conn, project_id, item_name)? {
+                        return Ok((job, true));
+                    }
+                    // The active job ended between our insert and our read: try again.
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(diesel::result::Error::RollbackTransaction)
+    }
+
+    /// The queued or running job for this scope, if any.
+    pub fn find_active(
+        conn: &mut DbConn,
+        project_id: Option<i64>,
+        item_name: Option<&str>,
+    ) -> QueryResult<Option<SyncJob>> {
+        let mut q = sync_jobs::table
+            .filter(
+                sync_jobs::status.eq_any([JobStatus::Queued.as_str(), JobStatus::Running.as_str()]),
+            )
+            .select(SyncJob::as_select())
+            .into_boxed();
+        q = match project_id {
+            Some(p) => q.filter(sync_jobs::project_id.eq(p)),
+            None => q.filter(sync_jobs::project_id.is_null()),
+        };
+        q = match item_name {
+            Some(n) => q.filter(sync_jobs::item_name.eq(n.to_owned())),
+            None => q.filter(sync_jobs::item_name.is_null()),
+        };
+        q.first(conn).optional()
+    }
+
+    /// Claims the oldest queued job for `worker`. On PostgreSQL `FOR UPDATE SKIP LOCKED`
+    /// lets several server instances claim concurrently without taking the same job.
+    pub fn claim_next(conn: &mut DbConn, worker: &str) -> QueryResult<Option<SyncJob>> {
+        let next: Option<i64> = match conn {
+            DbConn::Pg(c) => {
+                return c.transaction(|c| {
+                    let id: Option<i64> = sync_jobs::table
+                        .filter(sync_jobs::status.eq(JobStatus::Queued.as_str()))
+                        .order(sync_jobs::id)
+                        .select(sync_jobs::id)
+                        .for_update()
+                        .skip_locked()
+                        .first(c)
+                        .optional()?;
+                    let Some(id) = id else { return Ok(None) };
+                    let at = now();
+                    diesel::update(sync_jobs::table.find(id))
+                        .set((
+                            sync_jobs::status.eq(JobStatus::Running.as_str()),
+                            sync_jobs::started.eq(at),
+                            sync_jobs::heartbeat.eq(at),
+                            sync_jobs::worker.eq(worker),
+                        ))
+                        .returning(SyncJob::as_returning())
+                        .get_result(c)
+                        .optional()
+                });
+            }
+            DbConn::Sqlite(_) => sync_jobs::table
+                .filter(sync_jobs::status.eq(JobStatus::Queued.as_str()))
+                .order(sync_jobs::id)
+                .select(sync_jobs::id)
+                .first(conn)
+                .optional()?,
+        };
+        match next {
+            // SQLite serializes writers; the conditional update below makes the claim safe.
+            Some(id) => Self::claim(conn, id, worker),
+            None => Ok(None),
+        }
+    }
+
+    /// Claims this queued job for `worker`; none when another worker was faster.
+    pub fn claim(conn: &mut DbConn, id: i64, worker: &str) -> QueryResult<Option<SyncJob>> {
+        let at = now();
+        let q = diesel::update(
+            sync_jobs::table
+                .filter(sync_jobs::id.eq(id))
+                .filter(sync_jobs::status.eq(JobStatus::Queued.as_str())),
+        )
+        .set((
+            sync_jobs::status.eq(JobStatus::Running.as_str()),
+            sync_jobs::started.eq(at),
+            sync_jobs::heartbeat.eq(at),
+            sync_jobs::worker.eq(worker),
+        ));
+        crate::on_backend!(conn, |c| q
+            .returning(SyncJob::as_returning())
+            .get_result(c)
+            .optional())
+    }
+
+    /// Records that the worker running this job is alive.
+    pub fn beat(conn: &mut DbConn, id: i64) -> QueryResult<usize> {
+        diesel::update(sync_jobs::table.find(id))
+            .set(sync_jobs::heartbeat.eq(now()))
+            .execute(conn)
+    }
+
+    /// Ends a running job with its plugin outcomes, in one transaction.
+    pub fn finish(
+        conn: &mut DbConn,
+        id: i64,
+        runs: &[PluginRun],
+        error: Option<&str>,
+    ) -> QueryResult<SyncJob> {
+        let ok = error.is_none() && runs.iter().all(|r| r.ok);
+        let status = if ok {
+            JobStatus::Done
+        } else {
+            JobStatus::Failed
+        };
+        conn.transaction(|conn| {
+            diesel::update(sync_jobs::table.find(id))
+                .set((
+                    sync_jobs::status.eq(status.as_str()),
+                    sync_jobs::finished.eq(now()),
+                    sync_jobs::error.eq(error),
+                ))
+                .execute(conn)?;
+            for run in runs {
+                diesel::insert_into(sync_job_plugins::table)
+                    .values(run)
+                    .execute(conn)?;
+            }
+            sync_jobs::table
+                .find(id)
+                .select(SyncJob::as_select())
+                .first(conn)
+        })
+    }
+
+    /// Marks running jobs whose worker has been silent since `before` as failed, so no
+    /// job stays `running` after its server died. Returns how many.
+    pub fn fail_stale(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
+        diesel::update(
+            sync_jobs::table
+                .filter(sync_jobs::status.eq(JobStatus::Running.as_str()))
+                .filter(sync_jobs::heartbeat.lt(before)),
+        )
+        .set((
+            sync_jobs::status.eq(JobStatus::Failed.as_str()),
+            sync_jobs::finished.eq(now()),
+            sync_jobs::error.eq("The server running this job stopped before it finished"),
+        ))
+        .execute(conn)
+    }
+
+    /// The job with this UUID.
+    pub fn find_by_uuid(conn: &mut DbConn, uuid: uuid::Uuid) -> QueryResult<Option<SyncJob>> {
+        sync_jobs::table
+            .filter(sync_jobs::uuid.eq(DbUuid(uuid)))
+            .select(SyncJob::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// The job with this id.
+    pub fn find_by_id(conn: &mut DbConn, id: i64) -> QueryResult<Option<SyncJob>> {
+        sync_jobs::table
+            .find(id)
+            .select(SyncJob::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Newest jobs first; `project` limits to one project's jobs (`Some(None)`: site jobs).
+    pub fn list(
+        conn: &mut DbConn,
+        project: Option<Option<i64>>,
+        offset: i64,
+        limit: i64,
+    ) -> QueryResult<Vec<SyncJob>> {
+        let mut q = sync_jobs::table
+            .order(sync_jobs::id.desc())
+            .select(SyncJob::as_select())
+            .into_boxed();
+        match project {
+            Some(Some(p)) => q = q.filter(sync_jobs::project_id.eq(p)),
+            Some(None) => q = q.filter(sync_jobs::project_id.is_null()),
+            None => {}
+        }
+        q.offset(offset).limit(limit).load(conn)
+    }
+
+    /// The newest finished job per scope key (`0` = site), for overviews.
+    pub fn latest_finished_by_project(conn: &mut DbConn) -> QueryResult<Vec<SyncJob>> {
+        // Few distinct scopes; newest first, first per project wins in the caller.
+        sync_jobs::table
+            .filter(
+                sync_jobs::status.eq_any([JobStatus::Done.as_str(), JobStatus::Failed.as_str()]),
+            )
+            .order(sync_jobs::id.desc())
+            .limit(1000)
+            .select(SyncJob::as_select())
+            .load(conn)
+    }
+
+    /// Plugin outcomes of a job, by plugin name.
+    pub fn plugin_runs(conn: &mut DbConn, job_id: i64) -> QueryResult<Vec<PluginRun>> {
+        sync_job_plugins::table
+            .filter(sync_job_plugins::job_id.eq(job_id))
+            .order(sync_job_plugins::plugin)
+            .select(PluginRun::as_select())
+            .load(conn)
+    }
+}

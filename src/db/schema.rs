@@ -1,0 +1,155 @@
+//! Diesel table definitions, written by hand to match `migrations/` on both backends.
+//!
+//! `project_key` and `parent_key` are generated columns (`COALESCE(fk, 0)`): they are
+//! declared so upserts can name them as conflict targets, and never written.
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    users (id) {
+        id -> BigInt,
+        uuid -> SqlUuid,
+        username -> Text,
+        password_hash -> Text,
+        is_superuser -> Bool,
+        is_active -> Bool,
+        date_joined -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    projects (id) {
+        id -> BigInt,
+        uuid -> SqlUuid,
+        title -> Text,
+        project_type -> Text,
+        parent_id -> Nullable<BigInt>,
+        description -> Text,
+        public_access -> Nullable<Text>,
+        archive -> Bool,
+        full_title -> Text,
+        date_created -> Timestamp,
+        parent_key -> BigInt,
+    }
+}
+
+diesel::table! {
+    role_assignments (id) {
+        id -> BigInt,
+        project_id -> BigInt,
+        user_id -> BigInt,
+        role -> Text,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        prefix -> Text,
+        digest -> Text,
+        created -> Timestamp,
+        expiry -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlJson, SqlUuid};
+
+    cache_items (id) {
+        id -> BigInt,
+        uuid -> SqlUuid,
+        project_id -> Nullable<BigInt>,
+        app_name -> Text,
+        name -> Text,
+        data -> SqlJson,
+        size_bytes -> BigInt,
+        date_modified -> Timestamp,
+        user_id -> Nullable<BigInt>,
+        project_key -> BigInt,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    sync_jobs (id) {
+        id -> BigInt,
+        uuid -> SqlUuid,
+        project_id -> Nullable<BigInt>,
+        item_name -> Nullable<Text>,
+        origin -> Text,
+        user_id -> Nullable<BigInt>,
+        status -> Text,
+        created -> Timestamp,
+        started -> Nullable<Timestamp>,
+        finished -> Nullable<Timestamp>,
+        heartbeat -> Nullable<Timestamp>,
+        worker -> Nullable<Text>,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    sync_job_plugins (id) {
+        id -> BigInt,
+        job_id -> BigInt,
+        plugin -> Text,
+        ok -> Bool,
+        error -> Nullable<Text>,
+        items_written -> BigInt,
+        started -> Timestamp,
+        finished -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    events (id) {
+        id -> BigInt,
+        uuid -> SqlUuid,
+        project_id -> Nullable<BigInt>,
+        user_id -> Nullable<BigInt>,
+        event_name -> Text,
+        origin -> Text,
+        description -> Text,
+        ok -> Bool,
+        created -> Timestamp,
+    }
+}
+
+diesel::table! {
+    site_settings (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
+diesel::joinable!(cache_items -> projects (project_id));
+diesel::joinable!(cache_items -> users (user_id));
+diesel::joinable!(role_assignments -> projects (project_id));
+diesel::joinable!(role_assignments -> users (user_id));
+diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(sync_jobs -> projects (project_id));
+diesel::joinable!(sync_job_plugins -> sync_jobs (job_id));
+diesel::joinable!(events -> projects (project_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    projects,
+    role_assignments,
+    api_tokens,
+    cache_items,
+    sync_jobs,
+    sync_job_plugins,
+    events,
+    site_settings,
+);

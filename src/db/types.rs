@@ -1,0 +1,218 @@
+//! Portable SQL types: one Rust type, the native column type on each backend.
+//!
+//! * [`SqlUuid`]: `uuid` on PostgreSQL, 36-character `TEXT` on SQLite.
+//! * [`SqlJson`]: `jsonb` on PostgreSQL, `TEXT CHECK (json_valid(...))` on SQLite.
+//!
+//! JSON travels as text ([`JsonText`]) in both directions: the cache serves data far
+//! more often than it inspects it, so we never build a `serde_json::Value` on the read path.
+
+use std::io::Write;
+
+use diesel::backend::Backend;
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::expression::AsExpression;
+use diesel::pg::Pg;
+use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::sql_types::{HasSqlType, SqlType, Text};
+use diesel::sqlite::Sqlite;
+use serde_json::value::RawValue;
+
+use super::MultiBackend;
+
+/// SQL type of UUID columns.
+#[derive(Debug, Clone, Copy, Default, SqlType, diesel::query_builder::QueryId)]
+#[diesel(postgres_type(oid = 2950, array_oid = 2951))]
+#[diesel(sqlite_type(name = "Text"))]
+pub struct SqlUuid;
+
+/// SQL type of JSON document columns.
+#[derive(Debug, Clone, Copy, Default, SqlType, diesel::query_builder::QueryId)]
+#[diesel(postgres_type(oid = 3802, array_oid = 3807))]
+#[diesel(sqlite_type(name = "Text"))]
+pub struct SqlJson;
+
+/// A UUID as stored in the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, AsExpression, FromSqlRow)]
+#[diesel(sql_type = SqlUuid)]
+pub struct DbUuid(pub uuid::Uuid);
+
+impl From<uuid::Uuid> for DbUuid {
+    fn from(u: uuid::Uuid) -> Self {
+        DbUuid(u)
+    }
+}
+
+impl std::fmt::Display for DbUuid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A JSON document as text, already known to be valid JSON.
+#[derive(Debug, Clone, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = SqlJson)]
+pub struct JsonText(String);
+
+impl JsonText {
+    /// Serializes a value. Serializing a `serde_json::Value` cannot fail.
+    pub fn from_value(value: &serde_json::Value) -> Self {
+        JsonText(value.to_string())
+    }
+
+    /// Takes raw JSON text that serde already validated.
+    pub fn from_raw(raw: &RawValue) -> Self {
+        JsonText(raw.get().to_owned())
+    }
+
+    /// Validates `text` as one JSON document.
+    pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
+        let raw: Box<RawValue> = serde_json::from_str(text)?;
+        Ok(JsonText(raw.get().to_owned()))
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The JSON text, owned.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
+    /// Whether the whole document is `null`.
+    pub fn is_null(&self) -> bool {
+        self.0.trim() == "null"
+    }
+
+    /// Parses the document into a value (for callers that want to inspect it).
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::from_str(&self.0).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Size of the stored text in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the text is empty (never true for valid JSON).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<serde_json::Value> for JsonText {
+    fn from(v: serde_json::Value) -> Self {
+        JsonText::from_value(&v)
+    }
+}
+
+impl From<&serde_json::Value> for JsonText {
+    fn from(v: &serde_json::Value) -> Self {
+        JsonText::from_value(v)
+    }
+}
+
+// --- UUID -----------------------------------------------------------------
+
+impl ToSql<SqlUuid, Pg> for DbUuid {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        out.write_all(self.0.as_bytes())?;
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<SqlUuid, Pg> for DbUuid {
+    fn from_sql(bytes: <Pg as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        Ok(DbUuid(uuid::Uuid::from_slice(bytes.as_bytes())?))
+    }
+}
+
+impl ToSql<SqlUuid, Sqlite> for DbUuid {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(self.0.hyphenated().to_string());
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<SqlUuid, Sqlite> for DbUuid {
+    fn from_sql(bytes: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        let text = <String as FromSql<Text, Sqlite>>::from_sql(bytes)?;
+        Ok(DbUuid(uuid::Uuid::parse_str(&text)?))
+    }
+}
+
+impl HasSqlType<SqlUuid> for MultiBackend {
+    fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
+        MultiBackend::lookup_sql_type::<SqlUuid>(lookup)
+    }
+}
+
+impl FromSql<SqlUuid, MultiBackend> for DbUuid {
+    fn from_sql(bytes: <MultiBackend as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        bytes.from_sql::<DbUuid, SqlUuid>()
+    }
+}
+
+impl ToSql<SqlUuid, MultiBackend> for DbUuid {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
+        out.set_value((SqlUuid, self));
+        Ok(IsNull::No)
+    }
+}
+
+// --- JSON -----------------------------------------------------------------
+
+/// Version byte of PostgreSQL's binary jsonb format.
+const JSONB_VERSION: u8 = 1;
+
+impl ToSql<SqlJson, Pg> for JsonText {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        out.write_all(&[JSONB_VERSION])?;
+        out.write_all(self.0.as_bytes())?;
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<SqlJson, Pg> for JsonText {
+    fn from_sql(bytes: <Pg as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        match bytes.as_bytes().split_first() {
+            Some((&JSONB_VERSION, rest)) => Ok(JsonText(std::str::from_utf8(rest)?.to_owned())),
+            _ => Err("unsupported jsonb encoding version".into()),
+        }
+    }
+}
+
+impl ToSql<SqlJson, Sqlite> for JsonText {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(self.0.as_str());
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<SqlJson, Sqlite> for JsonText {
+    fn from_sql(bytes: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        Ok(JsonText(<String as FromSql<Text, Sqlite>>::from_sql(
+            bytes,
+        )?))
+    }
+}
+
+impl HasSqlType<SqlJson> for MultiBackend {
+    fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
+        MultiBackend::lookup_sql_type::<SqlJson>(lookup)
+    }
+}
+
+impl FromSql<SqlJson, MultiBackend> for JsonText {
+    fn from_sql(bytes: <MultiBackend as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        bytes.from_sql::<JsonText, SqlJson>()
+    }
+}
+
+impl ToSql<SqlJson, MultiBackend> for JsonText {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
+        out.set_value((SqlJson, self));
+        Ok(IsNull::No)
+    }
+}

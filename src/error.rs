@@ -1,0 +1,123 @@
+//! One error type for the whole crate.
+//!
+//! Policy (after crates.io): models return `QueryResult`; the cache API, handlers and
+//! commands return [`Error`]. Diesel's `NotFound` is a 404; a pool timeout or a lost
+//! connection is a 503; anything unexpected is a 500 whose body never carries internals
+//! (the details go to the log).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+/// What went wrong, as the client should see it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// 400: the request or the arguments are invalid.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no or bad credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: authenticated, but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 409: the change breaks a uniqueness rule.
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: the body is too large.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// 429: too many attempts.
+    #[error("{0}")]
+    TooManyRequests(String),
+    /// 503: the database or the cache backend is unavailable.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: a bug or an unexpected failure; the text is logged, never sent.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The HTTP status for this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The text safe to show a client: internals are replaced by a generic sentence.
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Internal(_) => "Internal server error, see the server log.".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// 404 with upstream's wording.
+    pub fn not_found() -> Self {
+        Error::NotFound("Not found.".into())
+    }
+}
+
+impl From<diesel::result::Error> for Error {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error as D};
+        match e {
+            D::NotFound => Error::not_found(),
+            D::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+                Error::Unavailable("Database unavailable".into())
+            }
+            D::DatabaseError(kind, info)
+                if info.message().contains("database is locked")
+                    || info.message().contains("server closed the connection")
+                    || info.message().contains("terminating connection")
+                    || info.message().contains("no connection to the server")
+                    || matches!(kind, DatabaseErrorKind::Unknown)
+                        && info.message().contains("connection") =>
+            {
+                Error::Unavailable("Database unavailable".into())
+            }
+            other => Error::Internal(format!("database error: {other}")),
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for Error {
+    fn from(_: diesel::r2d2::PoolError) -> Self {
+        Error::Unavailable("Database unavailable".into())
+    }
+}
+
+impl From<actix_web::error::BlockingError> for Error {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        Error::Internal(format!("blocking task failed: {e}"))
+    }
+}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Error::Internal(detail) = self {
+            tracing::error!(%detail, "internal error");
+        }
+        HttpResponse::build(self.status())
+            .json(serde_json::json!({ "detail": self.public_message() }))
+    }
+}

@@ -1,0 +1,99 @@
+//! The plugin registry: explicit registration at startup, read-only afterwards.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use super::{BackendPlugin, ProjectAppPlugin};
+use crate::cache::{SODAR_CACHE, SodarCache};
+use crate::db::DbPool;
+use crate::settings::Settings;
+
+/// Collects plugins before the registry is built.
+#[derive(Default)]
+pub struct RegistryBuilder {
+    apps: Vec<Arc<dyn ProjectAppPlugin>>,
+    backends: Vec<Arc<dyn BackendPlugin>>,
+}
+
+impl RegistryBuilder {
+    /// Registers a project-app plugin.
+    pub fn project_app(mut self, plugin: impl ProjectAppPlugin) -> Self {
+        self.apps.push(Arc::new(plugin));
+        self
+    }
+
+    /// Registers a backend plugin (in addition to the built-in `sodar_cache`).
+    pub fn backend(mut self, plugin: impl BackendPlugin) -> Self {
+        self.backends.push(Arc::new(plugin));
+        self
+    }
+
+    /// Builds the registry. Plugins are sorted by name; the `sodar_cache` backend is
+    /// created over `pool` and is available only when enabled in `settings`.
+    ///
+    /// Panics if two project-app plugins share a name: that is a programming error.
+    pub fn build(mut self, pool: DbPool, settings: &Settings) -> PluginRegistry {
+        self.apps.sort_by_key(|p| p.name());
+        for pair in self.apps.windows(2) {
+            assert_ne!(pair[0].name(), pair[1].name(), "duplicate plugin name");
+        }
+        let apps: Arc<[Arc<dyn ProjectAppPlugin>]> = self.apps.into();
+        let cache = SodarCache::new(pool, apps.clone(), settings.plugin_timeout);
+        let mut backends = self.backends;
+        backends.push(Arc::new(cache.clone()));
+        backends.retain(|b| settings.enabled_backends.iter().any(|e| e == b.name()));
+        backends.sort_by_key(|b| b.name());
+        PluginRegistry {
+            apps,
+            backends,
+            cache,
+        }
+    }
+}
+
+/// Every registered plugin. Cheap to clone and share as app data.
+#[derive(Clone)]
+pub struct PluginRegistry {
+    apps: Arc<[Arc<dyn ProjectAppPlugin>]>,
+    backends: Vec<Arc<dyn BackendPlugin>>,
+    cache: SodarCache,
+}
+
+impl PluginRegistry {
+    /// Starts a registry.
+    pub fn builder() -> RegistryBuilder {
+        RegistryBuilder::default()
+    }
+
+    /// Active project-app plugins, sorted by name.
+    pub fn project_apps(&self) -> &[Arc<dyn ProjectAppPlugin>] {
+        &self.apps
+    }
+
+    /// The backend API called `name`, if that backend is enabled, downcast to `T`.
+    ///
+    /// `registry.get_backend_api::<SodarCache>("sodar_cache")` is upstream's
+    /// `get_backend_api('sodar_cache')`.
+    pub fn get_backend_api<T: Any + Send + Sync>(&self, name: &str) -> Option<Arc<T>> {
+        self.backends
+            .iter()
+            .find(|b| b.name() == name)
+            .and_then(|b| b.api().downcast::<T>().ok())
+    }
+
+    /// The cache backend, if enabled. Shorthand for `get_backend_api("sodar_cache")`.
+    pub fn cache(&self) -> Option<Arc<SodarCache>> {
+        self.get_backend_api::<SodarCache>(SODAR_CACHE)
+    }
+
+    /// The cache API even when the backend is disabled, for admin tasks that do not go
+    /// through the backend (listing what is stored).
+    pub fn cache_unchecked(&self) -> &SodarCache {
+        &self.cache
+    }
+
+    /// Names that are valid as `app_name`: every registered app plus `sodarcache`.
+    pub fn app_names(&self) -> Vec<&'static str> {
+        self.cache.app_names()
+    }
+}

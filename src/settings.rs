@@ -1,0 +1,149 @@
+//! Typed settings from the environment. Every value has a default except secrets,
+//! and a malformed value is a one-line startup error naming the variable.
+
+use std::time::Duration;
+
+/// Default database: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://sodarcache.sqlite3";
+
+/// Runtime configuration.
+#[derive(Clone)]
+pub struct Settings {
+    /// `DATABASE_URL`: `sqlite://PATH` or `postgres://...`.
+    pub database_url: String,
+    /// `SODARCACHE_ENABLED_BACKEND_PLUGINS`: comma-separated, default `sodar_cache`.
+    pub enabled_backends: Vec<String>,
+    /// `SODARCACHE_PLUGIN_TIMEOUT_SECONDS`: longest one plugin call may run (default 600).
+    pub plugin_timeout: Duration,
+    /// `SODARCACHE_SECRET_KEY`: signs and encrypts session cookies (64+ bytes); when
+    /// unset, a key is generated once and kept in the database.
+    pub secret_key: Option<String>,
+    /// `SODARCACHE_SECURE_COOKIES`: mark cookies `Secure` (behind HTTPS).
+    pub secure_cookies: bool,
+    /// `SODARCACHE_ALLOW_ANONYMOUS`: anonymous reads of public-guest projects.
+    pub allow_anonymous: bool,
+    /// `SODARCACHE_MAX_BODY_BYTES`: largest accepted request body (default 32 MiB).
+    pub max_body_bytes: usize,
+    /// `SODARCACHE_DB_POOL_SIZE`: connections per server process (default 8).
+    pub pool_size: u32,
+    /// `SODARCACHE_DB_TIMEOUT_SECONDS`: wait for a pooled connection before a 503 (default 5).
+    pub db_timeout: Duration,
+    /// `SODARCACHE_WORKER_POLL_MS`: how often the job worker looks for queued jobs (default 1000).
+    pub worker_poll: Duration,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("enabled_backends", &self.enabled_backends)
+            .field("plugin_timeout", &self.plugin_timeout)
+            .field(
+                "secret_key",
+                &self.secret_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("secure_cookies", &self.secure_cookies)
+            .field("allow_anonymous", &self.allow_anonymous)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("pool_size", &self.pool_size)
+            .finish_non_exhaustive()
+    }
+}
+
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_owned(),
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            database_url: DEFAULT_DATABASE_URL.to_owned(),
+            enabled_backends: vec![crate::cache::SODAR_CACHE.to_owned()],
+            plugin_timeout: Duration::from_secs(600),
+            secret_key: None,
+            secure_cookies: false,
+            allow_anonymous: false,
+            max_body_bytes: 32 * 1024 * 1024,
+            pool_size: 8,
+            db_timeout: Duration::from_secs(5),
+            worker_poll: Duration::from_millis(1000),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the environment; `database_url` overrides `DATABASE_URL` when given.
+    pub fn from_env(database_url: Option<String>) -> Result<Self, String> {
+        Self::from_lookup(database_url, |k| std::env::var(k).ok())
+    }
+
+    /// Reads settings through `get` (the environment, or a map in tests).
+    pub fn from_lookup(
+        database_url: Option<String>,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, String> {
+        let d = Settings::default();
+        Ok(Settings {
+            database_url: database_url
+                .or_else(|| get("DATABASE_URL"))
+                .filter(|s| !s.is_empty())
+                .unwrap_or(d.database_url),
+            enabled_backends: match get("SODARCACHE_ENABLED_BACKEND_PLUGINS") {
+                Some(v) => v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                None => d.enabled_backends,
+            },
+            plugin_timeout: Duration::from_secs_f64(parse(
+                &get,
+                "SODARCACHE_PLUGIN_TIMEOUT_SECONDS",
+                d.plugin_timeout.as_secs_f64(),
+            )?),
+            secret_key: get("SODARCACHE_SECRET_KEY").filter(|s| !s.is_empty()),
+            secure_cookies: parse_bool(&get, "SODARCACHE_SECURE_COOKIES", d.secure_cookies)?,
+            allow_anonymous: parse_bool(&get, "SODARCACHE_ALLOW_ANONYMOUS", d.allow_anonymous)?,
+            max_body_bytes: parse(&get, "SODARCACHE_MAX_BODY_BYTES", d.max_body_bytes)?,
+            pool_size: parse(&get, "SODARCACHE_DB_POOL_SIZE", d.pool_size)?.max(1),
+            db_timeout: Duration::from_secs_f64(parse(
+                &get,
+                "SODARCACHE_DB_TIMEOUT_SECONDS",
+                d.db_timeout.as_secs_f64(),
+            )?),
+            worker_poll: Duration::from_millis(parse(&get, "SODARCACHE_WORKER_POLL_MS", 1000u64)?),
+        })
+    }
+}
+
+fn parse<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: T,
+) -> Result<T, String> {
+    match get(key).filter(|s| !s.trim().is_empty()) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("{key}: \"{v}\" is not a valid number")),
+    }
+}
+
+fn parse_bool(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: bool,
+) -> Result<bool, String> {
+    match get(key).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if v.is_empty() => Ok(default),
+        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+        Some(v) => Err(format!("{key}: \"{v}\" is not true or false")),
+    }
+}

@@ -1,0 +1,77 @@
+//! Building and running the HTTP server: settings in, a bound server out.
+//!
+//! `Application::build` binds (port 0 in tests, reporting the real port) and wires
+//! app data and middleware in one place; the sync worker starts with the server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use tracing_actix_web::TracingLogger;
+
+use crate::cache::jobs::run_worker;
+use crate::db::DbPool;
+use crate::plugins::PluginRegistry;
+use crate::settings::Settings;
+
+/// Shared state of every request handler.
+pub struct AppState {
+    /// Settings.
+    pub settings: Settings,
+    /// The database.
+    pub pool: DbPool,
+    /// Plugins and the cache backend.
+    pub registry: PluginRegistry,
+    /// Wakes this process's sync worker when a request queues a job.
+    pub wake_worker: Arc<tokio::sync::Notify>,
+}
+
+/// A bound server, ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Binds `bind` (e.g. `127.0.0.1:8000`, or port 0 for any free port), starts the
+    /// sync worker, and prepares the server. Call from within an actix/tokio runtime.
+    pub fn build(
+        settings: Settings,
+        pool: DbPool,
+        registry: PluginRegistry,
+        bind: &str,
+    ) -> anyhow::Result<Self> {
+        let listener =
+            TcpListener::bind(bind).map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
+        let port = listener.local_addr()?.port();
+        let wake_worker = Arc::new(tokio::sync::Notify::new());
+        let state = web::Data::new(AppState {
+            settings: settings.clone(),
+            pool,
+            registry: registry.clone(),
+            wake_worker: wake_worker.clone(),
+        });
+        let cache = registry.cache_unchecked().clone();
+        actix_web::rt::spawn(run_worker(cache, settings.worker_poll, wake_worker));
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(TracingLogger::default())
+                .app_data(state.clone())
+                .configure(crate::web::routes)
+        })
+        .listen(listener)?
+        .run();
+        Ok(Application { port, server })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the process is stopped.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
