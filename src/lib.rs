@@ -9,6 +9,7 @@ pub mod db;
 pub mod error;
 
 pub use error::{Error, Result};
+pub mod api;
 pub mod auth;
 pub mod cache;
 pub mod cli;

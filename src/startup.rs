@@ -6,10 +6,15 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use actix_session::SessionMiddleware;
+use actix_session::config::CookieContentSecurity;
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::SameSite;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
+use crate::auth::session::COOKIE_NAME;
 use crate::cache::jobs::run_worker;
 use crate::db::DbPool;
 use crate::plugins::PluginRegistry;
@@ -48,21 +53,40 @@ impl Application {
         let wake_worker = Arc::new(tokio::sync::Notify::new());
         let state = web::Data::new(AppState {
             settings: settings.clone(),
-            pool,
+            pool: pool.clone(),
             registry: registry.clone(),
             wake_worker: wake_worker.clone(),
         });
+        let key = {
+            let mut conn = pool.get()?;
+            crate::auth::session::cookie_key(&mut conn, settings.secret_key.as_deref())?
+        };
         let cache = registry.cache_unchecked().clone();
         actix_web::rt::spawn(run_worker(cache, settings.worker_poll, wake_worker));
+        let secure = settings.secure_cookies;
         let server = HttpServer::new(move || {
+            let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+                .cookie_name(COOKIE_NAME.to_owned())
+                .cookie_secure(secure)
+                .cookie_http_only(true)
+                .cookie_same_site(SameSite::Lax)
+                .cookie_content_security(CookieContentSecurity::Private)
+                .build();
             App::new()
+                .wrap(sessions)
                 .wrap(TracingLogger::default())
                 .app_data(state.clone())
+                .service(web::scope("/cache/api").configure(crate::api::routes))
                 .configure(crate::web::routes)
         })
         .listen(listener)?
         .run();
         Ok(Application { port, server })
+    }
+
+    /// A handle to stop the server.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     /// The port the server listens on.

@@ -2,6 +2,7 @@
 
 pub mod password;
 pub mod rules;
+pub mod session;
 pub mod token;
 
 pub use rules::{Access, Permissions, effective_role};

@@ -110,6 +110,18 @@ pub fn init_logging() {
 /// Runs a parsed command line with these plugins. Errors are one log line and exit 1.
 pub fn run(cli: Cli, plugins: RegistryBuilder) -> ExitCode {
     init_logging();
+    match execute(cli, plugins) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a parsed command line without setting up logging; the error is the message
+/// [`run`] logs. For embedding and tests.
+pub fn execute(cli: Cli, plugins: RegistryBuilder) -> anyhow::Result<ExitCode> {
     let url = cli.database_url;
     let result = match cli.command {
         Command::Serve(opts) => serve::run(url, plugins, opts),
@@ -127,13 +139,7 @@ pub fn run(cli: Cli, plugins: RegistryBuilder) -> ExitCode {
         Command::Role(cmd) => Context::open(url, plugins).and_then(|ctx| role::run(&ctx, cmd)),
         Command::Token(cmd) => Context::open(url, plugins).and_then(|ctx| token::run(&ctx, cmd)),
     };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            tracing::error!("{e}");
-            ExitCode::FAILURE
-        }
-    }
+    result
 }
 
 /// Parses a UUID argument with upstream's message.
