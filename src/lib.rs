@@ -9,6 +9,10 @@ pub mod db;
 pub mod error;
 
 pub use error::{Error, Result};
+
+/// This build's version, shown in the page footer.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 pub mod api;
 pub mod auth;
 pub mod cache;

@@ -73,6 +73,7 @@ impl Application {
                 .cookie_content_security(CookieContentSecurity::Private)
                 .build();
             App::new()
+                .wrap(crate::web::security_headers())
                 .wrap(sessions)
                 .wrap(TracingLogger::default())
                 .app_data(state.clone())

@@ -141,3 +141,38 @@ impl Permissions {
         }
     }
 }
+
+/// What `user` may do in every project, computed from two queries (all projects, the
+/// user's assignments) rather than one walk per project. Categories are included.
+pub fn permissions_map(
+    conn: &mut DbConn,
+    user: &User,
+) -> crate::Result<std::collections::HashMap<i64, (Project, Permissions)>> {
+    let projects = Project::list(conn)?;
+    let assignments = if user.is_superuser {
+        Vec::new()
+    } else {
+        RoleAssignment::for_user(conn, user.id)?
+    };
+    let by_id: std::collections::HashMap<i64, &Project> = projects.iter().map(|p| (p.id, p)).collect();
+    let mut out = std::collections::HashMap::with_capacity(projects.len());
+    for project in &projects {
+        let perms = if user.is_superuser {
+            Permissions::ALL
+        } else {
+            let mut chain = vec![project.clone()];
+            let mut next = project.parent_id;
+            while let Some(parent) = next.and_then(|id| by_id.get(&id)) {
+                if chain.len() > 64 {
+                    break;
+                }
+                chain.push((*parent).clone());
+                next = parent.parent_id;
+            }
+            let public = if project.is_category() { None } else { project.public() };
+            Permissions::for_role(best_role(&chain, &assignments, project), public)
+        };
+        out.insert(project.id, (project.clone(), perms));
+    }
+    Ok(out)
+}

@@ -4,6 +4,7 @@
 //! * [`runner`]: runs project-app plugins with each call isolated.
 //! * [`jobs`]: sync jobs requested by web, API and CLI, and the worker that runs them.
 
+pub mod admin;
 mod api;
 pub mod jobs;
 pub mod runner;

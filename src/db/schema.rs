@@ -142,6 +142,17 @@ diesel::joinable!(sync_jobs -> projects (project_id));
 diesel::joinable!(sync_job_plugins -> sync_jobs (job_id));
 diesel::joinable!(events -> projects (project_id));
 
+
+
+diesel::table! {
+    login_attempts (id) {
+        id -> BigInt,
+        username -> Text,
+        ip -> Text,
+        attempted_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     projects,
@@ -152,4 +163,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     sync_job_plugins,
     events,
     site_settings,
+    login_attempts,
 );

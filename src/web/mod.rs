@@ -1,10 +1,71 @@
-//! The server-rendered admin pages, and `/healthz`.
+//! The server-rendered admin pages, static files, security headers and `/healthz`.
+//!
+//! Handlers are thin: log-in check, one call into `cache::admin` (in `web::block`),
+//! a template per page. Errors render through the layout ([`WebError`]).
 
+mod actions;
+mod error;
+pub mod format;
 mod health;
+mod item;
+mod jobs;
+pub mod json_tree;
+mod login;
+mod overview;
+pub mod page;
+mod project;
+mod views;
 
+use actix_web::middleware::DefaultHeaders;
 use actix_web::web;
+
+pub use error::WebError;
+
+/// The Content-Security-Policy: only this server's scripts and styles, no framing.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Headers on every response.
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("X-Frame-Options", "DENY"))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "same-origin"))
+        .add(("Content-Security-Policy", CSP))
+}
+
+/// Where static files are read from: `SODARCACHE_STATIC_DIR`, else the source tree's.
+pub fn static_dir() -> std::path::PathBuf {
+    std::env::var_os("SODARCACHE_STATIC_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static"))
+}
 
 /// Registers every route of the web layer.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(health::healthz);
+    cfg.service(health::healthz)
+        .service(overview::root)
+        .service(login::login_form)
+        .service(login::login)
+        .service(login::logout)
+        .service(overview::show_overview)
+        .service(project::show_site)
+        .service(project::show_project)
+        .service(item::show_item)
+        .service(item::download_item)
+        .service(jobs::list_jobs)
+        .service(jobs::show_job)
+        .service(actions::sync_site)
+        .service(actions::sync_project)
+        .service(actions::confirm_delete_site)
+        .service(actions::delete_site)
+        .service(actions::confirm_delete_project)
+        .service(actions::delete_project)
+        .service(actions::confirm_delete_item)
+        .service(actions::delete_one_item)
+        .service(
+            web::scope("/static")
+                .wrap(DefaultHeaders::new().add(("Cache-Control", "public, max-age=86400")))
+                .service(actix_files::Files::new("", static_dir()).use_etag(true).use_last_modified(true)),
+        );
 }

@@ -3,6 +3,7 @@
 
 mod cache_item;
 mod event;
+mod login_attempt;
 mod project;
 mod role;
 mod site_setting;
@@ -14,6 +15,7 @@ pub use cache_item::{
     CacheItem, CacheItemSummary, ItemOrder, ItemQuery, NewCacheItem, ProjectStats,
 };
 pub use event::{Event, NewEvent};
+pub use login_attempt::LoginAttempt;
 pub use project::{NewProject, Project, ProjectType, PublicAccess};
 pub use role::{Role, RoleAssignment};
 pub use site_setting::SiteSetting;

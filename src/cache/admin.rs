@@ -1,0 +1,274 @@
+//! What the admin pages show, gathered in a few queries per page. No HTML here.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+
+use crate::auth::rules::{Permissions, permissions_map};
+use crate::db::DbConn;
+use crate::db::models::{
+    CacheItem, CacheItemSummary, Event, ItemQuery, Project, SyncJob, User,
+};
+use crate::{Error, Result};
+
+/// Aggregates of one scope's items.
+#[derive(Debug, Clone, Default)]
+pub struct ScopeStats {
+    /// Items.
+    pub items: i64,
+    /// Total data size in bytes.
+    pub bytes: i64,
+    /// Oldest update.
+    pub oldest: Option<NaiveDateTime>,
+    /// Newest update.
+    pub newest: Option<NaiveDateTime>,
+    /// Apps with items, sorted.
+    pub apps: Vec<String>,
+    /// The newest finished sync job.
+    pub last_sync: Option<SyncJob>,
+}
+
+/// A project as the overview lists it.
+#[derive(Debug, Clone)]
+pub struct ProjectRow {
+    /// The project.
+    pub project: Project,
+    /// What the viewer may do.
+    pub perms: Permissions,
+    /// Its cache.
+    pub stats: ScopeStats,
+}
+
+/// The overview page's data.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    /// Readable projects (type PROJECT), by full title.
+    pub projects: Vec<ProjectRow>,
+    /// Site-wide items.
+    pub site: ScopeStats,
+}
+
+/// Every project `user` may read, with its cache statistics, plus the site-wide items.
+pub fn overview(conn: &mut DbConn, user: &User) -> Result<Overview> {
+    let perms = permissions_map(conn, user)?;
+    let stats = CacheItem::stats_by_project(conn)?;
+    let apps = CacheItem::apps_by_project(conn)?;
+    let jobs = SyncJob::latest_finished_by_project(conn)?;
+    let mut by_key: HashMap<i64, ScopeStats> = HashMap::new();
+    for (key, items, bytes, oldest, newest) in stats {
+        by_key.insert(
+            key,
+            ScopeStats {
+                items,
+                bytes,
+                oldest,
+                newest,
+                ..ScopeStats::default()
+            },
+        );
+    }
+    for (key, app) in apps {
+        by_key.entry(key).or_default().apps.push(app);
+    }
+    for job in jobs {
+        let entry = by_key.entry(job.project_id.unwrap_or(0)).or_default();
+        if entry.last_sync.is_none() {
+            entry.last_sync = Some(job);
+        }
+    }
+    let mut projects: Vec<ProjectRow> = perms
+        .into_values()
+        .filter(|(p, perms)| perms.read && !p.is_category())
+        .map(|(project, perms)| ProjectRow {
+            stats: by_key.get(&project.id).cloned().unwrap_or_default(),
+            project,
+            perms,
+        })
+        .collect();
+    projects.sort_by(|a, b| a.project.full_title.cmp(&b.project.full_title));
+    Ok(Overview {
+        projects,
+        site: by_key.remove(&0).unwrap_or_default(),
+    })
+}
+
+/// A project page (or the site-wide page when `project` is none).
+#[derive(Debug, Clone)]
+pub struct ScopePage {
+    /// The project, or none for site-wide items.
+    pub project: Option<Project>,
+    /// What the viewer may do.
+    pub perms: Permissions,
+    /// This page of items.
+    pub items: Vec<CacheItemSummary>,
+    /// Matching items in all pages.
+    pub total: i64,
+    /// Usernames of the writers on this page.
+    pub usernames: HashMap<i64, String>,
+    /// Items per app (unfiltered).
+    pub app_counts: Vec<(String, i64)>,
+    /// Recent sync jobs.
+    pub jobs: Vec<SyncJob>,
+    /// Recent activity.
+    pub events: Vec<Event>,
+}
+
+/// What `user` may do in `project`; site-wide scope: read for everyone, the rest for
+/// superusers.
+pub fn scope_permissions(conn: &mut DbConn, user: &User, project: Option<&Project>) -> Result<Permissions> {
+    match project {
+        Some(p) => Permissions::resolve(conn, crate::auth::Access::User(user), p, false),
+        None if user.is_superuser => Ok(Permissions::ALL),
+        None => Ok(Permissions {
+            read: true,
+            ..Permissions::NONE
+        }),
+    }
+}
+
+/// Finds a project by UUID for a viewer who must be able to read it. Unknown projects
+/// and categories are 404s; unreadable ones are 403s.
+pub fn readable_project(conn: &mut DbConn, user: &User, uuid: uuid::Uuid) -> Result<(Project, Permissions)> {
+    let project = Project::find_by_uuid(conn, uuid)?.ok_or_else(Error::not_found)?;
+    let perms = scope_permissions(conn, user, Some(&project))?;
+    if !perms.read {
+        return Err(Error::Forbidden("You do not have permission to view this project's cache.".into()));
+    }
+    Ok((project, perms))
+}
+
+/// One page of a scope's items with everything the page shows around them.
+pub fn scope_page(conn: &mut DbConn, user: &User, project: Option<Project>, query: ItemQuery) -> Result<ScopePage> {
+    let perms = scope_permissions(conn, user, project.as_ref())?;
+    if !perms.read {
+        return Err(Error::Forbidden("You do not have permission to view this project's cache.".into()));
+    }
+    let pid = project.as_ref().map(|p| p.id);
+    let (items, total) = CacheItem::query(conn, &ItemQuery { project_id: pid, ..query })?;
+    let mut ids: Vec<i64> = items.iter().filter_map(|i| i.user_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let usernames = crate::db::models::User::usernames(conn, &ids)?.into_iter().collect();
+    let app_counts = CacheItem::count_by_app(conn, Some(pid))?;
+    let jobs = SyncJob::list(conn, Some(pid), 0, 10)?;
+    let events = Event::list(conn, Some(pid), 20)?;
+    Ok(ScopePage {
+        project,
+        perms,
+        items,
+        total,
+        usernames,
+        app_counts,
+        jobs,
+        events,
+    })
+}
+
+/// An item with its project, for a viewer who may read it.
+pub fn readable_item(conn: &mut DbConn, user: &User, uuid: uuid::Uuid) -> Result<(CacheItem, Option<Project>, Permissions, Option<String>)> {
+    let item = CacheItem::find_by_uuid(conn, uuid)?.ok_or_else(Error::not_found)?;
+    let project = match item.project_id {
+        Some(id) => Some(Project::find_by_id(conn, id)?.ok_or_else(Error::not_found)?),
+        None => None,
+    };
+    let perms = scope_permissions(conn, user, project.as_ref())?;
+    if !perms.read {
+        return Err(Error::Forbidden("You do not have permission to view this item.".into()));
+    }
+    let writer = match item.user_id {
+        Some(id) => User::find_by_id(conn, id)?.map(|u| u.username),
+        None => None,
+    };
+    Ok((item, project, perms, writer))
+}
+
+/// Jobs the viewer may see, newest first: superusers all; others those of projects
+/// they can read.
+pub fn visible_jobs(conn: &mut DbConn, user: &User, limit: i64) -> Result<Vec<(SyncJob, Option<Project>)>> {
+    let perms = permissions_map(conn, user)?;
+    let jobs = SyncJob::list(conn, None, 0, if user.is_superuser { limit } else { limit * 5 })?;
+    Ok(jobs
+        .into_iter()
+        .filter_map(|job| match job.project_id {
+            None if user.is_superuser => Some((job, None)),
+            None => None,
+            Some(id) => perms
+                .get(&id)
+                .filter(|(_, p)| p.read)
+                .map(|(project, _)| (job.clone(), Some(project.clone()))),
+        })
+        .take(limit as usize)
+        .collect())
+}
+
+/// A job's details, for a viewer allowed to see it.
+pub fn visible_job(conn: &mut DbConn, user: &User, uuid: uuid::Uuid) -> Result<(SyncJob, Option<Project>, Vec<crate::db::models::PluginRun>, Option<String>)> {
+    let job = SyncJob::find_by_uuid(conn, uuid)?.ok_or_else(Error::not_found)?;
+    let project = match job.project_id {
+        Some(id) => Project::find_by_id(conn, id)?,
+        None => None,
+    };
+    let allowed = match &project {
+        None => user.is_superuser,
+        Some(p) => scope_permissions(conn, user, Some(p))?.read,
+    };
+    if !allowed {
+        return Err(Error::Forbidden("You do not have permission to view this job.".into()));
+    }
+    let runs = SyncJob::plugin_runs(conn, job.id)?;
+    let who = match job.user_id {
+        Some(id) => User::find_by_id(conn, id)?.map(|u| u.username),
+        None => None,
+    };
+    Ok((job, project, runs, who))
+}
+
+/// Deletes a scope's items (optionally one app's) for `user` and logs the action.
+/// No project: every item of the site. Returns how many went.
+pub fn delete_scope(
+    cache: &super::SodarCache,
+    user: &User,
+    project: Option<&Project>,
+    app: Option<&str>,
+    origin: crate::db::models::Origin,
+) -> Result<usize> {
+    let n = cache.delete_cache(app, project)?;
+    let of_app = app.map(|a| format!(" of app \"{a}\"")).unwrap_or_default();
+    let from = project.map_or_else(|| "all projects".to_owned(), |p| format!("project {}", p.log_title()));
+    let items = if n == 1 { "item" } else { "items" };
+    crate::db::models::Event::record(
+        &mut *cache.conn()?,
+        &crate::db::models::NewEvent {
+            project_id: project.map(|p| p.id),
+            user_id: Some(user.id),
+            event_name: "cache_delete",
+            origin,
+            description: format!("Deleted {n} cached data {items}{of_app} from {from}"),
+            ok: true,
+        },
+    )?;
+    Ok(n)
+}
+
+/// Deletes one item for `user` and logs it. Returns the project it belonged to.
+pub fn delete_item(
+    cache: &super::SodarCache,
+    user: &User,
+    item: &CacheItem,
+    project: Option<&Project>,
+    origin: crate::db::models::Origin,
+) -> Result<()> {
+    cache.delete_cache_item(&item.app_name, &item.name, project)?;
+    crate::db::models::Event::record(
+        &mut *cache.conn()?,
+        &crate::db::models::NewEvent {
+            project_id: item.project_id,
+            user_id: Some(user.id),
+            event_name: "cache_delete",
+            origin,
+            description: format!("Deleted item \"{}:{}\"", item.app_name, item.name),
+            ok: true,
+        },
+    )?;
+    Ok(())
+}

@@ -1,0 +1,267 @@
+//! The buttons: sync a project or the site, delete a scope's items (after a
+//! confirmation page) or one item. Every POST checks the CSRF token; a user who may not
+//! use a button gets 403 even if they forge the form.
+
+use actix_session::Session;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::WebError;
+use super::page::{Layout, block, check_csrf, flash, forbidden, parse_uuid, redirect, render, require_login};
+use crate::cache::admin::{delete_item, delete_scope, readable_item, readable_project};
+use crate::cache::jobs::request_sync;
+use crate::db::models::{CacheItem, Origin, Project, User};
+use crate::startup::AppState;
+use crate::Error;
+
+/// A form with only the CSRF token.
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    csrf_token: String,
+}
+
+/// The delete form: optionally one app.
+#[derive(Debug, Deserialize)]
+pub struct DeleteForm {
+    csrf_token: String,
+    #[serde(default)]
+    app: String,
+}
+
+fn cache_of(state: &AppState) -> Result<std::sync::Arc<crate::cache::SodarCache>, WebError> {
+    state
+        .registry
+        .cache()
+        .ok_or_else(|| Error::Unavailable("Cache backend not enabled".into()).into())
+}
+
+async fn queue_sync(
+    session: &Session,
+    state: &web::Data<AppState>,
+    user: User,
+    project: Option<Project>,
+) -> Result<HttpResponse, WebError> {
+    cache_of(state)?;
+    let (job, joined) = block(state, move |conn| request_sync(conn, project.as_ref(), None, Origin::Web, Some(&user))).await?;
+    state.wake_worker.notify_one();
+    flash(
+        session,
+        "info",
+        if joined {
+            "A sync for this scope was already queued or running: showing that one."
+        } else {
+            "Sync queued."
+        },
+    );
+    Ok(redirect(&format!("/cache/jobs/{}", job.uuid)))
+}
+
+/// Syncs the whole site (superusers).
+#[post("/cache/sync")]
+pub async fn sync_site(
+    req: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, WebError> {
+    let user = require_login(&req, &session, &state).await?;
+    check_csrf(&session, &form.csrf_token)?;
+    if !user.is_superuser {
+        return Err(forbidden());
+    }
+    queue_sync(&session, &state, user, None).await
+}
+
+/// Syncs one project (owner, delegate, superuser).
+#[post("/cache/project/{uuid}/sync")]
+pub async fn sync_project(
+    req: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, WebError> {
+    let user = require_login(&req, &session, &state).await?;
+    check_csrf(&session, &form.csrf_token)?;
+    let uuid = parse_uuid(&path)?;
+    let u = user.clone();
+    let (project, perms) = block(&state, move |conn| readable_project(conn, &u, uuid)).await?;
+    if !perms.manage {
+        return Err(forbidden());
+    }
+    queue_sync(&session, &state, user, Some(project)).await
+}
+
+#[derive(Template)]
+#[template(path = "confirm_delete.html")]
+struct ConfirmPage {
+    layout: Layout,
+    what: String,
+    action: String,
+    cancel: String,
+    counts: Vec<(String, i64)>,
+    total: i64,
+    one_item: bool,
+}
+
+/// Asks to confirm deleting the site's cached data.
+#[get("/cache/delete")]
+pub async fn confirm_delete_site(req: HttpRequest, session: Session, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+    let user = require_login(&req, &session, &state).await?;
+    if !user.is_superuser {
+        return Err(forbidden());
+    }
+    let counts = block(&state, |conn| Ok(CacheItem::count_by_app(conn, None)?)).await?;
+    render(ConfirmPage {
+        layout: Layout::new(&session, &user),
+        what: "all cached data of every project and the site-wide items".into(),
+        action: "/cache/delete".into(),
+        cancel: "/cache/".into(),
+        total: counts.iter().map(|(_, n)| n).sum(),
+        counts,
+        one_item: false,
+    })
+}
+
+/// Deletes the site's cached data (superusers).
+#[post("/cache/delete")]
+pub async fn delete_site(
+    req: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+    form: web::Form<DeleteForm>,
+) -> Result<HttpResponse, WebError> {
+    let user = require_login(&req, &session, &state).await?;
+    check_csrf(&session, &form.csrf_token)?;
+    if !user.is_superuser {
+        return Err(forbidden());
+    }
+    let cache = cache_of(&state)?;
+    let app = Some(form.app.clone()).filter(|a| !a.is_empty());
+    let n = web::block(move || delete_scope(&cache, &user, None, app.as_deref(), Origin::Web))
+        .await
+        .map_err(Error::from)??;
+    flash(&session, "success", deleted_message(n));
+    Ok(redirect("/cache/"))
+}
+
+fn deleted_message(n: usize) -> String {
+    match n {
+        0 => "Nothing was cached there: no items deleted.".to_owned(),
+        1 => "Deleted 1 cached item.".to_owned(),
+        n => format!("Deleted {n} cached items."),
+    }
+}
+
+/// Asks to confirm deleting a project's cached data.
+#[get("/cache/project/{uuid}/delete")]
+pub async fn confirm_delete_project(
+    req: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let user = require_login(&req, &session, &state).await?;
+    let uuid = parse_uuid(&path)?;
+    let u = user.clone();
+    let (project, perms, counts) = block(&state, move |conn| {
+        let (project, perms) = readable_project(conn, &u, uuid)?;
+        let counts = CacheItem::count_by_app(conn, Some(Some(project.id)))?;
+        Ok((project, perms, counts))
+    })
+    .await?;
+    if !perms.manage {
+        return Err(forbidden());
+    }
+    render(ConfirmPage {
+        layout: Layout::new(&session, &user),
+        what: format!("the cached data of project \"{}\"", project.full_title),
+        action: format!("/cache/project/{}/delete", project.uuid),
+        cancel: format!("/cache/project/{}", project.uuid),
+        total: counts.iter().map(|(_, n)| n).sum(),
+        counts,
+        one_item: false,
+    })
+}
+
+/// Deletes a project's cached data, or one app's part of it.
+#[post("/cache/project/{uuid}/delete")]
+pub async fn delete_project(
+    req: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<DeleteForm>,
+) -> Result<HttpResponse, WebError> {
+    let user = require_login(&req, &session, &state).await?;
+    check_csrf(&session, &form.csrf_token)?;
+    let uuid = parse_uuid(&path)?;
+    let cache = cache_of(&state)?;
+    let app = Some(form.app.clone()).filter(|a| !a.is_empty());
+    let u = user.clone();
+    let (project, n) = block(&state, move |conn| {
+        let (project, perms) = readable_project(conn, &u, uuid)?;
+        if !perms.manage {
+            return Err(Error::Forbidden("You do not have permission to perform this action.".into()));
+        }
+        let n = delete_scope(&cache, &u, Some(&project), app.as_deref(), Origin::Web)?;
+        Ok((project, n))
+    })
+    .await?;
+    flash(&session, "success", deleted_message(n));
+    Ok(redirect(&format!("/cache/project/{}", project.uuid)))
+}
+
+/// Asks to confirm deleting one item.
+#[get("/cache/item/{uuid}/delete")]
+pub async fn confirm_delete_item(
+    req: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let user = require_login(&req, &session, &state).await?;
+    let uuid = parse_uuid(&path)?;
+    let u = user.clone();
+    let (item, _, perms, _) = block(&state, move |conn| readable_item(conn, &u, uuid)).await?;
+    if !perms.manage {
+        return Err(forbidden());
+    }
+    render(ConfirmPage {
+        layout: Layout::new(&session, &user),
+        what: format!("the item \"{}\" of app \"{}\"", item.name, item.app_name),
+        action: format!("/cache/item/{}/delete", item.uuid),
+        cancel: format!("/cache/item/{}", item.uuid),
+        counts: vec![(item.app_name.clone(), 1)],
+        total: 1,
+        one_item: true,
+    })
+}
+
+/// Deletes one item and returns to its project.
+#[post("/cache/item/{uuid}/delete")]
+pub async fn delete_one_item(
+    req: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, WebError> {
+    let user = require_login(&req, &session, &state).await?;
+    check_csrf(&session, &form.csrf_token)?;
+    let uuid = parse_uuid(&path)?;
+    let cache = cache_of(&state)?;
+    let u = user.clone();
+    let back = block(&state, move |conn| {
+        let (item, project, perms, _) = readable_item(conn, &u, uuid)?;
+        if !perms.manage {
+            return Err(Error::Forbidden("You do not have permission to perform this action.".into()));
+        }
+        delete_item(&cache, &u, &item, project.as_ref(), Origin::Web)?;
+        Ok(project.map_or_else(|| "/cache/site".to_owned(), |p| format!("/cache/project/{}", p.uuid)))
+    })
+    .await?;
+    flash(&session, "success", "Deleted 1 cached item.");
+    Ok(redirect(&back))
+}

@@ -1,0 +1,95 @@
+//! `GET /cache/item/{uuid}` (metadata, JSON tree, curl line) and its raw download.
+
+use actix_session::Session;
+use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use askama::Template;
+
+use super::WebError;
+use super::format::{When, size};
+use super::page::{Layout, block, encode_component, parse_uuid, render, require_login};
+use crate::cache::admin::readable_item;
+use crate::startup::AppState;
+
+/// Items larger than this show no tree (rendering it would be slow and unreadable).
+pub const MAX_TREE_BYTES: i64 = 1024 * 1024;
+
+#[derive(Template)]
+#[template(path = "item.html")]
+struct ItemPage {
+    layout: Layout,
+    uuid: String,
+    app: String,
+    name: String,
+    project: Option<(String, String)>,
+    size: String,
+    modified: When,
+    who: String,
+    tree: Option<String>,
+    curl: Option<String>,
+    can_manage: bool,
+}
+
+/// One item.
+#[get("/cache/item/{uuid}")]
+pub async fn show_item(
+    req: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let user = require_login(&req, &session, &state).await?;
+    let uuid = parse_uuid(&path)?;
+    let u = user.clone();
+    let (item, project, perms, writer) = block(&state, move |conn| readable_item(conn, &u, uuid)).await?;
+    let tree = (item.size_bytes <= MAX_TREE_BYTES).then(|| super::json_tree::render(&item.data.to_value()));
+    let conn_info = req.connection_info();
+    let curl = project.as_ref().map(|p| {
+        format!(
+            "curl -H 'Authorization: token YOUR_TOKEN' -H 'Accept: application/vnd.bihealth.sodar-core.sodarcache+json; version=2.0' '{}://{}/cache/api/retrieve/{}/{}/{}'",
+            conn_info.scheme(),
+            conn_info.host(),
+            p.uuid,
+            encode_component(&item.app_name),
+            encode_component(&item.name),
+        )
+    });
+    render(ItemPage {
+        layout: Layout::new(&session, &user),
+        uuid: item.uuid.to_string(),
+        app: item.app_name.clone(),
+        name: item.name.clone(),
+        project: project.as_ref().map(|p| (p.uuid.to_string(), p.full_title.clone())),
+        size: size(item.size_bytes),
+        modified: When::new(item.date_modified),
+        who: writer.unwrap_or_else(|| "—".into()),
+        tree,
+        curl,
+        can_manage: perms.manage,
+    })
+}
+
+/// The item's JSON as a file.
+#[get("/cache/item/{uuid}/download")]
+pub async fn download_item(
+    req: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let user = require_login(&req, &session, &state).await?;
+    let uuid = parse_uuid(&path)?;
+    let (item, _, _, _) = block(&state, move |conn| readable_item(conn, &user, uuid)).await?;
+    let filename = format!("{}-{}.json", item.app_name, item.name)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+        .collect::<String>();
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(ContentDisposition {
+            disposition: DispositionType::Attachment,
+            parameters: vec![DispositionParam::Filename(filename)],
+        })
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .body(item.data.into_string()))
+}

@@ -1,0 +1,87 @@
+//! `GET /cache/`: every readable project with its cache at a glance, plus site-wide items.
+
+use actix_session::Session;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use askama::Template;
+
+use super::WebError;
+use super::format::{When, size};
+use super::page::{Layout, block, redirect, render, require_login};
+use crate::cache::admin::{ScopeStats, overview};
+use crate::startup::AppState;
+
+/// One row of the overview.
+struct Row {
+    uuid: String,
+    path: String,
+    title: String,
+    stats: StatsView,
+}
+
+/// A scope's statistics, formatted.
+struct StatsView {
+    items: i64,
+    apps: String,
+    size: String,
+    newest: Option<When>,
+    oldest: Option<When>,
+    last_sync: Option<(String, String, When)>,
+}
+
+impl StatsView {
+    fn new(s: &ScopeStats) -> Self {
+        StatsView {
+            items: s.items,
+            apps: s.apps.join(", "),
+            size: size(s.bytes),
+            newest: When::opt(s.newest),
+            oldest: When::opt(s.oldest),
+            last_sync: s.last_sync.as_ref().and_then(|j| {
+                j.finished
+                    .map(|f| (j.uuid.to_string(), j.status.clone(), When::new(f)))
+            }),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "overview.html")]
+struct OverviewPage {
+    layout: Layout,
+    rows: Vec<Row>,
+    site: StatsView,
+}
+
+/// `/` goes to the overview.
+#[get("/")]
+pub async fn root() -> HttpResponse {
+    redirect("/cache/")
+}
+
+/// The overview.
+#[get("/cache/")]
+pub async fn show_overview(req: HttpRequest, session: Session, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+    let user = require_login(&req, &session, &state).await?;
+    let u = user.clone();
+    let data = block(&state, move |conn| overview(conn, &u)).await?;
+    let rows = data
+        .projects
+        .iter()
+        .map(|r| Row {
+            uuid: r.project.uuid.to_string(),
+            path: r
+                .project
+                .full_title
+                .rsplit_once(" / ")
+                .map(|(parent, _)| parent.to_owned())
+                .unwrap_or_default(),
+            title: r.project.title.clone(),
+            stats: StatsView::new(&r.stats),
+        })
+        .collect();
+    render(OverviewPage {
+        layout: Layout::new(&session, &user),
+        rows,
+        site: StatsView::new(&data.site),
+    })
+}

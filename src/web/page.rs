@@ -1,0 +1,165 @@
+//! What every page shares: the layout's data, rendering, flash messages, the login
+//! requirement, CSRF checks and running database work off the async threads.
+
+use actix_session::Session;
+use actix_web::http::header::ContentType;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::{Deserialize, Serialize};
+
+use super::WebError;
+use crate::auth::session;
+use crate::db::DbConn;
+use crate::db::models::User;
+use crate::startup::AppState;
+use crate::{Error, Result};
+
+/// A one-time message shown on the next page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Flash {
+    /// `success`, `info` or `error`.
+    pub level: String,
+    /// The text.
+    pub text: String,
+}
+
+const FLASH_KEY: &str = "flash";
+
+/// Queues a flash message for the next page.
+pub fn flash(session: &Session, level: &str, text: impl Into<String>) {
+    let mut all: Vec<Flash> = session.get(FLASH_KEY).ok().flatten().unwrap_or_default();
+    all.push(Flash {
+        level: level.to_owned(),
+        text: text.into(),
+    });
+    let _ = session.insert(FLASH_KEY, all);
+}
+
+/// Data of the layout template: who is logged in, the CSRF token for forms, flashes.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    /// Username, when logged in.
+    pub username: Option<String>,
+    /// Whether the user is a superuser.
+    pub superuser: bool,
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// Messages queued by the previous request.
+    pub flashes: Vec<Flash>,
+}
+
+impl Layout {
+    /// The layout for a logged-in user; takes the session's flash messages.
+    pub fn new(session: &Session, user: &User) -> Self {
+        let flashes = session.remove_as::<Vec<Flash>>(FLASH_KEY).and_then(|r| r.ok()).unwrap_or_default();
+        Layout {
+            username: Some(user.username.clone()),
+            superuser: user.is_superuser,
+            csrf: session::csrf_token(session),
+            flashes,
+        }
+    }
+
+    /// The layout for a visitor who is not logged in: CSRF token and flashes only.
+    pub fn guest(session: &Session) -> Self {
+        Layout {
+            csrf: session::csrf_token(session),
+            flashes: session.remove_as::<Vec<Flash>>(FLASH_KEY).and_then(|r| r.ok()).unwrap_or_default(),
+            ..Layout::default()
+        }
+    }
+
+    /// The layout for pages without a user (login, errors).
+    pub fn anonymous() -> Self {
+        Layout::default()
+    }
+}
+
+/// Renders a page with status 200.
+pub fn render(page: impl Template) -> Result<HttpResponse, WebError> {
+    let html = page
+        .render()
+        .map_err(|e| Error::Internal(format!("template: {e}")))?;
+    Ok(HttpResponse::Ok().content_type(ContentType::html()).body(html))
+}
+
+/// A 303 redirect (after a POST).
+pub fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, to.to_owned()))
+        .finish()
+}
+
+/// `/login?next=...`, with `next` percent-encoded.
+pub fn login_url(next: &str) -> String {
+    format!("/login?next={}", encode_component(next))
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+pub fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Runs `f` with a pooled connection on the blocking pool.
+pub async fn block<T, F>(state: &web::Data<AppState>, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
+{
+    let pool = state.pool.clone();
+    web::block(move || {
+        let mut conn = pool.get()?;
+        f(&mut conn)
+    })
+    .await?
+}
+
+/// The logged-in user, or a redirect to the login page and back.
+pub async fn require_login(req: &HttpRequest, session: &Session, state: &web::Data<AppState>) -> Result<User, WebError> {
+    let Some(id) = session::user_id(session) else {
+        return Err(login_required(req));
+    };
+    let user = block(state, move |conn| Ok(User::find_by_id(conn, id)?)).await?;
+    match user.filter(|u| u.is_active) {
+        Some(u) => Ok(u),
+        None => {
+            session::log_out(session);
+            Err(login_required(req))
+        }
+    }
+}
+
+fn login_required(req: &HttpRequest) -> WebError {
+    let next = match req.uri().query() {
+        Some(q) => format!("{}?{q}", req.path()),
+        None => req.path().to_owned(),
+    };
+    WebError::Login { next }
+}
+
+/// Rejects a POST whose CSRF token does not match the session's (403).
+pub fn check_csrf(session: &Session, token: &str) -> Result<(), WebError> {
+    if session::check_csrf(session, Some(token)) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden("CSRF verification failed. Reload the page and try again.".into()).into())
+    }
+}
+
+/// Parses a UUID from a path; anything else is a 404.
+pub fn parse_uuid(s: &str) -> Result<uuid::Uuid, WebError> {
+    uuid::Uuid::parse_str(s).map_err(|_| Error::not_found().into())
+}
+
+/// A 403 for a button the user may not use.
+pub fn forbidden() -> WebError {
+    Error::Forbidden("You do not have permission to perform this action.".into()).into()
+}

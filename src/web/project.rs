@@ -1,0 +1,209 @@
+//! `GET /cache/project/{uuid}` and `GET /cache/site`: a scope's items, searchable,
+//! filterable, sortable and paginated in the database, with sync history and activity.
+
+use actix_session::Session;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::WebError;
+use super::format::{When, size};
+use super::page::{Layout, block, encode_component, parse_uuid, render, require_login};
+use super::views::{EventView, JobView};
+use crate::cache::admin::{readable_project, scope_page};
+use crate::db::models::{ItemOrder, ItemQuery, Project, User};
+use crate::startup::AppState;
+
+/// Items per page.
+pub const PAGE_SIZE: i64 = 50;
+
+/// Search, filter, sort and page.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ListQuery {
+    q: Option<String>,
+    app: Option<String>,
+    sort: Option<String>,
+    dir: Option<String>,
+    page: Option<i64>,
+}
+
+struct ItemRow {
+    uuid: String,
+    app: String,
+    name: String,
+    size: String,
+    modified: When,
+    who: String,
+}
+
+#[derive(Template)]
+#[template(path = "project.html")]
+struct ProjectPage {
+    layout: Layout,
+    title: String,
+    path: String,
+    uuid: Option<String>,
+    base: String,
+    can_manage: bool,
+    rows: Vec<ItemRow>,
+    total: i64,
+    page: i64,
+    pages: i64,
+    q: String,
+    app: String,
+    sort: String,
+    desc: bool,
+    app_counts: Vec<(String, i64)>,
+    jobs: Vec<JobView>,
+    events: Vec<EventView>,
+}
+
+impl ProjectPage {
+    /// A link to this page with other list parameters.
+    fn link(&self, sort: &str, desc: bool, page: i64) -> String {
+        let mut parts = Vec::new();
+        if !self.q.is_empty() {
+            parts.push(format!("q={}", encode_component(&self.q)));
+        }
+        if !self.app.is_empty() {
+            parts.push(format!("app={}", encode_component(&self.app)));
+        }
+        parts.push(format!("sort={sort}"));
+        if desc {
+            parts.push("dir=desc".into());
+        }
+        if page > 1 {
+            parts.push(format!("page={page}"));
+        }
+        format!("{}?{}", self.base, parts.join("&"))
+    }
+
+    /// The header link of a column: sorts by it, flipping direction when it is current.
+    fn sort_link(&self, key: &str) -> String {
+        let desc = self.sort == key && !self.desc;
+        self.link(key, desc, 1)
+    }
+
+    /// `▲`/`▼` on the current sort column.
+    fn arrow(&self, key: &str) -> &'static str {
+        match (self.sort == key, self.desc) {
+            (true, false) => " ▲",
+            (true, true) => " ▼",
+            _ => "",
+        }
+    }
+
+    fn page_link(&self, page: i64) -> String {
+        self.link(&self.sort, self.desc, page)
+    }
+}
+
+async fn show(
+    req: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+    project_uuid: Option<uuid::Uuid>,
+    query: ListQuery,
+) -> Result<HttpResponse, WebError> {
+    let user = require_login(&req, &session, &state).await?;
+    let order = query.sort.as_deref().and_then(ItemOrder::parse).unwrap_or_default();
+    let desc = query.dir.as_deref() == Some("desc");
+    let page = query.page.unwrap_or(1).max(1);
+    let q = query.q.clone().unwrap_or_default().trim().to_owned();
+    let app = query.app.clone().unwrap_or_default();
+    let item_query = ItemQuery {
+        project_id: None,
+        search: Some(q.clone()).filter(|s| !s.is_empty()),
+        app: Some(app.clone()).filter(|s| !s.is_empty()),
+        order,
+        desc,
+        offset: (page - 1).saturating_mul(PAGE_SIZE),
+        limit: PAGE_SIZE,
+    };
+    let u: User = user.clone();
+    let (data, job_users) = block(&state, move |conn| {
+        let project: Option<Project> = match project_uuid {
+            Some(uuid) => Some(readable_project(conn, &u, uuid)?.0),
+            None => None,
+        };
+        let data = scope_page(conn, &u, project, item_query)?;
+        let mut ids: Vec<i64> = data.jobs.iter().filter_map(|j| j.user_id).chain(data.events.iter().filter_map(|e| e.user_id)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let names: std::collections::HashMap<i64, String> = User::usernames(conn, &ids)?.into_iter().collect();
+        Ok((data, names))
+    })
+    .await?;
+    let name_of = |id: Option<i64>| id.and_then(|i| job_users.get(&i).map(String::as_str));
+    let rows = data
+        .items
+        .iter()
+        .map(|i| ItemRow {
+            uuid: i.uuid.to_string(),
+            app: i.app_name.clone(),
+            name: i.name.clone(),
+            size: size(i.size_bytes),
+            modified: When::new(i.date_modified),
+            who: i
+                .user_id
+                .and_then(|id| data.usernames.get(&id).cloned())
+                .unwrap_or_else(|| "—".into()),
+        })
+        .collect();
+    let (title, path, uuid, base) = match &data.project {
+        Some(p) => (
+            p.title.clone(),
+            p.full_title.rsplit_once(" / ").map(|(a, _)| a.to_owned()).unwrap_or_default(),
+            Some(p.uuid.to_string()),
+            format!("/cache/project/{}", p.uuid),
+        ),
+        None => ("Site-wide items".to_owned(), String::new(), None, "/cache/site".to_owned()),
+    };
+    render(ProjectPage {
+        layout: Layout::new(&session, &user),
+        title,
+        path,
+        uuid,
+        base,
+        can_manage: data.perms.manage,
+        rows,
+        total: data.total,
+        page,
+        pages: ((data.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
+        q,
+        app,
+        sort: order.as_str().to_owned(),
+        desc,
+        app_counts: data.app_counts.clone(),
+        jobs: data
+            .jobs
+            .iter()
+            .map(|j| JobView::new(j, data.project.as_ref(), name_of(j.user_id)))
+            .collect(),
+        events: data.events.iter().map(|e| EventView::new(e, name_of(e.user_id))).collect(),
+    })
+}
+
+/// A project's items.
+#[get("/cache/project/{uuid}")]
+pub async fn show_project(
+    req: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, WebError> {
+    let uuid = parse_uuid(&path)?;
+    show(req, session, state, Some(uuid), query.into_inner()).await
+}
+
+/// The site-wide items.
+#[get("/cache/site")]
+pub async fn show_site(
+    req: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, WebError> {
+    show(req, session, state, None, query.into_inner()).await
+}
