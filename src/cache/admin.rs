@@ -6,9 +6,7 @@ use chrono::NaiveDateTime;
 
 use crate::auth::rules::{Permissions, permissions_map};
 use crate::db::DbConn;
-use crate::db::models::{
-    CacheItem, CacheItemSummary, Event, ItemQuery, Project, SyncJob, User,
-};
+use crate::db::models::{CacheItem, CacheItemSummary, Event, ItemQuery, Project, SyncJob, User};
 use crate::{Error, Result};
 
 /// Aggregates of one scope's items.
@@ -76,13 +74,23 @@ pub fn overview(conn: &mut DbConn, user: &User) -> Result<Overview> {
             entry.last_sync = Some(job);
         }
     }
+    // A site-wide sync covers every project: show it when it is newer than the project's own.
+    let site_sync = by_key.get(&0).and_then(|s| s.last_sync.clone());
     let mut projects: Vec<ProjectRow> = perms
         .into_values()
         .filter(|(p, perms)| perms.read && !p.is_category())
-        .map(|(project, perms)| ProjectRow {
-            stats: by_key.get(&project.id).cloned().unwrap_or_default(),
-            project,
-            perms,
+        .map(|(project, perms)| {
+            let mut stats = by_key.get(&project.id).cloned().unwrap_or_default();
+            if let Some(site) = &site_sync {
+                if stats.last_sync.as_ref().is_none_or(|own| own.id < site.id) {
+                    stats.last_sync = Some(site.clone());
+                }
+            }
+            ProjectRow {
+                stats,
+                project,
+                perms,
+            }
         })
         .collect();
     projects.sort_by(|a, b| a.project.full_title.cmp(&b.project.full_title));
@@ -115,7 +123,11 @@ pub struct ScopePage {
 
 /// What `user` may do in `project`; site-wide scope: read for everyone, the rest for
 /// superusers.
-pub fn scope_permissions(conn: &mut DbConn, user: &User, project: Option<&Project>) -> Result<Permissions> {
+pub fn scope_permissions(
+    conn: &mut DbConn,
+    user: &User,
+    project: Option<&Project>,
+) -> Result<Permissions> {
     match project {
         Some(p) => Permissions::resolve(conn, crate::auth::Access::User(user), p, false),
         None if user.is_superuser => Ok(Permissions::ALL),
@@ -128,27 +140,48 @@ pub fn scope_permissions(conn: &mut DbConn, user: &User, project: Option<&Projec
 
 /// Finds a project by UUID for a viewer who must be able to read it. Unknown projects
 /// and categories are 404s; unreadable ones are 403s.
-pub fn readable_project(conn: &mut DbConn, user: &User, uuid: uuid::Uuid) -> Result<(Project, Permissions)> {
+pub fn readable_project(
+    conn: &mut DbConn,
+    user: &User,
+    uuid: uuid::Uuid,
+) -> Result<(Project, Permissions)> {
     let project = Project::find_by_uuid(conn, uuid)?.ok_or_else(Error::not_found)?;
     let perms = scope_permissions(conn, user, Some(&project))?;
     if !perms.read {
-        return Err(Error::Forbidden("You do not have permission to view this project's cache.".into()));
+        return Err(Error::Forbidden(
+            "You do not have permission to view this project's cache.".into(),
+        ));
     }
     Ok((project, perms))
 }
 
 /// One page of a scope's items with everything the page shows around them.
-pub fn scope_page(conn: &mut DbConn, user: &User, project: Option<Project>, query: ItemQuery) -> Result<ScopePage> {
+pub fn scope_page(
+    conn: &mut DbConn,
+    user: &User,
+    project: Option<Project>,
+    query: ItemQuery,
+) -> Result<ScopePage> {
     let perms = scope_permissions(conn, user, project.as_ref())?;
     if !perms.read {
-        return Err(Error::Forbidden("You do not have permission to view this project's cache.".into()));
+        return Err(Error::Forbidden(
+            "You do not have permission to view this project's cache.".into(),
+        ));
     }
     let pid = project.as_ref().map(|p| p.id);
-    let (items, total) = CacheItem::query(conn, &ItemQuery { project_id: pid, ..query })?;
+    let (items, total) = CacheItem::query(
+        conn,
+        &ItemQuery {
+            project_id: pid,
+            ..query
+        },
+    )?;
     let mut ids: Vec<i64> = items.iter().filter_map(|i| i.user_id).collect();
     ids.sort_unstable();
     ids.dedup();
-    let usernames = crate::db::models::User::usernames(conn, &ids)?.into_iter().collect();
+    let usernames = crate::db::models::User::usernames(conn, &ids)?
+        .into_iter()
+        .collect();
     let app_counts = CacheItem::count_by_app(conn, Some(pid))?;
     let jobs = SyncJob::list(conn, Some(pid), 0, 10)?;
     let events = Event::list(conn, Some(pid), 20)?;
@@ -165,7 +198,11 @@ pub fn scope_page(conn: &mut DbConn, user: &User, project: Option<Project>, quer
 }
 
 /// An item with its project, for a viewer who may read it.
-pub fn readable_item(conn: &mut DbConn, user: &User, uuid: uuid::Uuid) -> Result<(CacheItem, Option<Project>, Permissions, Option<String>)> {
+pub fn readable_item(
+    conn: &mut DbConn,
+    user: &User,
+    uuid: uuid::Uuid,
+) -> Result<(CacheItem, Option<Project>, Permissions, Option<String>)> {
     let item = CacheItem::find_by_uuid(conn, uuid)?.ok_or_else(Error::not_found)?;
     let project = match item.project_id {
         Some(id) => Some(Project::find_by_id(conn, id)?.ok_or_else(Error::not_found)?),
@@ -173,7 +210,9 @@ pub fn readable_item(conn: &mut DbConn, user: &User, uuid: uuid::Uuid) -> Result
     };
     let perms = scope_permissions(conn, user, project.as_ref())?;
     if !perms.read {
-        return Err(Error::Forbidden("You do not have permission to view this item.".into()));
+        return Err(Error::Forbidden(
+            "You do not have permission to view this item.".into(),
+        ));
     }
     let writer = match item.user_id {
         Some(id) => User::find_by_id(conn, id)?.map(|u| u.username),
@@ -184,9 +223,18 @@ pub fn readable_item(conn: &mut DbConn, user: &User, uuid: uuid::Uuid) -> Result
 
 /// Jobs the viewer may see, newest first: superusers all; others those of projects
 /// they can read.
-pub fn visible_jobs(conn: &mut DbConn, user: &User, limit: i64) -> Result<Vec<(SyncJob, Option<Project>)>> {
+pub fn visible_jobs(
+    conn: &mut DbConn,
+    user: &User,
+    limit: i64,
+) -> Result<Vec<(SyncJob, Option<Project>)>> {
     let perms = permissions_map(conn, user)?;
-    let jobs = SyncJob::list(conn, None, 0, if user.is_superuser { limit } else { limit * 5 })?;
+    let jobs = SyncJob::list(
+        conn,
+        None,
+        0,
+        if user.is_superuser { limit } else { limit * 5 },
+    )?;
     Ok(jobs
         .into_iter()
         .filter_map(|job| match job.project_id {
@@ -202,7 +250,16 @@ pub fn visible_jobs(conn: &mut DbConn, user: &User, limit: i64) -> Result<Vec<(S
 }
 
 /// A job's details, for a viewer allowed to see it.
-pub fn visible_job(conn: &mut DbConn, user: &User, uuid: uuid::Uuid) -> Result<(SyncJob, Option<Project>, Vec<crate::db::models::PluginRun>, Option<String>)> {
+pub fn visible_job(
+    conn: &mut DbConn,
+    user: &User,
+    uuid: uuid::Uuid,
+) -> Result<(
+    SyncJob,
+    Option<Project>,
+    Vec<crate::db::models::PluginRun>,
+    Option<String>,
+)> {
     let job = SyncJob::find_by_uuid(conn, uuid)?.ok_or_else(Error::not_found)?;
     let project = match job.project_id {
         Some(id) => Project::find_by_id(conn, id)?,
@@ -213,7 +270,9 @@ pub fn visible_job(conn: &mut DbConn, user: &User, uuid: uuid::Uuid) -> Result<(
         Some(p) => scope_permissions(conn, user, Some(p))?.read,
     };
     if !allowed {
-        return Err(Error::Forbidden("You do not have permission to view this job.".into()));
+        return Err(Error::Forbidden(
+            "You do not have permission to view this job.".into(),
+        ));
     }
     let runs = SyncJob::plugin_runs(conn, job.id)?;
     let who = match job.user_id {
@@ -234,7 +293,10 @@ pub fn delete_scope(
 ) -> Result<usize> {
     let n = cache.delete_cache(app, project)?;
     let of_app = app.map(|a| format!(" of app \"{a}\"")).unwrap_or_default();
-    let from = project.map_or_else(|| "all projects".to_owned(), |p| format!("project {}", p.log_title()));
+    let from = project.map_or_else(
+        || "all projects".to_owned(),
+        |p| format!("project {}", p.log_title()),
+    );
     let items = if n == 1 { "item" } else { "items" };
     crate::db::models::Event::record(
         &mut *cache.conn()?,

@@ -8,22 +8,26 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::WebError;
-use super::page::{Layout, block, check_csrf, flash, forbidden, parse_uuid, redirect, render, require_login};
+use super::page::{
+    Layout, block, check_csrf, flash, forbidden, parse_uuid, redirect, render, require_login,
+};
+use crate::Error;
 use crate::cache::admin::{delete_item, delete_scope, readable_item, readable_project};
 use crate::cache::jobs::request_sync;
 use crate::db::models::{CacheItem, Origin, Project, User};
 use crate::startup::AppState;
-use crate::Error;
 
 /// A form with only the CSRF token.
 #[derive(Debug, Deserialize)]
 pub struct CsrfForm {
+    #[serde(default)]
     csrf_token: String,
 }
 
 /// The delete form: optionally one app.
 #[derive(Debug, Deserialize)]
 pub struct DeleteForm {
+    #[serde(default)]
     csrf_token: String,
     #[serde(default)]
     app: String,
@@ -43,7 +47,10 @@ async fn queue_sync(
     project: Option<Project>,
 ) -> Result<HttpResponse, WebError> {
     cache_of(state)?;
-    let (job, joined) = block(state, move |conn| request_sync(conn, project.as_ref(), None, Origin::Web, Some(&user))).await?;
+    let (job, joined) = block(state, move |conn| {
+        request_sync(conn, project.as_ref(), None, Origin::Web, Some(&user))
+    })
+    .await?;
     state.wake_worker.notify_one();
     flash(
         session,
@@ -107,7 +114,11 @@ struct ConfirmPage {
 
 /// Asks to confirm deleting the site's cached data.
 #[get("/cache/delete")]
-pub async fn confirm_delete_site(req: HttpRequest, session: Session, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+pub async fn confirm_delete_site(
+    req: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
     let user = require_login(&req, &session, &state).await?;
     if !user.is_superuser {
         return Err(forbidden());
@@ -203,7 +214,9 @@ pub async fn delete_project(
     let (project, n) = block(&state, move |conn| {
         let (project, perms) = readable_project(conn, &u, uuid)?;
         if !perms.manage {
-            return Err(Error::Forbidden("You do not have permission to perform this action.".into()));
+            return Err(Error::Forbidden(
+                "You do not have permission to perform this action.".into(),
+            ));
         }
         let n = delete_scope(&cache, &u, Some(&project), app.as_deref(), Origin::Web)?;
         Ok((project, n))
@@ -256,10 +269,15 @@ pub async fn delete_one_item(
     let back = block(&state, move |conn| {
         let (item, project, perms, _) = readable_item(conn, &u, uuid)?;
         if !perms.manage {
-            return Err(Error::Forbidden("You do not have permission to perform this action.".into()));
+            return Err(Error::Forbidden(
+                "You do not have permission to perform this action.".into(),
+            ));
         }
         delete_item(&cache, &u, &item, project.as_ref(), Origin::Web)?;
-        Ok(project.map_or_else(|| "/cache/site".to_owned(), |p| format!("/cache/project/{}", p.uuid)))
+        Ok(project.map_or_else(
+            || "/cache/site".to_owned(),
+            |p| format!("/cache/project/{}", p.uuid),
+        ))
     })
     .await?;
     flash(&session, "success", "Deleted 1 cached item.");

@@ -62,7 +62,9 @@ impl ResponseError for WebError {
                     message: e.public_message(),
                 };
                 match page.render() {
-                    Ok(html) => HttpResponse::build(status).content_type(ContentType::html()).body(html),
+                    Ok(html) => HttpResponse::build(status)
+                        .content_type(ContentType::html())
+                        .body(html),
                     Err(_) => HttpResponse::build(status)
                         .content_type(ContentType::plaintext())
                         .body(e.public_message()),

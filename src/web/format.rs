@@ -6,7 +6,11 @@ use chrono::NaiveDateTime;
 pub fn size(bytes: i64) -> String {
     const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
     if bytes < 1024 {
-        return if bytes == 1 { "1 byte".into() } else { format!("{bytes} bytes") };
+        return if bytes == 1 {
+            "1 byte".into()
+        } else {
+            format!("{bytes} bytes")
+        };
     }
     let mut value = bytes as f64 / 1024.0;
     let mut unit = 0;
@@ -42,7 +46,8 @@ pub fn exact(t: NaiveDateTime) -> String {
 
 /// RFC 3339 for `<time datetime>`.
 pub fn iso(t: NaiveDateTime) -> String {
-    t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    t.and_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// A duration as `850 ms`, `12.3 s` or `4 min 5 s`.
@@ -99,9 +104,14 @@ mod tests {
 
     #[test]
     fn relative_times_pick_the_largest_unit() {
-        let now = chrono::DateTime::from_timestamp(1_000_000, 0).expect("valid").naive_utc();
+        let now = chrono::DateTime::from_timestamp(1_000_000, 0)
+            .expect("valid")
+            .naive_utc();
         assert_eq!(ago(now, now), "just now");
-        assert_eq!(ago(now - chrono::Duration::seconds(180), now), "3 minutes ago");
+        assert_eq!(
+            ago(now - chrono::Duration::seconds(180), now),
+            "3 minutes ago"
+        );
         assert_eq!(ago(now - chrono::Duration::hours(1), now), "1 hour ago");
         assert_eq!(ago(now - chrono::Duration::days(2), now), "2 days ago");
     }

@@ -41,8 +41,10 @@ pub async fn show_item(
     let user = require_login(&req, &session, &state).await?;
     let uuid = parse_uuid(&path)?;
     let u = user.clone();
-    let (item, project, perms, writer) = block(&state, move |conn| readable_item(conn, &u, uuid)).await?;
-    let tree = (item.size_bytes <= MAX_TREE_BYTES).then(|| super::json_tree::render(&item.data.to_value()));
+    let (item, project, perms, writer) =
+        block(&state, move |conn| readable_item(conn, &u, uuid)).await?;
+    let tree = (item.size_bytes <= MAX_TREE_BYTES)
+        .then(|| super::json_tree::render(&item.data.to_value()));
     let conn_info = req.connection_info();
     let curl = project.as_ref().map(|p| {
         format!(
@@ -59,7 +61,9 @@ pub async fn show_item(
         uuid: item.uuid.to_string(),
         app: item.app_name.clone(),
         name: item.name.clone(),
-        project: project.as_ref().map(|p| (p.uuid.to_string(), p.full_title.clone())),
+        project: project
+            .as_ref()
+            .map(|p| (p.uuid.to_string(), p.full_title.clone())),
         size: size(item.size_bytes),
         modified: When::new(item.date_modified),
         who: writer.unwrap_or_else(|| "—".into()),
@@ -82,7 +86,13 @@ pub async fn download_item(
     let (item, _, _, _) = block(&state, move |conn| readable_item(conn, &user, uuid)).await?;
     let filename = format!("{}-{}.json", item.app_name, item.name)
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect::<String>();
     Ok(HttpResponse::Ok()
         .content_type("application/json")

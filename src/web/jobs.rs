@@ -22,13 +22,18 @@ struct JobsPage {
 
 /// Recent jobs the user may see.
 #[get("/cache/jobs")]
-pub async fn list_jobs(req: HttpRequest, session: Session, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+pub async fn list_jobs(
+    req: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
     let user = require_login(&req, &session, &state).await?;
     let u = user.clone();
     let (jobs, names) = block(&state, move |conn| {
         let jobs = visible_jobs(conn, &u, 100)?;
         let ids: Vec<i64> = jobs.iter().filter_map(|(j, _)| j.user_id).collect();
-        let names: std::collections::HashMap<i64, String> = User::usernames(conn, &ids)?.into_iter().collect();
+        let names: std::collections::HashMap<i64, String> =
+            User::usernames(conn, &ids)?.into_iter().collect();
         Ok((jobs, names))
     })
     .await?;
@@ -36,7 +41,13 @@ pub async fn list_jobs(req: HttpRequest, session: Session, state: web::Data<AppS
         layout: Layout::new(&session, &user),
         jobs: jobs
             .iter()
-            .map(|(j, p)| JobView::new(j, p.as_ref(), j.user_id.and_then(|id| names.get(&id)).map(String::as_str)))
+            .map(|(j, p)| {
+                JobView::new(
+                    j,
+                    p.as_ref(),
+                    j.user_id.and_then(|id| names.get(&id)).map(String::as_str),
+                )
+            })
             .collect(),
     })
 }

@@ -42,14 +42,17 @@ fn node(out: &mut String, key: Option<&str>, value: &Value, depth: usize, budget
         return;
     }
     *budget -= 1;
-    let label = key.map(|k| format!("<span class=\"key\">{}</span>: ", escape(k))).unwrap_or_default();
+    let label = key
+        .map(|k| format!("<span class=\"key\">{}</span>: ", escape(k)))
+        .unwrap_or_default();
     match value {
         Value::Object(map) => {
             let open = if depth < 2 { " open" } else { "" };
             let _ = write!(
                 out,
-                "<li><details{open}><summary>{label}<span class=\"brace\">{{…}}</span> <span class=\"muted\">{} keys</span></summary><ul>",
-                map.len()
+                "<li><details{open}><summary>{label}<span class=\"brace\">{{…}}</span> <span class=\"muted\">{} {}</span></summary><ul>",
+                map.len(),
+                if map.len() == 1 { "key" } else { "keys" }
             );
             for (k, v) in map {
                 node(out, Some(k), v, depth + 1, budget);
@@ -60,8 +63,9 @@ fn node(out: &mut String, key: Option<&str>, value: &Value, depth: usize, budget
             let open = if depth < 2 { " open" } else { "" };
             let _ = write!(
                 out,
-                "<li><details{open}><summary>{label}<span class=\"brace\">[…]</span> <span class=\"muted\">{} items</span></summary><ul>",
-                items.len()
+                "<li><details{open}><summary>{label}<span class=\"brace\">[…]</span> <span class=\"muted\">{} {}</span></summary><ul>",
+                items.len(),
+                if items.len() == 1 { "item" } else { "items" }
             );
             for (i, v) in items.iter().enumerate() {
                 node(out, Some(&i.to_string()), v, depth + 1, budget);
@@ -69,7 +73,11 @@ fn node(out: &mut String, key: Option<&str>, value: &Value, depth: usize, budget
             out.push_str("</ul></details></li>");
         }
         Value::String(s) => {
-            let _ = write!(out, "<li>{label}<span class=\"v-str\">\"{}\"</span></li>", escape(s));
+            let _ = write!(
+                out,
+                "<li>{label}<span class=\"v-str\">\"{}\"</span></li>",
+                escape(s)
+            );
         }
         Value::Number(n) => {
             let _ = write!(out, "<li>{label}<span class=\"v-num\">{n}</span></li>");

@@ -11,10 +11,10 @@ use serde::Deserialize;
 
 use super::WebError;
 use super::page::{Layout, block, check_csrf, flash, redirect, render};
+use crate::Error;
 use crate::auth::{password, session};
 use crate::db::models::{LoginAttempt, User};
 use crate::startup::AppState;
-use crate::Error;
 
 /// Failures allowed before the lockout.
 pub const MAX_FAILURES: i64 = 5;
@@ -41,6 +41,7 @@ pub struct NextQuery {
 pub struct LoginForm {
     username: String,
     password: String,
+    #[serde(default)]
     csrf_token: String,
     #[serde(default)]
     next: String,
@@ -55,7 +56,12 @@ fn safe_next(next: &str) -> String {
     }
 }
 
-fn form_page(session: &Session, next: String, username: String, error: Option<String>) -> LoginPage {
+fn form_page(
+    session: &Session,
+    next: String,
+    username: String,
+    error: Option<String>,
+) -> LoginPage {
     LoginPage {
         layout: Layout::guest(session),
         next,
@@ -66,7 +72,10 @@ fn form_page(session: &Session, next: String, username: String, error: Option<St
 
 /// Shows the login form (or goes on when already logged in).
 #[get("/login")]
-pub async fn login_form(session: Session, query: web::Query<NextQuery>) -> Result<HttpResponse, WebError> {
+pub async fn login_form(
+    session: Session,
+    query: web::Query<NextQuery>,
+) -> Result<HttpResponse, WebError> {
     let next = safe_next(query.next.as_deref().unwrap_or("/cache/"));
     if session::user_id(&session).is_some() {
         return Ok(redirect(&next));
@@ -84,11 +93,18 @@ pub async fn login(
 ) -> Result<HttpResponse, WebError> {
     check_csrf(&session, &form.csrf_token)?;
     let form = form.into_inner();
-    let ip = req.peer_addr().map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
+    let ip = req
+        .peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
     let username = form.username.trim().to_owned();
     let (u, i) = (username.clone(), ip.clone());
     let failures = block(&state, move |conn| {
-        Ok(LoginAttempt::count_since(conn, &u, &i, crate::db::now() - LOCKOUT)?)
+        Ok(LoginAttempt::count_since(
+            conn,
+            &u,
+            &i,
+            crate::db::now() - LOCKOUT,
+        )?)
     })
     .await?;
     if failures >= MAX_FAILURES {
@@ -102,7 +118,10 @@ pub async fn login(
     let user = web::block(move || -> crate::Result<Option<User>> {
         let mut conn = pool.get()?;
         let user = User::find_by_username(&mut conn, &u)?.filter(|u| u.is_active);
-        let ok = password::verify(&form.password, user.as_ref().map(|u| u.password_hash.as_str()));
+        let ok = password::verify(
+            &form.password,
+            user.as_ref().map(|u| u.password_hash.as_str()),
+        );
         if ok {
             LoginAttempt::clear(&mut conn, &u, &i, crate::db::now() - LOCKOUT)?;
             Ok(user)
@@ -125,7 +144,9 @@ pub async fn login(
                 username,
                 Some("Wrong username or password.".into()),
             );
-            let html = page.render().map_err(|e| Error::Internal(format!("template: {e}")))?;
+            let html = page
+                .render()
+                .map_err(|e| Error::Internal(format!("template: {e}")))?;
             Ok(HttpResponse::Unauthorized()
                 .content_type(actix_web::http::header::ContentType::html())
                 .body(html))
@@ -136,12 +157,16 @@ pub async fn login(
 /// The logout form.
 #[derive(Debug, Deserialize)]
 pub struct LogoutForm {
+    #[serde(default)]
     csrf_token: String,
 }
 
 /// Logs out.
 #[post("/logout")]
-pub async fn logout(session: Session, form: web::Form<LogoutForm>) -> Result<HttpResponse, WebError> {
+pub async fn logout(
+    session: Session,
+    form: web::Form<LogoutForm>,
+) -> Result<HttpResponse, WebError> {
     check_csrf(&session, &form.csrf_token)?;
     session::log_out(&session);
     flash(&session, "info", "You are logged out.");

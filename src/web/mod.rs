@@ -66,6 +66,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/static")
                 .wrap(DefaultHeaders::new().add(("Cache-Control", "public, max-age=86400")))
-                .service(actix_files::Files::new("", static_dir()).use_etag(true).use_last_modified(true)),
+                .service(
+                    actix_files::Files::new("", static_dir())
+                        .use_etag(true)
+                        .use_last_modified(true),
+                ),
         );
 }

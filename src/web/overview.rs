@@ -60,7 +60,11 @@ pub async fn root() -> HttpResponse {
 
 /// The overview.
 #[get("/cache/")]
-pub async fn show_overview(req: HttpRequest, session: Session, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+pub async fn show_overview(
+    req: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
     let user = require_login(&req, &session, &state).await?;
     let u = user.clone();
     let data = block(&state, move |conn| overview(conn, &u)).await?;

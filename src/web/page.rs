@@ -51,7 +51,10 @@ pub struct Layout {
 impl Layout {
     /// The layout for a logged-in user; takes the session's flash messages.
     pub fn new(session: &Session, user: &User) -> Self {
-        let flashes = session.remove_as::<Vec<Flash>>(FLASH_KEY).and_then(|r| r.ok()).unwrap_or_default();
+        let flashes = session
+            .remove_as::<Vec<Flash>>(FLASH_KEY)
+            .and_then(|r| r.ok())
+            .unwrap_or_default();
         Layout {
             username: Some(user.username.clone()),
             superuser: user.is_superuser,
@@ -64,7 +67,10 @@ impl Layout {
     pub fn guest(session: &Session) -> Self {
         Layout {
             csrf: session::csrf_token(session),
-            flashes: session.remove_as::<Vec<Flash>>(FLASH_KEY).and_then(|r| r.ok()).unwrap_or_default(),
+            flashes: session
+                .remove_as::<Vec<Flash>>(FLASH_KEY)
+                .and_then(|r| r.ok())
+                .unwrap_or_default(),
             ..Layout::default()
         }
     }
@@ -80,7 +86,9 @@ pub fn render(page: impl Template) -> Result<HttpResponse, WebError> {
     let html = page
         .render()
         .map_err(|e| Error::Internal(format!("template: {e}")))?;
-    Ok(HttpResponse::Ok().content_type(ContentType::html()).body(html))
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::html())
+        .body(html))
 }
 
 /// A 303 redirect (after a POST).
@@ -123,7 +131,11 @@ where
 }
 
 /// The logged-in user, or a redirect to the login page and back.
-pub async fn require_login(req: &HttpRequest, session: &Session, state: &web::Data<AppState>) -> Result<User, WebError> {
+pub async fn require_login(
+    req: &HttpRequest,
+    session: &Session,
+    state: &web::Data<AppState>,
+) -> Result<User, WebError> {
     let Some(id) = session::user_id(session) else {
         return Err(login_required(req));
     };
@@ -150,7 +162,10 @@ pub fn check_csrf(session: &Session, token: &str) -> Result<(), WebError> {
     if session::check_csrf(session, Some(token)) {
         Ok(())
     } else {
-        Err(Error::Forbidden("CSRF verification failed. Reload the page and try again.".into()).into())
+        Err(
+            Error::Forbidden("CSRF verification failed. Reload the page and try again.".into())
+                .into(),
+        )
     }
 }
 

@@ -106,7 +106,11 @@ async fn show(
     query: ListQuery,
 ) -> Result<HttpResponse, WebError> {
     let user = require_login(&req, &session, &state).await?;
-    let order = query.sort.as_deref().and_then(ItemOrder::parse).unwrap_or_default();
+    let order = query
+        .sort
+        .as_deref()
+        .and_then(ItemOrder::parse)
+        .unwrap_or_default();
     let desc = query.dir.as_deref() == Some("desc");
     let page = query.page.unwrap_or(1).max(1);
     let q = query.q.clone().unwrap_or_default().trim().to_owned();
@@ -127,10 +131,16 @@ async fn show(
             None => None,
         };
         let data = scope_page(conn, &u, project, item_query)?;
-        let mut ids: Vec<i64> = data.jobs.iter().filter_map(|j| j.user_id).chain(data.events.iter().filter_map(|e| e.user_id)).collect();
+        let mut ids: Vec<i64> = data
+            .jobs
+            .iter()
+            .filter_map(|j| j.user_id)
+            .chain(data.events.iter().filter_map(|e| e.user_id))
+            .collect();
         ids.sort_unstable();
         ids.dedup();
-        let names: std::collections::HashMap<i64, String> = User::usernames(conn, &ids)?.into_iter().collect();
+        let names: std::collections::HashMap<i64, String> =
+            User::usernames(conn, &ids)?.into_iter().collect();
         Ok((data, names))
     })
     .await?;
@@ -153,11 +163,19 @@ async fn show(
     let (title, path, uuid, base) = match &data.project {
         Some(p) => (
             p.title.clone(),
-            p.full_title.rsplit_once(" / ").map(|(a, _)| a.to_owned()).unwrap_or_default(),
+            p.full_title
+                .rsplit_once(" / ")
+                .map(|(a, _)| a.to_owned())
+                .unwrap_or_default(),
             Some(p.uuid.to_string()),
             format!("/cache/project/{}", p.uuid),
         ),
-        None => ("Site-wide items".to_owned(), String::new(), None, "/cache/site".to_owned()),
+        None => (
+            "Site-wide items".to_owned(),
+            String::new(),
+            None,
+            "/cache/site".to_owned(),
+        ),
     };
     render(ProjectPage {
         layout: Layout::new(&session, &user),
@@ -180,7 +198,11 @@ async fn show(
             .iter()
             .map(|j| JobView::new(j, data.project.as_ref(), name_of(j.user_id)))
             .collect(),
-        events: data.events.iter().map(|e| EventView::new(e, name_of(e.user_id))).collect(),
+        events: data
+            .events
+            .iter()
+            .map(|e| EventView::new(e, name_of(e.user_id)))
+            .collect(),
     })
 }
 

@@ -1,0 +1,404 @@
+//! Browser tests: headless Chromium driven over WebDriver (fantoccini + chromedriver).
+//!
+//! They log in, open a project, run a sync and watch its job finish, delete one app's
+//! items through the confirmation page, and check that a `<script>` inside cached JSON
+//! stays text. Each main page is saved to `docs/screenshots/` for the README.
+//!
+//! Chromium and chromedriver come from Debian's packages (`scripts/install-deps`).
+//! Without them the tests are skipped, unless `SODARCACHE_REQUIRE_BROWSER=1` (CI).
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{TestApp, TestDb, fixtures};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use sodarcache::cache::SyncContext;
+use sodarcache::db::models::{Project, Role, User};
+use sodarcache::plugins::{ExampleProjectApp, PluginRegistry, ProjectAppPlugin};
+
+/// A second app, so one app's items can be deleted while the other's stay.
+struct NotesApp;
+
+impl ProjectAppPlugin for NotesApp {
+    fn name(&self) -> &'static str {
+        "notes_app"
+    }
+
+    fn title(&self) -> &'static str {
+        "Notes"
+    }
+
+    fn update_cache(
+        &self,
+        ctx: &SyncContext,
+        _name: Option<&str>,
+        project: Option<&Project>,
+        user: Option<&User>,
+    ) -> anyhow::Result<()> {
+        let Some(project) = project else {
+            return Ok(());
+        };
+        for i in 0..3 {
+            ctx.set_cache_item(
+                "notes_app",
+                &format!("note_{i}"),
+                &json!({"n": i, "text": format!("Note {i} of {}", project.title)}),
+                Some(project),
+                user,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+struct Driver {
+    child: Child,
+    port: u16,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Starts chromedriver, or returns `None` (skip) when Chromium is not installed.
+fn start_driver() -> Option<Driver> {
+    let have =
+        Path::new("/usr/bin/chromedriver").exists() && Path::new("/usr/bin/chromium").exists();
+    if !have {
+        if std::env::var("SODARCACHE_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+            panic!(
+                "SODARCACHE_REQUIRE_BROWSER=1 but chromium/chromedriver are not installed (run scripts/install-deps)"
+            );
+        }
+        eprintln!("skipped: chromium and chromedriver are not installed");
+        return None;
+    }
+    let port = free_port();
+    let child = Command::new("/usr/bin/chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(Driver {
+        child,
+        port,
+        _profile: tempfile::tempdir().expect("profile dir"),
+    })
+}
+
+async fn connect(driver: &Driver) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                format!("--user-data-dir={}", driver._profile.path().display()),
+            ]
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("connect to chromedriver")
+}
+
+fn screenshots_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots")
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::create_dir_all(screenshots_dir()).expect("screenshots dir");
+    std::fs::write(screenshots_dir().join(format!("{name}.png")), png).expect("write screenshot");
+}
+
+async fn text_of(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .expect(css)
+        .text()
+        .await
+        .expect("text")
+}
+
+async fn log_in(c: &Client, app: &TestApp, username: &str) {
+    c.goto(&app.url("/cache/")).await.expect("open");
+    assert!(
+        c.current_url()
+            .await
+            .expect("url")
+            .path()
+            .starts_with("/login"),
+        "anonymous visit goes to login"
+    );
+    c.find(Locator::Id("username"))
+        .await
+        .expect("username")
+        .send_keys(username)
+        .await
+        .expect("type");
+    c.find(Locator::Id("password"))
+        .await
+        .expect("password")
+        .send_keys(fixtures::PASSWORD)
+        .await
+        .expect("type");
+    c.find(Locator::Css("form.stack button[type=submit]"))
+        .await
+        .expect("submit")
+        .click()
+        .await
+        .expect("click");
+    assert_eq!(c.current_url().await.expect("url").path(), "/cache/");
+}
+
+struct Site {
+    app: TestApp,
+    project: Project,
+    _db: TestDb,
+}
+
+fn site() -> Site {
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn(
+        &db,
+        PluginRegistry::builder()
+            .project_app(ExampleProjectApp)
+            .project_app(NotesApp),
+        |_| {},
+    );
+    let mut conn = app.conn();
+    let category = fixtures::category(&mut conn, "Research", None);
+    let project = fixtures::project(&mut conn, "Genome Atlas", Some(&category), None);
+    let alice = fixtures::user(&mut conn, "alice", false);
+    let bob = fixtures::user(&mut conn, "bob", false);
+    fixtures::role(&mut conn, &project, &alice, Role::Owner);
+    fixtures::role(&mut conn, &project, &bob, Role::Contributor);
+    Site {
+        app,
+        project,
+        _db: db,
+    }
+}
+
+fn run<F: std::future::Future<Output = ()>>(f: F) {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f);
+}
+
+#[test]
+fn owner_logs_in_syncs_a_project_and_watches_the_job_finish() {
+    let Some(driver) = start_driver() else { return };
+    let site = site();
+    run(async {
+        let c = connect(&driver).await;
+        c.goto(&site.app.url("/login")).await.expect("login page");
+        screenshot(&c, "login").await;
+        log_in(&c, &site.app, "alice").await;
+        let overview = text_of(&c, "#projects").await;
+        assert!(
+            overview.contains("Genome Atlas"),
+            "the owner's project is listed: {overview}"
+        );
+
+        c.find(Locator::LinkText("Genome Atlas"))
+            .await
+            .expect("project link")
+            .click()
+            .await
+            .expect("click");
+        assert!(
+            text_of(&c, "main")
+                .await
+                .contains("Nothing is cached here yet")
+        );
+        c.find(Locator::Id("sync-project"))
+            .await
+            .expect("sync button")
+            .click()
+            .await
+            .expect("click");
+        assert!(
+            c.current_url()
+                .await
+                .expect("url")
+                .path()
+                .starts_with("/cache/jobs/")
+        );
+
+        // The page refreshes itself while the job runs; wait for it to say done.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let status = text_of(&c, "#job-status").await;
+            if status == "done" {
+                break;
+            }
+            assert_ne!(status, "failed", "the sync job failed");
+            assert!(
+                Instant::now() < deadline,
+                "the job did not finish: {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let runs = text_of(&c, "#plugin-runs").await;
+        assert!(
+            runs.contains("example_project_app") && runs.contains("notes_app"),
+            "{runs}"
+        );
+        screenshot(&c, "job").await;
+
+        c.goto(
+            &site
+                .app
+                .url(&format!("/cache/project/{}", site.project.uuid)),
+        )
+        .await
+        .expect("project");
+        let items = text_of(&c, "#items").await;
+        assert!(
+            items.contains("project_summary") && items.contains("note_2"),
+            "{items}"
+        );
+        screenshot(&c, "project").await;
+        c.goto(&site.app.url("/cache/")).await.expect("overview");
+        screenshot(&c, "overview").await;
+        c.close().await.expect("close");
+    });
+}
+
+#[test]
+fn owner_deletes_one_apps_items_through_the_confirmation_page() {
+    let Some(driver) = start_driver() else { return };
+    let site = site();
+    let cache = site.app.registry.cache().expect("backend enabled");
+    cache
+        .update_cache(None, Some(&site.project), None)
+        .expect("sync");
+    run(async {
+        let c = connect(&driver).await;
+        log_in(&c, &site.app, "alice").await;
+        c.goto(
+            &site
+                .app
+                .url(&format!("/cache/project/{}", site.project.uuid)),
+        )
+        .await
+        .expect("project");
+        c.find(Locator::Id("delete-project"))
+            .await
+            .expect("delete link")
+            .click()
+            .await
+            .expect("click");
+        let counts = text_of(&c, "#delete-counts").await;
+        assert!(
+            counts.contains("notes_app") && counts.contains('3'),
+            "{counts}"
+        );
+        screenshot(&c, "confirm_delete").await;
+        c.find(Locator::Id("delete-app"))
+            .await
+            .expect("app select")
+            .select_by_value("notes_app")
+            .await
+            .expect("select");
+        c.find(Locator::Id("confirm-delete"))
+            .await
+            .expect("confirm")
+            .click()
+            .await
+            .expect("click");
+
+        assert_eq!(
+            c.current_url().await.expect("url").path(),
+            format!("/cache/project/{}", site.project.uuid)
+        );
+        assert!(
+            text_of(&c, ".flash")
+                .await
+                .contains("Deleted 3 cached items.")
+        );
+        let items = text_of(&c, "#items").await;
+        assert!(
+            items.contains("project_summary"),
+            "the other app's item stays: {items}"
+        );
+        assert!(
+            !items.contains("note_"),
+            "notes_app items are gone: {items}"
+        );
+        assert!(
+            text_of(&c, "#activity")
+                .await
+                .contains("Deleted 3 cached data items of app \"notes_app\"")
+        );
+        c.close().await.expect("close");
+    });
+}
+
+#[test]
+fn script_inside_cached_json_is_shown_as_text_and_never_runs() {
+    let Some(driver) = start_driver() else { return };
+    let site = site();
+    let cache = site.app.registry.cache().expect("backend enabled");
+    let item = cache
+        .set_cache_item(
+            "notes_app",
+            "hostile",
+            &json!({"html": "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\">", "nested": {"list": [1, "two", null, true]}}),
+            "json",
+            Some(&site.project),
+            None,
+        )
+        .expect("set item");
+    run(async {
+        let c = connect(&driver).await;
+        log_in(&c, &site.app, "bob").await;
+        c.goto(&site.app.url(&format!("/cache/item/{}", item.uuid)))
+            .await
+            .expect("item page");
+        let tree = text_of(&c, "#json-tree").await;
+        assert!(
+            tree.contains("<script>window.__pwned = 1</script>"),
+            "shown as text: {tree}"
+        );
+        let pwned = c
+            .execute("return window.__pwned === undefined;", vec![])
+            .await
+            .expect("script");
+        assert_eq!(pwned, json!(true), "the cached script must not run");
+        assert!(text_of(&c, "#curl").await.contains("version=2.0"));
+        screenshot(&c, "item").await;
+        c.close().await.expect("close");
+    });
+}
