@@ -154,7 +154,8 @@ pub fn permissions_map(
     } else {
         RoleAssignment::for_user(conn, user.id)?
     };
-    let by_id: std::collections::HashMap<i64, &Project> = projects.iter().map(|p| (p.id, p)).collect();
+    let by_id: std::collections::HashMap<i64, &Project> =
+        projects.iter().map(|p| (p.id, p)).collect();
     let mut out = std::collections::HashMap::with_capacity(projects.len());
     for project in &projects {
         let perms = if user.is_superuser {
@@ -169,7 +170,11 @@ pub fn permissions_map(
                 chain.push((*parent).clone());
                 next = parent.parent_id;
             }
-            let public = if project.is_category() { None } else { project.public() };
+            let public = if project.is_category() {
+                None
+            } else {
+                project.public()
+            };
             Permissions::for_role(best_role(&chain, &assignments, project), public)
         };
         out.insert(project.id, (project.clone(), perms));

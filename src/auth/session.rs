@@ -26,7 +26,11 @@ pub fn cookie_key(conn: &mut DbConn, configured: Option<&str>) -> crate::Result<
     let secret = match configured {
         Some(s) => s.to_owned(),
         None => {
-            let fresh = format!("{}{}", super::token::generate().secret, super::token::generate().secret);
+            let fresh = format!(
+                "{}{}",
+                super::token::generate().secret,
+                super::token::generate().secret
+            );
             SiteSetting::get_or_insert(conn, "secret_key", &fresh)?
         }
     };

@@ -8,7 +8,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Context, find_project};
-use crate::cache::jobs::{request_sync, run_job, worker_id};
+use crate::cache::jobs::{request_sync, run_job, sweep_stale, worker_id};
 use crate::db::models::{Origin, SyncJob};
 
 /// Options.
@@ -36,6 +36,9 @@ pub fn run(ctx: &Context, opts: Opts) -> anyhow::Result<ExitCode> {
             None
         }
     };
+    // A job left `running` by a server that died would otherwise be joined and
+    // awaited forever: no server may be running to sweep it.
+    sweep_stale(&mut conn)?;
     let (job, joined) = request_sync(&mut conn, project.as_ref(), None, Origin::Cli, None)?;
     if joined {
         tracing::info!(
@@ -96,11 +99,15 @@ fn progress_bar() -> ProgressBar {
 
 fn wait_for(ctx: &Context, id: i64) -> anyhow::Result<SyncJob> {
     loop {
-        let job = SyncJob::find_by_id(&mut *ctx.conn()?, id)?
+        let mut conn = ctx.conn()?;
+        // The worker running it may die while we wait.
+        sweep_stale(&mut conn)?;
+        let job = SyncJob::find_by_id(&mut conn, id)?
             .ok_or_else(|| anyhow::anyhow!("The sync job was deleted"))?;
         if job.is_finished() {
             return Ok(job);
         }
+        drop(conn);
         std::thread::sleep(Duration::from_millis(500));
     }
 }

@@ -194,7 +194,10 @@ pub fn open(url: &str, options: &PoolOptions) -> Result<DbPool, OpenError> {
     drop(conn);
     let pool = r2d2::Pool::builder()
         .max_size(options.max_size)
-        .min_idle(Some(1))
+        // No idle minimum: r2d2 would refill it on a background thread after every
+        // checkout, and a process that exits while that thread is inside libpq crashes
+        // (SIGSEGV in OpenSSL's exit-time cleanup), so short CLI runs failed at random.
+        .min_idle(Some(0))
         .connection_timeout(options.connection_timeout)
         .test_on_check_out(false)
         .error_handler(Box::new(r2d2::LoggingErrorHandler))

@@ -142,8 +142,6 @@ diesel::joinable!(sync_jobs -> projects (project_id));
 diesel::joinable!(sync_job_plugins -> sync_jobs (job_id));
 diesel::joinable!(events -> projects (project_id));
 
-
-
 diesel::table! {
     login_attempts (id) {
         id -> BigInt,

@@ -3,7 +3,10 @@
 //!
 //! Set `SODARCACHE_REQUIRE_PG=1` to make a missing PostgreSQL a failure, not a skip
 //! (CI does). `TEST_LOG=1` turns on logging.
-#![allow(dead_code, reason = "each test binary uses a different part of the harness")]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the harness"
+)]
 
 use std::sync::Once;
 
@@ -57,9 +60,14 @@ impl TestDb {
     /// A fresh PostgreSQL database, or `None` (a skip) when `TEST_DATABASE_URL` is unset.
     pub fn postgres() -> Option<TestDb> {
         init_logging();
-        let Some(admin_url) = std::env::var("TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres")) else {
+        let Some(admin_url) = std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| u.starts_with("postgres"))
+        else {
             if std::env::var("SODARCACHE_REQUIRE_PG").is_ok_and(|v| v == "1") {
-                panic!("SODARCACHE_REQUIRE_PG=1 but TEST_DATABASE_URL does not name a PostgreSQL server");
+                panic!(
+                    "SODARCACHE_REQUIRE_PG=1 but TEST_DATABASE_URL does not name a PostgreSQL server"
+                );
             }
             eprintln!("skipped: TEST_DATABASE_URL is not set, PostgreSQL variant not run");
             return None;
@@ -74,7 +82,10 @@ impl TestDb {
             Some((b, q)) => (b.to_owned(), format!("?{q}")),
             None => (admin_url.clone(), String::new()),
         };
-        let base = base.rsplit_once('/').map_or(base.as_str(), |(b, _)| b).to_owned();
+        let base = base
+            .rsplit_once('/')
+            .map_or(base.as_str(), |(b, _)| b)
+            .to_owned();
         let url = format!("{base}/{name}{query}");
         Some(TestDb {
             backend: Backend::Postgres,
@@ -109,7 +120,8 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((admin_url, name)) = &self.pg {
             if let Ok(mut admin) = diesel::PgConnection::establish(admin_url) {
-                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                let _ =
+                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
         }
         let _ = self.dir.take();
@@ -155,7 +167,11 @@ pub struct TestApp {
 
 impl TestApp {
     /// Starts a server with these plugins; `tweak` adjusts settings first.
-    pub fn spawn(db: &TestDb, plugins: RegistryBuilder, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    pub fn spawn(
+        db: &TestDb,
+        plugins: RegistryBuilder,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> TestApp {
         let mut settings = db.settings();
         tweak(&mut settings);
         let pool = db::open(
@@ -212,7 +228,9 @@ impl Drop for TestApp {
 pub mod fixtures {
     use sodarcache::auth::password;
     use sodarcache::db::DbConn;
-    use sodarcache::db::models::{NewProject, Project, ProjectType, PublicAccess, Role, RoleAssignment, User};
+    use sodarcache::db::models::{
+        NewProject, Project, ProjectType, PublicAccess, Role, RoleAssignment, User,
+    };
 
     /// The password every fixture user has.
     pub const PASSWORD: &str = "correct horse battery staple";
@@ -241,7 +259,12 @@ pub mod fixtures {
     }
 
     /// A project under `parent`.
-    pub fn project(conn: &mut DbConn, title: &str, parent: Option<&Project>, public: Option<PublicAccess>) -> Project {
+    pub fn project(
+        conn: &mut DbConn,
+        title: &str,
+        parent: Option<&Project>,
+        public: Option<PublicAccess>,
+    ) -> Project {
         Project::create(
             conn,
             &NewProject {

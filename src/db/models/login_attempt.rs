@@ -11,7 +11,12 @@ pub struct LoginAttempt;
 
 impl LoginAttempt {
     /// Failures for `username` from `ip` since `since`.
-    pub fn count_since(conn: &mut DbConn, username: &str, ip: &str, since: NaiveDateTime) -> QueryResult<i64> {
+    pub fn count_since(
+        conn: &mut DbConn,
+        username: &str,
+        ip: &str,
+        since: NaiveDateTime,
+    ) -> QueryResult<i64> {
         login_attempts::table
             .filter(login_attempts::username.eq(username))
             .filter(login_attempts::ip.eq(ip))
@@ -34,14 +39,20 @@ impl LoginAttempt {
 
     /// Forgets failures for `username` from `ip` (after a successful login) and any
     /// older than `before`.
-    pub fn clear(conn: &mut DbConn, username: &str, ip: &str, before: NaiveDateTime) -> QueryResult<()> {
+    pub fn clear(
+        conn: &mut DbConn,
+        username: &str,
+        ip: &str,
+        before: NaiveDateTime,
+    ) -> QueryResult<()> {
         diesel::delete(
             login_attempts::table
                 .filter(login_attempts::username.eq(username))
                 .filter(login_attempts::ip.eq(ip)),
         )
         .execute(conn)?;
-        diesel::delete(login_attempts::table.filter(login_attempts::attempted_at.lt(before))).execute(conn)?;
+        diesel::delete(login_attempts::table.filter(login_attempts::attempted_at.lt(before)))
+            .execute(conn)?;
         Ok(())
     }
 }
