@@ -1,8 +1,82 @@
 //! The REST API under `/cache/api/`, compatible with SODAR Core's sodarcache clients.
+//!
+//! Every route sits behind the [`envelope`] middleware (406 first, vendor media type
+//! on every JSON body, JSON errors everywhere), then [`access::authorize`] (401 → 404
+//! → 403 → 503), then the handler's own checks (400, 404 item, 413, 415).
+//!
+//! | route | handler |
+//! |---|---|
+//! | `GET retrieve/{project}/{app_name}/{item_name}` | [`retrieve`] |
+//! | `GET retrieve/date/{project}/{app_name}/{item_name}` | [`date`] |
+//! | `POST set/{project}/{app_name}/{item_name}` | [`set`] |
+//! | `GET list/{project}` | [`list`] (beyond upstream) |
+//! | `DELETE delete/{project}/{app_name}/{item_name}` | [`delete`] (beyond upstream) |
+//! | `GET openapi.json` | [`openapi`] |
 
+pub mod access;
+mod activity;
+pub mod auth;
+pub mod date;
+pub mod delete;
+pub mod envelope;
+pub mod list;
+pub mod media;
+pub mod openapi;
+pub mod payload;
+pub mod retrieve;
+pub mod set;
+
+use actix_web::middleware::from_fn;
 use actix_web::web;
+use serde::Deserialize;
+
+pub use media::{ApiVersion, MEDIA_TYPE};
+
+/// The path of every per-item endpoint.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ItemPath {
+    /// The project's UUID, as given (a malformed one is a 404).
+    pub project: String,
+    /// App name.
+    pub app_name: String,
+    /// Item name.
+    pub item_name: String,
+}
+
+/// A timestamp as upstream renders it: RFC 3339, UTC, microseconds, `Z`.
+pub fn rfc3339(t: chrono::NaiveDateTime) -> String {
+    t.and_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+async fn not_found() -> crate::Result<actix_web::HttpResponse> {
+    Err(crate::Error::not_found())
+}
 
 /// Registers the API routes (mounted at `/cache/api`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    let _ = cfg;
+    // A path that cannot be decoded (invalid UTF-8 after percent-decoding) names
+    // nothing: a JSON 404 rather than actix's plain-text 404.
+    let path_config =
+        web::PathConfig::default().error_handler(|_, _| crate::Error::not_found().into());
+    let item = "/{project}/{app_name}/{item_name}";
+    cfg.service(
+        web::scope("")
+            .wrap(from_fn(envelope::envelope))
+            .app_data(path_config)
+            .service(
+                web::resource(format!("/retrieve/date{item}"))
+                    .route(web::get().to(date::retrieve_date)),
+            )
+            .service(
+                web::resource(format!("/retrieve{item}")).route(web::get().to(retrieve::retrieve)),
+            )
+            .service(web::resource(format!("/set{item}")).route(web::post().to(set::set)))
+            .service(
+                web::resource(format!("/delete{item}")).route(web::delete().to(delete::delete)),
+            )
+            .service(web::resource("/list/{project}").route(web::get().to(list::list)))
+            .service(web::resource("/openapi.json").route(web::get().to(openapi::openapi)))
+            .default_service(web::to(not_found)),
+    );
 }

@@ -123,7 +123,7 @@ pub fn run(cli: Cli, plugins: RegistryBuilder) -> ExitCode {
 /// [`run`] logs. For embedding and tests.
 pub fn execute(cli: Cli, plugins: RegistryBuilder) -> anyhow::Result<ExitCode> {
     let url = cli.database_url;
-    let result = match cli.command {
+    match cli.command {
         Command::Serve(opts) => serve::run(url, plugins, opts),
         Command::Migrate => migrate::run(url),
         Command::Synccache(opts) => {
@@ -138,8 +138,7 @@ pub fn execute(cli: Cli, plugins: RegistryBuilder) -> anyhow::Result<ExitCode> {
         }
         Command::Role(cmd) => Context::open(url, plugins).and_then(|ctx| role::run(&ctx, cmd)),
         Command::Token(cmd) => Context::open(url, plugins).and_then(|ctx| token::run(&ctx, cmd)),
-    };
-    result
+    }
 }
 
 /// Parses a UUID argument with upstream's message.

@@ -8,7 +8,9 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Context, find_project};
-use crate::cache::jobs::{request_sync, run_job, sweep_stale, worker_id};
+use crate::cache::jobs::{
+    heartbeat_for, request_sync, run_job_beating, sweep_stale_after, worker_id,
+};
 use crate::db::models::{Origin, SyncJob};
 
 /// Options.
@@ -38,7 +40,7 @@ pub fn run(ctx: &Context, opts: Opts) -> anyhow::Result<ExitCode> {
     };
     // A job left `running` by a server that died would otherwise be joined and
     // awaited forever: no server may be running to sweep it.
-    sweep_stale(&mut conn)?;
+    sweep_stale_after(&mut conn, ctx.settings.job_stale_after)?;
     let (job, joined) = request_sync(&mut conn, project.as_ref(), None, Origin::Cli, None)?;
     if joined {
         tracing::info!(
@@ -52,15 +54,20 @@ pub fn run(ctx: &Context, opts: Opts) -> anyhow::Result<ExitCode> {
     let finished = match claimed {
         Some(job) => {
             let bar = progress_bar();
-            let (job, _) = run_job(&cache, &job, &mut |p| {
-                bar.set_length(p.total as u64);
-                bar.set_position(p.done as u64);
-                bar.set_message(format!(
-                    "{} / {}",
-                    p.plugin,
-                    p.project.map_or("site-wide", |p| p.title.as_str())
-                ));
-            })?;
+            let (job, _) = run_job_beating(
+                &cache,
+                &job,
+                heartbeat_for(ctx.settings.job_stale_after),
+                &mut |p| {
+                    bar.set_length(p.total as u64);
+                    bar.set_position(p.done as u64);
+                    bar.set_message(format!(
+                        "{} / {}",
+                        p.plugin,
+                        p.project.map_or("site-wide", |p| p.title.as_str())
+                    ));
+                },
+            )?;
             bar.finish_and_clear();
             job
         }
@@ -101,7 +108,7 @@ fn wait_for(ctx: &Context, id: i64) -> anyhow::Result<SyncJob> {
     loop {
         let mut conn = ctx.conn()?;
         // The worker running it may die while we wait.
-        sweep_stale(&mut conn)?;
+        sweep_stale_after(&mut conn, ctx.settings.job_stale_after)?;
         let job = SyncJob::find_by_id(&mut conn, id)?
             .ok_or_else(|| anyhow::anyhow!("The sync job was deleted"))?;
         if job.is_finished() {

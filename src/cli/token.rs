@@ -13,8 +13,8 @@ pub enum Command {
     Create {
         /// Username.
         username: String,
-        /// Hours until the token expires (default: never).
-        #[arg(long, value_name = "N")]
+        /// Hours until the token expires, at least 1 (default: never).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         expiry_hours: Option<u32>,
     },
 }

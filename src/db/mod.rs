@@ -160,8 +160,10 @@ impl ManageConnection for Manager {
             .map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        // A PostgreSQL connection whose server went away (or left a transaction open)
+        // is dropped instead of going back to the pool, so the pool heals by itself.
+        diesel::r2d2::R2D2Connection::is_broken(conn)
     }
 }
 
@@ -188,7 +190,12 @@ impl Default for PoolOptions {
 /// The first connection is made directly so the operator sees the real error
 /// (bad path, refused connection, wrong password) rather than a pool timeout.
 pub fn open(url: &str, options: &PoolOptions) -> Result<DbPool, OpenError> {
-    let manager = Manager::new(DatabaseUrl::parse(url)?);
+    let parsed = DatabaseUrl::parse(url)?;
+    // A PostgreSQL connection can die with its server; Diesel cannot tell without
+    // asking, so each checkout pings it (one round trip) and the pool heals by itself
+    // after an outage. SQLite files do not go away.
+    let ping_on_checkout = parsed.is_postgres();
+    let manager = Manager::new(parsed);
     let mut conn = manager.connect_once()?;
     migrate(&mut conn).map_err(|e| OpenError::Migrate(one_line(&e.to_string())))?;
     drop(conn);
@@ -199,7 +206,7 @@ pub fn open(url: &str, options: &PoolOptions) -> Result<DbPool, OpenError> {
         // (SIGSEGV in OpenSSL's exit-time cleanup), so short CLI runs failed at random.
         .min_idle(Some(0))
         .connection_timeout(options.connection_timeout)
-        .test_on_check_out(false)
+        .test_on_check_out(ping_on_checkout)
         .error_handler(Box::new(r2d2::LoggingErrorHandler))
         .build_unchecked(manager);
     Ok(pool)

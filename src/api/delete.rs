@@ -1,0 +1,41 @@
+//! `DELETE /delete/{project}/{app_name}/{item_name}` (beyond upstream, whose users
+//! had to "delete" by writing empty data): owner, delegate and contributor may.
+//! 200 `{"detail": "ok"}`, or 404 when there is no such item. Recorded as
+//! `cache_delete`.
+
+use actix_web::web::{Data, Path};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::access::{Need, authorize};
+use super::{ItemPath, activity};
+use crate::startup::AppState;
+use crate::{Error, Result};
+
+/// The handler.
+pub async fn delete(
+    req: HttpRequest,
+    state: Data<AppState>,
+    path: Path<ItemPath>,
+) -> Result<HttpResponse> {
+    let path = path.into_inner();
+    let granted = authorize(&req, &state, &path.project, Need::Delete).await?;
+    web::block(move || {
+        let (app, name) = (&path.app_name, &path.item_name);
+        granted.cache.check_app_name(app)?;
+        if !granted
+            .cache
+            .delete_cache_item(app, name, Some(&granted.project))?
+        {
+            return Err(Error::not_found());
+        }
+        activity::record(
+            &granted.cache,
+            "cache_delete",
+            &granted.project,
+            granted.caller.user(),
+            format!("Deleted cache item \"{app}:{name}\" over the API"),
+        )
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "detail": "ok" })))
+}

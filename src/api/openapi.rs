@@ -1,0 +1,162 @@
+//! `GET /openapi.json`: an OpenAPI 3 description of every endpoint and every status
+//! it can answer with. `tests/api_openapi.rs` provokes each documented status against
+//! a running server, so the document cannot drift from the code.
+
+use actix_web::HttpResponse;
+use serde_json::{Value, json};
+
+use super::media::MEDIA_TYPE;
+
+fn error(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": { MEDIA_TYPE: { "schema": { "$ref": "#/components/schemas/Error" } } }
+    })
+}
+
+fn ok(description: &str, schema: &str) -> Value {
+    json!({
+        "description": description,
+        "content": { MEDIA_TYPE: { "schema": { "$ref": format!("#/components/schemas/{schema}") } } }
+    })
+}
+
+/// Responses every gated endpoint shares, plus `extra`.
+fn responses(extra: Value) -> Value {
+    let mut all = json!({
+        "400": error("Unknown app name, or bad input"),
+        "401": error("No or invalid credentials (`WWW-Authenticate: Token`)"),
+        "403": error("A category, a missing role, or a session write without CSRF token"),
+        "404": error("Unknown project, malformed UUID, or no such item"),
+        "406": error("Unsupported media type or version in `Accept`"),
+        "503": error("Cache backend not enabled, or the database is unavailable"),
+    });
+    if let (Some(all), Value::Object(extra)) = (all.as_object_mut(), extra) {
+        all.extend(extra);
+    }
+    all
+}
+
+fn item_params() -> Value {
+    json!([
+        { "$ref": "#/components/parameters/project" },
+        { "name": "app_name", "in": "path", "required": true, "schema": { "type": "string" } },
+        { "name": "item_name", "in": "path", "required": true,
+          "schema": { "type": "string", "maxLength": 255 } },
+    ])
+}
+
+/// The document.
+pub fn document() -> Value {
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "sodarcache REST API",
+            "version": "2.0",
+            "description": format!(
+                "SODAR Core sodarcache API. Send `Accept: {MEDIA_TYPE}; version=2.0` \
+                 (1.0 is accepted too, same payloads) and `Authorization: token <key>`."
+            ),
+        },
+        "servers": [{ "url": "/cache/api" }],
+        "security": [{ "token": [] }, { "session": [] }],
+        "paths": {
+            "/retrieve/{project}/{app_name}/{item_name}": { "get": {
+                "summary": "An item with its data",
+                "parameters": item_params(),
+                "responses": responses(json!({
+                    "200": ok("The item; `ETag` header set", "Item"),
+                    "304": { "description": "`If-None-Match` matched the item's ETag" },
+                })),
+            }},
+            "/retrieve/date/{project}/{app_name}/{item_name}": { "get": {
+                "summary": "When an item was last written",
+                "parameters": item_params(),
+                "responses": responses(json!({ "200": ok("Seconds since the epoch", "UpdateTime") })),
+            }},
+            "/set/{project}/{app_name}/{item_name}": { "post": {
+                "summary": "Create or update an item",
+                "parameters": item_params(),
+                "requestBody": { "required": true, "content": {
+                    "application/json": { "schema": { "type": "object", "required": ["data"],
+                        "properties": { "data": { "description": "Any JSON except null" } } } },
+                    "application/x-www-form-urlencoded": { "schema": { "type": "object",
+                        "required": ["data"], "properties": { "data": { "type": "string" } } } },
+                }},
+                "responses": responses(json!({
+                    "200": ok("Written", "Ok"),
+                    "413": error("Body over SODARCACHE_MAX_BODY_BYTES"),
+                    "415": error("Body neither JSON nor a form"),
+                })),
+            }},
+            "/delete/{project}/{app_name}/{item_name}": { "delete": {
+                "summary": "Delete an item (owner, delegate, contributor)",
+                "parameters": item_params(),
+                "responses": responses(json!({ "200": ok("Deleted", "Ok") })),
+            }},
+            "/list/{project}": { "get": {
+                "summary": "A project's items without data, by app and name",
+                "parameters": [
+                    { "$ref": "#/components/parameters/project" },
+                    { "name": "page", "in": "query", "schema": { "type": "integer", "minimum": 1 } },
+                    { "name": "page_size", "in": "query",
+                      "schema": { "type": "integer", "minimum": 1, "maximum": super::list::MAX_PAGE_SIZE,
+                                  "default": super::list::DEFAULT_PAGE_SIZE } },
+                    { "name": "app", "in": "query", "schema": { "type": "string" } },
+                ],
+                "responses": responses(json!({ "200": ok("One page", "ItemList") })),
+            }},
+            "/openapi.json": { "get": {
+                "summary": "This document",
+                "security": [],
+                "responses": { "200": { "description": "OpenAPI 3 document",
+                    "content": { "application/json": {} } } },
+            }},
+        },
+        "components": {
+            "securitySchemes": {
+                "token": { "type": "apiKey", "in": "header", "name": "Authorization",
+                           "description": "`token <key>`, from `sodarcache token create`" },
+                "session": { "type": "apiKey", "in": "cookie", "name": crate::auth::session::COOKIE_NAME,
+                             "description": "Writes also need the `X-CSRFToken` header" },
+            },
+            "parameters": {
+                "project": { "name": "project", "in": "path", "required": true,
+                             "schema": { "type": "string", "format": "uuid" } },
+            },
+            "schemas": {
+                "Error": { "type": "object", "required": ["detail"],
+                           "properties": { "detail": { "type": "string" } } },
+                "Ok": { "type": "object", "properties": { "detail": { "type": "string", "enum": ["ok"] } } },
+                "UpdateTime": { "type": "object", "properties": { "update_time": { "type": "number" } } },
+                "Item": { "type": "object", "properties": {
+                    "project": { "type": "string", "format": "uuid" },
+                    "app_name": { "type": "string" },
+                    "name": { "type": "string" },
+                    "date_modified": { "type": "string", "format": "date-time" },
+                    "user": { "type": "string", "format": "uuid", "nullable": true },
+                    "data": {},
+                }},
+                "ItemList": { "type": "object", "properties": {
+                    "count": { "type": "integer" },
+                    "next": { "type": "string", "nullable": true },
+                    "previous": { "type": "string", "nullable": true },
+                    "results": { "type": "array", "items": { "type": "object", "properties": {
+                        "app_name": { "type": "string" },
+                        "name": { "type": "string" },
+                        "size": { "type": "integer", "description": "bytes of JSON text" },
+                        "date_modified": { "type": "string", "format": "date-time" },
+                        "user": { "type": "string", "format": "uuid", "nullable": true },
+                    }}},
+                }},
+            },
+        },
+    })
+}
+
+/// The handler.
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .json(document())
+}

@@ -1,0 +1,43 @@
+//! `POST /set/{project}/{app_name}/{item_name}`: create or update an item from
+//! `{"data": <json>}` (or a form's `data=<string>`); `{"detail": "ok"}` either way.
+//! The write is an activity event (`cache_set`) with the user.
+
+use actix_web::web::{Data, Path, Payload};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::access::{Need, authorize};
+use super::{ItemPath, activity, payload};
+use crate::Error;
+use crate::startup::AppState;
+
+/// The handler.
+pub async fn set(
+    req: HttpRequest,
+    state: Data<AppState>,
+    path: Path<ItemPath>,
+    body: Payload,
+) -> Result<HttpResponse, actix_web::Error> {
+    let path = path.into_inner();
+    let granted = authorize(&req, &state, &path.project, Need::Write).await?;
+    granted.cache.check_app_name(&path.app_name)?;
+    let bytes = payload::read_limited(&req, body, state.settings.max_body_bytes).await?;
+    let data = payload::parse_data(&req, &bytes)?;
+    drop(bytes);
+    web::block(move || {
+        let user = granted.caller.user();
+        let (app, name) = (&path.app_name, &path.item_name);
+        granted
+            .cache
+            .set_cache_item_json(app, name, &data, Some(&granted.project), user)?;
+        activity::record(
+            &granted.cache,
+            "cache_set",
+            &granted.project,
+            user,
+            format!("Set cache item \"{app}:{name}\" over the API"),
+        )
+    })
+    .await
+    .map_err(Error::from)??;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "detail": "ok" })))
+}

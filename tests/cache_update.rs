@@ -1,0 +1,190 @@
+//! `update_cache`: plugins run in name order, each isolated, with the example app.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::prelude::*;
+use serde_json::json;
+use sodarcache::cache::{SodarCache, SyncContext};
+use sodarcache::db::DbPool;
+use sodarcache::db::models::{Project, Role, User};
+use sodarcache::db::schema::cache_items;
+use sodarcache::plugins::{ExampleProjectApp, PluginRegistry, ProjectAppPlugin, RegistryBuilder};
+use sodarcache::settings::Settings;
+
+use common::fixtures as fx;
+
+/// What a test plugin does when asked to update the cache.
+#[derive(Clone, Copy)]
+enum Behaviour {
+    Noop,
+    Fail,
+    Panic,
+    Write,
+    Sleep(Duration),
+}
+
+struct TestPlugin(&'static str, Behaviour);
+
+impl ProjectAppPlugin for TestPlugin {
+    fn name(&self) -> &'static str {
+        self.0
+    }
+
+    fn title(&self) -> &'static str {
+        "Test plugin"
+    }
+
+    fn update_cache(
+        &self,
+        ctx: &SyncContext,
+        _name: Option<&str>,
+        project: Option<&Project>,
+        user: Option<&User>,
+    ) -> anyhow::Result<()> {
+        match self.1 {
+            Behaviour::Noop => Ok(()),
+            Behaviour::Fail => anyhow::bail!("source unreachable"),
+            Behaviour::Panic => panic!("plugin exploded"),
+            Behaviour::Write => {
+                ctx.set_cache_item(self.0, "written", &json!({"ok": true}), project, user)?;
+                Ok(())
+            }
+            Behaviour::Sleep(d) => {
+                std::thread::sleep(d);
+                Ok(())
+            }
+        }
+    }
+}
+
+fn setup(db: &common::TestDb) -> (DbPool, PluginRegistry, Arc<SodarCache>) {
+    setup_with(
+        db,
+        PluginRegistry::builder().project_app(ExampleProjectApp),
+        db.settings(),
+    )
+}
+
+fn setup_with(
+    db: &common::TestDb,
+    plugins: RegistryBuilder,
+    settings: Settings,
+) -> (DbPool, PluginRegistry, Arc<SodarCache>) {
+    let pool = db.pool();
+    let registry = plugins.build(pool.clone(), &settings);
+    let cache = registry.cache().expect("sodar_cache enabled by default");
+    (pool, registry, cache)
+}
+
+fn count_items(pool: &DbPool) -> i64 {
+    cache_items::table
+        .count()
+        .get_result(&mut *pool.get().unwrap())
+        .unwrap()
+}
+
+backend_test! {
+    fn project_apps_are_sorted_by_name(db) {
+        let plugins = PluginRegistry::builder()
+            .project_app(TestPlugin("zeta", Behaviour::Noop))
+            .project_app(TestPlugin("alpha", Behaviour::Noop))
+            .project_app(TestPlugin("mid", Behaviour::Noop));
+        let (_, registry, cache) = setup_with(&db, plugins, db.settings());
+        let names: Vec<&str> = registry.project_apps().iter().map(|p| p.name()).collect();
+        assert_eq!(names, ["alpha", "mid", "zeta"]);
+        let names: Vec<&str> = cache.project_apps().iter().map(|p| p.name()).collect();
+        assert_eq!(names, ["alpha", "mid", "zeta"]);
+        assert_eq!(registry.app_names(), ["alpha", "mid", "sodarcache", "zeta"]);
+    }
+}
+
+backend_test! {
+    fn update_cache_isolates_failing_and_panicking_plugins(db) {
+        let plugins = PluginRegistry::builder()
+            .project_app(TestPlugin("c_writes", Behaviour::Write))
+            .project_app(TestPlugin("a_fails", Behaviour::Fail))
+            .project_app(TestPlugin("b_panics", Behaviour::Panic));
+        let (pool, _, cache) = setup_with(&db, plugins, db.settings());
+        let mut conn = pool.get().unwrap();
+        let project = fx::project(&mut conn, "P", None, None);
+        let user = fx::user(&mut conn, "alice", false);
+        let outcomes = cache.update_cache(None, Some(&project), Some(&user)).unwrap();
+        let names: Vec<&str> = outcomes.iter().map(|o| o.plugin.as_str()).collect();
+        assert_eq!(names, ["a_fails", "b_panics", "c_writes"]);
+        let tail = format!(" (project {})", project.log_title());
+        assert_eq!(outcomes[0].error.as_deref(), Some(format!("source unreachable{tail}").as_str()));
+        assert_eq!(outcomes[1].error.as_deref(), Some(format!("panicked: plugin exploded{tail}").as_str()));
+        assert_eq!(outcomes[2].error, None);
+        assert!(outcomes[2].ok() && !outcomes[0].ok() && !outcomes[1].ok());
+        assert_eq!([outcomes[0].items_written, outcomes[1].items_written, outcomes[2].items_written], [0, 0, 1]);
+        let item = cache.get_cache_item("c_writes", "written", Some(&project)).unwrap().unwrap();
+        assert_eq!(item.user_id, Some(user.id));
+    }
+}
+
+backend_test! {
+    fn update_cache_reports_a_plugin_past_the_timeout_while_others_finish(db) {
+        let plugins = PluginRegistry::builder()
+            .project_app(TestPlugin("a_sleeps", Behaviour::Sleep(Duration::from_secs(3))))
+            .project_app(TestPlugin("b_writes", Behaviour::Write));
+        let settings = Settings { plugin_timeout: Duration::from_millis(300), ..db.settings() };
+        let (pool, _, cache) = setup_with(&db, plugins, settings);
+        let project = fx::project(&mut pool.get().unwrap(), "P", None, None);
+        let outcomes = cache.update_cache(None, Some(&project), None).unwrap();
+        assert_eq!(outcomes.len(), 2);
+        let error = outcomes[0].error.as_deref().unwrap();
+        assert!(error.starts_with("timed out after 0.3 seconds"), "{error}");
+        assert!(outcomes[1].ok());
+        assert_eq!(outcomes[1].items_written, 1);
+        assert!(cache.get_cache_item("b_writes", "written", Some(&project)).unwrap().is_some());
+    }
+}
+
+backend_test! {
+    fn example_app_writes_project_summary_with_members_by_role(db) {
+        let (pool, _, cache) = setup(&db);
+        let mut conn = pool.get().unwrap();
+        let category = fx::category(&mut conn, "Cat", None);
+        let project = fx::project(&mut conn, "Proj", Some(&category), None);
+        for (name, role) in [("alice", Role::Owner), ("carol", Role::Contributor), ("bob", Role::Contributor), ("dave", Role::Guest)] {
+            let user = fx::user(&mut conn, name, false);
+            fx::role(&mut conn, &project, &user, role);
+        }
+        let outcomes = cache.update_cache(None, Some(&project), None).unwrap();
+        assert!(outcomes.iter().all(|o| o.ok()), "{outcomes:?}");
+        let item = cache.get_cache_item("example_project_app", "project_summary", Some(&project)).unwrap().unwrap();
+        let data = item.data.to_value();
+        assert_eq!(data["title"], "Proj");
+        assert_eq!(data["full_title"], "Cat / Proj");
+        assert_eq!(data["member_count"], 4);
+        assert_eq!(data["members"], json!({"owner": ["alice"], "contributor": ["bob", "carol"], "guest": ["dave"]}));
+        // Categories get no summary, even when asked directly.
+        cache.update_cache(None, Some(&category), None).unwrap();
+        assert!(cache.get_project_cache(&category, "json").unwrap().is_empty());
+    }
+}
+
+backend_test! {
+    fn example_app_honours_the_name_and_project_limits(db) {
+        let (pool, _, cache) = setup(&db);
+        let mut conn = pool.get().unwrap();
+        let category = fx::category(&mut conn, "Cat", None);
+        let one = fx::project(&mut conn, "One", Some(&category), None);
+        let two = fx::project(&mut conn, "Two", Some(&category), None);
+        cache.update_cache(Some("something_else"), Some(&one), None).unwrap();
+        assert_eq!(count_items(&pool), 0, "another item name writes nothing");
+        cache.update_cache(Some("project_summary"), Some(&one), None).unwrap();
+        assert!(cache.get_cache_item("example_project_app", "project_summary", Some(&one)).unwrap().is_some());
+        assert!(cache.get_cache_item("example_project_app", "project_summary", Some(&two)).unwrap().is_none());
+        assert_eq!(count_items(&pool), 1);
+        // The whole site: every PROJECT, no category, nothing site-wide.
+        cache.update_cache(None, None, None).unwrap();
+        assert!(cache.get_cache_item("example_project_app", "project_summary", Some(&two)).unwrap().is_some());
+        assert!(cache.get_project_cache(&category, "json").unwrap().is_empty());
+        assert!(cache.get_cache_item("example_project_app", "project_summary", None).unwrap().is_none());
+        assert_eq!(count_items(&pool), 2);
+    }
+}
