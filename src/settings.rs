@@ -30,6 +30,11 @@ pub struct Settings {
     pub db_timeout: Duration,
     /// `SODARCACHE_WORKER_POLL_MS`: how often the job worker looks for queued jobs (default 1000).
     pub worker_poll: Duration,
+    /// `SODARCACHE_JOB_STALE_SECONDS`: a running sync job whose worker has not written a
+    /// heartbeat for this long belongs to a stopped server and is marked failed (default
+    /// 30, at least 1). Workers beat at a sixth of it (at most every 5 s); every server
+    /// and CLI sharing a database should use the same value.
+    pub job_stale_after: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -46,6 +51,9 @@ impl std::fmt::Debug for Settings {
             .field("allow_anonymous", &self.allow_anonymous)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("pool_size", &self.pool_size)
+            .field("db_timeout", &self.db_timeout)
+            .field("worker_poll", &self.worker_poll)
+            .field("job_stale_after", &self.job_stale_after)
             .finish_non_exhaustive()
     }
 }
@@ -70,6 +78,7 @@ impl Default for Settings {
             pool_size: 8,
             db_timeout: Duration::from_secs(5),
             worker_poll: Duration::from_millis(1000),
+            job_stale_after: crate::cache::jobs::STALE_AFTER,
         }
     }
 }
@@ -116,6 +125,16 @@ impl Settings {
                 d.db_timeout.as_secs_f64(),
             )?),
             worker_poll: Duration::from_millis(parse(&get, "SODARCACHE_WORKER_POLL_MS", 1000u64)?),
+            job_stale_after: {
+                const KEY: &str = "SODARCACHE_JOB_STALE_SECONDS";
+                let secs: f64 = parse(&get, KEY, d.job_stale_after.as_secs_f64())?;
+                if !(1.0..=86_400.0 * 365.0).contains(&secs) {
+                    return Err(format!(
+                        "{KEY}: \"{secs}\" must be between 1 and 31536000 seconds"
+                    ));
+                }
+                Duration::from_secs_f64(secs)
+            },
         })
     }
 }

@@ -62,7 +62,12 @@ impl Application {
             crate::auth::session::cookie_key(&mut conn, settings.secret_key.as_deref())?
         };
         let cache = registry.cache_unchecked().clone();
-        actix_web::rt::spawn(run_worker(cache, settings.worker_poll, wake_worker));
+        actix_web::rt::spawn(run_worker(
+            cache,
+            settings.worker_poll,
+            settings.job_stale_after,
+            wake_worker,
+        ));
         let secure = settings.secure_cookies;
         let server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())

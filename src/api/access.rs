@@ -9,6 +9,7 @@ use actix_web::{HttpRequest, web};
 use super::auth::{Caller, Credentials, NO_CREDENTIALS};
 use crate::auth::{Access, Permissions};
 use crate::cache::SodarCache;
+use crate::db::DbConn;
 use crate::db::models::Project;
 use crate::startup::AppState;
 use crate::{Error, Result};
@@ -58,11 +59,28 @@ pub async fn authorize(
     project: &str,
     need: Need,
 ) -> Result<Granted> {
+    authorize_with(req, state, project, need, |_, granted| Ok(granted)).await
+}
+
+/// Runs the gate and then `work` with the same connection, in one blocking task: a
+/// request costs one thread hop and one pool checkout, however many queries it makes.
+pub async fn authorize_with<T, F>(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    project: &str,
+    need: Need,
+    work: F,
+) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConn, Granted) -> Result<T> + Send + 'static,
+{
     let credentials = Credentials::from_request(req);
     let allow_anonymous = state.settings.allow_anonymous;
     let pool = state.pool.clone();
+    let registry = state.registry.clone();
     let project = project.to_owned();
-    let (project, caller) = web::block(move || -> Result<(Project, Caller)> {
+    web::block(move || -> Result<T> {
         let mut conn = pool.get()?;
         let caller = credentials.resolve(&mut conn)?;
         if matches!(caller, Caller::Anonymous) && !allow_anonymous {
@@ -84,16 +102,17 @@ pub async fn authorize(
                 Caller::User(_) => Error::Forbidden(NO_PERMISSION.into()),
             });
         }
-        Ok((project, caller))
+        let cache = registry
+            .cache()
+            .ok_or_else(|| Error::Unavailable(BACKEND_DISABLED.into()))?;
+        work(
+            &mut conn,
+            Granted {
+                project,
+                caller,
+                cache,
+            },
+        )
     })
-    .await??;
-    let cache = state
-        .registry
-        .cache()
-        .ok_or_else(|| Error::Unavailable(BACKEND_DISABLED.into()))?;
-    Ok(Granted {
-        project,
-        caller,
-        cache,
-    })
+    .await?
 }

@@ -13,13 +13,14 @@ use std::task::{Context, Poll};
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::http::header;
 use actix_web::web::{Bytes, Data, Path};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::ItemPath;
-use super::access::{Granted, Need, authorize};
-use crate::db::models::User;
+use super::access::{Granted, Need, authorize_with};
+use crate::db::DbConn;
+use crate::db::models::CacheItem;
 use crate::startup::AppState;
 use crate::{Error, Result};
 
@@ -46,8 +47,11 @@ pub async fn retrieve(
     path: Path<ItemPath>,
 ) -> Result<HttpResponse> {
     let path = path.into_inner();
-    let granted = authorize(&req, &state, &path.project, Need::Read).await?;
-    let rendered = web::block(move || render(&granted, &path)).await??;
+    let project = path.project.clone();
+    let rendered = authorize_with(&req, &state, &project, Need::Read, move |conn, granted| {
+        render(conn, &granted, &path)
+    })
+    .await?;
     if etag_matches(&req, &rendered.etag) {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, rendered.etag))
@@ -59,16 +63,16 @@ pub async fn retrieve(
         .body(rendered.chunks))
 }
 
-fn render(granted: &Granted, path: &ItemPath) -> Result<Rendered> {
-    let cache = &granted.cache;
-    cache.check_app_name(&path.app_name)?;
-    let item = cache
-        .get_cache_item(&path.app_name, &path.item_name, Some(&granted.project))?
-        .ok_or_else(Error::not_found)?;
-    let user = match item.user_id {
-        Some(id) => User::find_by_id(&mut *cache.conn()?, id)?.map(|u| u.uuid.0),
-        None => None,
-    };
+fn render(conn: &mut DbConn, granted: &Granted, path: &ItemPath) -> Result<Rendered> {
+    granted.cache.check_app_name(&path.app_name)?;
+    let (item, user) = CacheItem::find_with_writer(
+        conn,
+        Some(granted.project.id),
+        &path.app_name,
+        &path.item_name,
+    )?
+    .ok_or_else(Error::not_found)?;
+    let user = user.map(|u| u.0);
     let head = Head {
         project: granted.project.uuid.0,
         app_name: &item.app_name,

@@ -81,10 +81,10 @@ pub fn overview(conn: &mut DbConn, user: &User) -> Result<Overview> {
         .filter(|(p, perms)| perms.read && !p.is_category())
         .map(|(project, perms)| {
             let mut stats = by_key.get(&project.id).cloned().unwrap_or_default();
-            if let Some(site) = &site_sync {
-                if stats.last_sync.as_ref().is_none_or(|own| own.id < site.id) {
-                    stats.last_sync = Some(site.clone());
-                }
+            if let Some(site) = &site_sync
+                && stats.last_sync.as_ref().is_none_or(|own| own.id < site.id)
+            {
+                stats.last_sync = Some(site.clone());
             }
             ProjectRow {
                 stats,
@@ -145,7 +145,9 @@ pub fn readable_project(
     user: &User,
     uuid: uuid::Uuid,
 ) -> Result<(Project, Permissions)> {
-    let project = Project::find_by_uuid(conn, uuid)?.ok_or_else(Error::not_found)?;
+    let project = Project::find_by_uuid(conn, uuid)?
+        .filter(|p| !p.is_category())
+        .ok_or_else(Error::not_found)?;
     let perms = scope_permissions(conn, user, Some(&project))?;
     if !perms.read {
         return Err(Error::Forbidden(
@@ -249,17 +251,16 @@ pub fn visible_jobs(
         .collect())
 }
 
-/// A job's details, for a viewer allowed to see it.
-pub fn visible_job(
-    conn: &mut DbConn,
-    user: &User,
-    uuid: uuid::Uuid,
-) -> Result<(
+/// A job, its project, its plugin outcomes and the requester's name.
+pub type JobDetails = (
     SyncJob,
     Option<Project>,
     Vec<crate::db::models::PluginRun>,
     Option<String>,
-)> {
+);
+
+/// A job's details, for a viewer allowed to see it.
+pub fn visible_job(conn: &mut DbConn, user: &User, uuid: uuid::Uuid) -> Result<JobDetails> {
     let job = SyncJob::find_by_uuid(conn, uuid)?.ok_or_else(Error::not_found)?;
     let project = match job.project_id {
         Some(id) => Project::find_by_id(conn, id)?,

@@ -11,10 +11,17 @@ use crate::db::DbConn;
 use crate::db::models::{Event, NewEvent, Origin, PluginRun, Project, SyncJob, User};
 use crate::{Error, Result};
 
-/// How often a running job's worker records that it is alive.
+/// How often a running job's worker records that it is alive, at most (see [`heartbeat_for`]).
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
-/// A running job silent for this long belongs to a dead server.
+/// The default of `SODARCACHE_JOB_STALE_SECONDS`: a running job silent for this long
+/// belongs to a dead server.
 pub const STALE_AFTER: Duration = Duration::from_secs(30);
+
+/// The heartbeat interval for a stale threshold: a sixth of it, at most [`HEARTBEAT`],
+/// so a live job beats several times before anyone may call it stale.
+pub fn heartbeat_for(stale_after: Duration) -> Duration {
+    HEARTBEAT.min(stale_after / 6)
+}
 
 /// Queues a sync of `project` (none: the whole site) or joins the job already queued
 /// or running for that scope. Returns the job and whether it was joined.
@@ -35,10 +42,22 @@ pub fn request_sync(
 }
 
 /// Runs a claimed (running) job to the end and records its outcome. Never leaves the
-/// job running: a failure to start is recorded as the job's error.
+/// job running: a failure to start is recorded as the job's error. Beats every
+/// [`HEARTBEAT`] (for the default stale threshold; see [`run_job_beating`]).
 pub fn run_job(
     cache: &SodarCache,
     job: &SyncJob,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<(SyncJob, Vec<PluginOutcome>)> {
+    run_job_beating(cache, job, HEARTBEAT, progress)
+}
+
+/// [`run_job`] with the heartbeat every `heartbeat` (use [`heartbeat_for`] the
+/// configured stale threshold).
+pub fn run_job_beating(
+    cache: &SodarCache,
+    job: &SyncJob,
+    heartbeat: Duration,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<(SyncJob, Vec<PluginOutcome>)> {
     let (project, user) = {
@@ -54,7 +73,7 @@ pub fn run_job(
         (project, user)
     };
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
-    let beat = spawn_heartbeat(cache.clone(), job.id, stopped);
+    let beat = spawn_heartbeat(cache.clone(), job.id, heartbeat, stopped);
     let result = if job.project_id.is_some() && project.is_none() {
         Err(Error::NotFound("The project was deleted".into()))
     } else {
@@ -133,15 +152,15 @@ fn origin_of(s: &str) -> Origin {
     }
 }
 
-/// Beats every [`HEARTBEAT`] until `stopped`'s sender is dropped.
+/// Beats every `every` until `stopped`'s sender is dropped.
 fn spawn_heartbeat(
     cache: SodarCache,
     job_id: i64,
+    every: Duration,
     stopped: std::sync::mpsc::Receiver<()>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(HEARTBEAT)
-        {
+        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
             if let Ok(mut conn) = cache.conn() {
                 let _ = SyncJob::beat(&mut conn, job_id);
             }
@@ -149,9 +168,16 @@ fn spawn_heartbeat(
     })
 }
 
-/// Marks jobs of dead servers as failed. Returns how many.
+/// Marks jobs of dead servers (silent for the default [`STALE_AFTER`]) as failed.
+/// Returns how many.
 pub fn sweep_stale(conn: &mut DbConn) -> Result<usize> {
-    let before = crate::db::now() - chrono::Duration::from_std(STALE_AFTER).unwrap_or_default();
+    sweep_stale_after(conn, STALE_AFTER)
+}
+
+/// Marks running jobs whose heartbeat is older than `stale_after` as failed.
+/// Returns how many.
+pub fn sweep_stale_after(conn: &mut DbConn, stale_after: Duration) -> Result<usize> {
+    let before = crate::db::now() - chrono::Duration::from_std(stale_after).unwrap_or_default();
     let n = SyncJob::fail_stale(conn, before)?;
     if n > 0 {
         tracing::warn!("Marked {n} sync jobs of a stopped server as failed");
@@ -170,12 +196,23 @@ pub fn worker_id() -> String {
 
 /// Claims and runs queued jobs until the server stops. Wakes every `poll`, or at once
 /// when `wake` is notified (a request in this process queued a job).
-pub async fn run_worker(cache: SodarCache, poll: Duration, wake: Arc<tokio::sync::Notify>) {
+///
+/// First thing, and then every third of `stale_after`, running jobs whose heartbeat
+/// is older than `stale_after` are marked failed: after a crash, the next start (of
+/// any instance) ends the jobs the dead server left `running`. Its own jobs beat
+/// every [`heartbeat_for`]`(stale_after)`.
+pub async fn run_worker(
+    cache: SodarCache,
+    poll: Duration,
+    stale_after: Duration,
+    wake: Arc<tokio::sync::Notify>,
+) {
     let worker = worker_id();
+    let heartbeat = heartbeat_for(stale_after);
     tracing::info!(%worker, "sync worker started");
     let mut last_sweep: Option<std::time::Instant> = None;
     loop {
-        let sweep = last_sweep.is_none_or(|t| t.elapsed() >= STALE_AFTER / 3);
+        let sweep = last_sweep.is_none_or(|t| t.elapsed() >= stale_after / 3);
         if sweep {
             last_sweep = Some(std::time::Instant::now());
         }
@@ -184,7 +221,7 @@ pub async fn run_worker(cache: SodarCache, poll: Duration, wake: Arc<tokio::sync
         let claimed = tokio::task::spawn_blocking(move || -> Result<Option<SyncJob>> {
             let mut conn = c.conn()?;
             if sweep {
-                sweep_stale(&mut conn)?;
+                sweep_stale_after(&mut conn, stale_after)?;
             }
             Ok(SyncJob::claim_next(&mut conn, &w)?)
         })
@@ -193,7 +230,10 @@ pub async fn run_worker(cache: SodarCache, poll: Duration, wake: Arc<tokio::sync
             Ok(Ok(Some(job))) => {
                 let c = cache.clone();
                 let uuid = job.uuid;
-                let ran = tokio::task::spawn_blocking(move || run_job(&c, &job, &mut |_| {})).await;
+                let ran = tokio::task::spawn_blocking(move || {
+                    run_job_beating(&c, &job, heartbeat, &mut |_| {})
+                })
+                .await;
                 match ran {
                     Ok(Ok((job, _))) => {
                         tracing::info!(job = %uuid, status = %job.status, "sync job ended")

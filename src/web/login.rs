@@ -168,7 +168,10 @@ pub async fn logout(
     form: web::Form<LogoutForm>,
 ) -> Result<HttpResponse, WebError> {
     check_csrf(&session, &form.csrf_token)?;
-    session::log_out(&session);
+    // Not `session::log_out` (purge): a purged session ignores inserts, so the flash
+    // below would be lost. A renewed, emptied session is just as logged out.
+    session.renew();
+    session.clear();
     flash(&session, "info", "You are logged out.");
     Ok(redirect("/login"))
 }

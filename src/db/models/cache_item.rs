@@ -223,6 +223,24 @@ impl CacheItem {
             .optional()
     }
 
+    /// The item at this key with its writer's UUID, in one query.
+    pub fn find_with_writer(
+        conn: &mut DbConn,
+        project_id: Option<i64>,
+        app_name: &str,
+        name: &str,
+    ) -> QueryResult<Option<(CacheItem, Option<DbUuid>)>> {
+        use crate::db::schema::users;
+        cache_items::table
+            .left_join(users::table)
+            .filter(cache_items::project_key.eq(key(project_id)))
+            .filter(cache_items::app_name.eq(app_name))
+            .filter(cache_items::name.eq(name))
+            .select((CacheItem::as_select(), users::uuid.nullable()))
+            .first(conn)
+            .optional()
+    }
+
     /// The last write time at this key.
     pub fn find_date(
         conn: &mut DbConn,

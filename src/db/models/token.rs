@@ -52,6 +52,18 @@ impl ApiToken {
             .get_result(c))
     }
 
+    /// Tokens whose prefix matches, with their users (one query on the hot path).
+    pub fn find_by_prefix_with_user(
+        conn: &mut DbConn,
+        prefix: &str,
+    ) -> QueryResult<Vec<(ApiToken, super::User)>> {
+        api_tokens::table
+            .inner_join(crate::db::schema::users::table)
+            .filter(api_tokens::prefix.eq(prefix))
+            .select((ApiToken::as_select(), super::User::as_select()))
+            .load(conn)
+    }
+
     /// Tokens whose prefix matches.
     pub fn find_by_prefix(conn: &mut DbConn, prefix: &str) -> QueryResult<Vec<ApiToken>> {
         api_tokens::table

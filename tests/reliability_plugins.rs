@@ -1,0 +1,229 @@
+//! Plugins that misbehave and servers that die: a sync job records every plugin's
+//! outcome, the good plugins still finish, and no job stays `running` forever.
+//!
+//! * A plugin that panics, one that errors and one that hangs past
+//!   `settings.plugin_timeout`: the worker's job ends `failed` with each outcome.
+//! * A job left `running` by a server that was killed is marked failed when the next
+//!   server starts (and by a running server once its heartbeat is older than
+//!   `settings.job_stale_after`), while a slow job of a live worker is never failed.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use serde_json::json;
+use sodarcache::cache::SyncContext;
+use sodarcache::cache::jobs::request_sync;
+use sodarcache::db::models::{Origin, Project, SyncJob, User};
+use sodarcache::db::schema::sync_jobs;
+use sodarcache::db::{DbConn, now};
+use sodarcache::plugins::{PluginRegistry, ProjectAppPlugin};
+
+use common::TestApp;
+use common::fixtures as fx;
+
+/// How each test plugin behaves.
+#[derive(Clone, Copy)]
+enum Behaviour {
+    Panics,
+    Errors,
+    /// Sleeps this long, then writes an item.
+    Sleeps(Duration),
+    Writes,
+}
+
+struct Plugin(&'static str, Behaviour);
+
+impl ProjectAppPlugin for Plugin {
+    fn name(&self) -> &'static str {
+        self.0
+    }
+
+    fn title(&self) -> &'static str {
+        "Reliability test plugin"
+    }
+
+    fn update_cache(
+        &self,
+        ctx: &SyncContext,
+        _name: Option<&str>,
+        project: Option<&Project>,
+        user: Option<&User>,
+    ) -> anyhow::Result<()> {
+        match self.1 {
+            Behaviour::Panics => panic!("plugin exploded"),
+            Behaviour::Errors => anyhow::bail!("source unreachable"),
+            Behaviour::Sleeps(d) => {
+                std::thread::sleep(d);
+                ctx.set_cache_item(self.0, "slow", &json!({ "done": true }), project, user)?;
+            }
+            Behaviour::Writes => {
+                ctx.set_cache_item(self.0, "good", &json!({ "ok": 1 }), project, user)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Polls the job every 50 ms until `done` says so or `limit` passes; returns every
+/// status seen on the way and the last row.
+fn watch_job(
+    conn: &mut DbConn,
+    id: i64,
+    limit: Duration,
+    done: impl Fn(&SyncJob) -> bool,
+) -> (Vec<String>, SyncJob) {
+    let deadline = Instant::now() + limit;
+    let mut seen: Vec<String> = Vec::new();
+    loop {
+        let job = SyncJob::find_by_id(conn, id)
+            .expect("read job")
+            .expect("job exists");
+        if seen.last() != Some(&job.status) {
+            seen.push(job.status.clone());
+        }
+        if done(&job) {
+            return (seen, job);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "job still {} after {limit:?}: {job:?}",
+            job.status
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+backend_test! {
+    fn panicking_failing_and_hanging_plugins_are_recorded_and_the_job_ends(db) {
+        let plugins = PluginRegistry::builder()
+            .project_app(Plugin("a_panics", Behaviour::Panics))
+            .project_app(Plugin("b_errors", Behaviour::Errors))
+            .project_app(Plugin("c_hangs", Behaviour::Sleeps(Duration::from_secs(2))))
+            .project_app(Plugin("d_good", Behaviour::Writes));
+        let app = TestApp::spawn(&db, plugins, |s| s.plugin_timeout = Duration::from_millis(500));
+        let conn = &mut *app.conn();
+        let project = fx::project(conn, "P", None, None);
+        let (job, _) = request_sync(conn, Some(&project), None, Origin::Api, None).expect("queue");
+        // The worker polls every 100 ms; the hang costs 500 ms.
+        let started = Instant::now();
+        let (seen, job) = watch_job(conn, job.id, Duration::from_secs(10), SyncJob::is_finished);
+        assert!(started.elapsed() < Duration::from_secs(4), "the hanging plugin was not waited for");
+        assert_eq!(job.status, "failed", "{seen:?}");
+        assert!(job.finished.is_some());
+        assert!(job.error.is_none(), "the job itself ran; its plugins failed: {:?}", job.error);
+        assert!(job.worker.is_some());
+
+        let runs = SyncJob::plugin_runs(conn, job.id).expect("runs");
+        let names: Vec<&str> = runs.iter().map(|r| r.plugin.as_str()).collect();
+        assert_eq!(names, ["a_panics", "b_errors", "c_hangs", "d_good"]);
+        let error = |i: usize| runs[i].error.clone().unwrap_or_default();
+        assert!(!runs[0].ok && error(0).contains("panicked") && error(0).contains("plugin exploded"), "{:?}", runs[0]);
+        assert!(!runs[1].ok && error(1).contains("source unreachable"), "{:?}", runs[1]);
+        assert!(!runs[2].ok && error(2).contains("timed out after 0.5 seconds"), "{:?}", runs[2]);
+        assert!(runs[3].ok && runs[3].error.is_none() && runs[3].items_written == 1, "{:?}", runs[3]);
+        let cache = app.registry.cache().expect("cache");
+        assert!(cache.get_cache_item("d_good", "good", Some(&project)).unwrap().is_some());
+        // A new request for the scope is a new job: nothing is left active.
+        let (again, joined) = request_sync(conn, Some(&project), None, Origin::Api, None).unwrap();
+        assert!(!joined);
+        assert_ne!(again.uuid, job.uuid);
+    }
+}
+
+backend_test! {
+    fn a_job_left_running_by_a_killed_server_is_failed_when_the_next_server_starts(db) {
+        let pool = db.pool();
+        let conn = &mut *pool.get().expect("conn");
+        let project = fx::project(conn, "P", None, None);
+        let other = fx::project(conn, "Q", None, None);
+        // A server claimed two jobs and was killed: one long ago, one just now.
+        let (old, _) = request_sync(conn, Some(&project), None, Origin::Web, None).unwrap();
+        let (recent, _) = request_sync(conn, Some(&other), None, Origin::Web, None).unwrap();
+        let old = SyncJob::claim(conn, old.id, "killed-server").unwrap().expect("claimed");
+        let recent = SyncJob::claim(conn, recent.id, "killed-server").unwrap().expect("claimed");
+        diesel::update(sync_jobs::table.find(old.id))
+            .set(sync_jobs::heartbeat.eq(now() - chrono::Duration::minutes(10)))
+            .execute(conn)
+            .unwrap();
+
+        // The next start, with a short stale threshold.
+        let stale_after = Duration::from_secs(2);
+        let started = Instant::now();
+        let app = TestApp::spawn(&db, PluginRegistry::builder(), |s| s.job_stale_after = stale_after);
+        // The old job is failed by the sweep the worker runs first thing.
+        let (_, old) = watch_job(conn, old.id, Duration::from_secs(2), SyncJob::is_finished);
+        assert_eq!(old.status, "failed");
+        assert!(old.error.as_deref().unwrap_or_default().contains("stopped"), "{:?}", old.error);
+        assert!(old.finished.is_some());
+        // The recent one once its heartbeat is older than the threshold (checked every
+        // third of it), and not before.
+        let (seen, recent) = watch_job(conn, recent.id, Duration::from_secs(6), SyncJob::is_finished);
+        assert_eq!(seen, ["running", "failed"]);
+        let heartbeat_age = recent.finished.unwrap() - recent.heartbeat.unwrap();
+        assert!(heartbeat_age >= chrono::Duration::from_std(stale_after).unwrap(), "failed after only {heartbeat_age}");
+        eprintln!("stale jobs failed within {:?} of the start", started.elapsed());
+        // Both scopes are free again.
+        for p in [&project, &other] {
+            assert!(!request_sync(conn, Some(p), None, Origin::Web, None).unwrap().1);
+        }
+        drop(app);
+    }
+}
+
+backend_test! {
+    fn a_slow_job_of_a_live_worker_is_never_taken_for_stale(db) {
+        // The plugin runs 3 s; jobs go stale after 1 s of silence. The worker beats at a
+        // sixth of the threshold, so its job stays `running` until it is `done`.
+        let plugins = PluginRegistry::builder()
+            .project_app(Plugin("slow", Behaviour::Sleeps(Duration::from_secs(3))));
+        let app = TestApp::spawn(&db, plugins, |s| {
+            s.job_stale_after = Duration::from_secs(1);
+            s.plugin_timeout = Duration::from_secs(10);
+        });
+        let conn = &mut *app.conn();
+        let project = fx::project(conn, "P", None, None);
+        let (job, _) = request_sync(conn, Some(&project), None, Origin::Web, None).unwrap();
+        let (seen, job) = watch_job(conn, job.id, Duration::from_secs(10), SyncJob::is_finished);
+        let seen: Vec<&str> = seen.iter().map(String::as_str).filter(|s| *s != "queued").collect();
+        assert_eq!(seen, ["running", "done"], "{job:?}");
+        assert!(job.error.is_none());
+        let runs = SyncJob::plugin_runs(conn, job.id).unwrap();
+        assert!(runs.len() == 1 && runs[0].ok && runs[0].items_written == 1, "{runs:?}");
+    }
+}
+
+#[test]
+fn the_stale_threshold_is_configurable_and_validated() {
+    use sodarcache::settings::Settings;
+    let with = |v: Option<&str>| {
+        Settings::from_lookup(None, |k| {
+            (k == "SODARCACHE_JOB_STALE_SECONDS")
+                .then(|| v.map(str::to_owned))
+                .flatten()
+        })
+    };
+    assert_eq!(with(None).unwrap().job_stale_after, Duration::from_secs(30));
+    assert_eq!(
+        with(Some("2")).unwrap().job_stale_after,
+        Duration::from_secs(2)
+    );
+    assert_eq!(
+        with(Some("1.5")).unwrap().job_stale_after,
+        Duration::from_millis(1500)
+    );
+    for bad in ["0", "0.5", "-3", "soon", "NaN"] {
+        let e = with(Some(bad))
+            .err()
+            .unwrap_or_else(|| panic!("{bad} accepted"));
+        assert!(e.starts_with("SODARCACHE_JOB_STALE_SECONDS: "), "{e}");
+    }
+    // A live job beats well within the threshold.
+    use sodarcache::cache::jobs::{HEARTBEAT, heartbeat_for};
+    assert_eq!(heartbeat_for(Duration::from_secs(30)), HEARTBEAT);
+    assert_eq!(
+        heartbeat_for(Duration::from_secs(3)),
+        Duration::from_millis(500)
+    );
+}
