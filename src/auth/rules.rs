@@ -21,8 +21,9 @@ pub fn effective_role(
     project: &Project,
 ) -> crate::Result<Option<Role>> {
     let chain = Project::with_ancestors(conn, project)?;
-    let ids: Vec<i64> = chain.iter().map(|p| p.id).collect();
-    let assignments = RoleAssignment::for_user_in(conn, user.id, &ids)?;
+    // All of the user's assignments (a handful) in one statement the cache can keep;
+    // `best_role` ignores those outside the chain.
+    let assignments = RoleAssignment::for_user(conn, user.id)?;
     Ok(best_role(&chain, &assignments, project))
 }
 
