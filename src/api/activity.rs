@@ -4,6 +4,24 @@ use crate::Result;
 use crate::cache::SodarCache;
 use crate::db::models::{Event, NewEvent, Origin, Project, User};
 
+/// The event for `user` doing `event_name` to an item of `project`, to record with
+/// the write itself.
+pub fn event<'a>(
+    event_name: &'a str,
+    project: &Project,
+    user: Option<&User>,
+    description: String,
+) -> NewEvent<'a> {
+    NewEvent {
+        project_id: Some(project.id),
+        user_id: user.map(|u| u.id),
+        event_name,
+        origin: Origin::Api,
+        description,
+        ok: true,
+    }
+}
+
 /// Records that `user` did `event_name` (`cache_set`, `cache_delete`) to an item.
 pub fn record(
     cache: &SodarCache,

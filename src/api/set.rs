@@ -26,16 +26,16 @@ pub async fn set(
     web::block(move || {
         let user = granted.caller.user();
         let (app, name) = (&path.app_name, &path.item_name);
-        granted
-            .cache
-            .set_cache_item_json(app, name, &data, Some(&granted.project), user)?;
-        activity::record(
-            &granted.cache,
+        let event = activity::event(
             "cache_set",
             &granted.project,
             user,
             format!("Set cache item \"{app}:{name}\" over the API"),
-        )
+        );
+        granted
+            .cache
+            .set_cache_item_recorded(app, name, &data, Some(&granted.project), user, Some(&event))
+            .map(drop)
     })
     .await
     .map_err(Error::from)??;

@@ -171,20 +171,31 @@ pub fn scope_page(
         ));
     }
     let pid = project.as_ref().map(|p| p.id);
-    let (items, total) = CacheItem::query(
+    let app_counts = CacheItem::count_by_app(conn, Some(pid))?;
+    // Without a name search the per-app counts give the total: one scan, not two.
+    let known_total = query.search.is_none().then(|| {
+        app_counts
+            .iter()
+            .filter(|(app, _)| query.app.as_ref().is_none_or(|a| a == app))
+            .map(|(_, n)| n)
+            .sum::<i64>()
+    });
+    let (items, counted) = CacheItem::query_counted(
         conn,
         &ItemQuery {
             project_id: pid,
             ..query
         },
+        known_total.is_none(),
     )?;
+    let total = known_total.unwrap_or(counted);
     let mut ids: Vec<i64> = items.iter().filter_map(|i| i.user_id).collect();
     ids.sort_unstable();
     ids.dedup();
     let usernames = crate::db::models::User::usernames(conn, &ids)?
         .into_iter()
         .collect();
-    let app_counts = CacheItem::count_by_app(conn, Some(pid))?;
+
     let jobs = SyncJob::list(conn, Some(pid), 0, 10)?;
     let events = Event::list(conn, Some(pid), 20)?;
     Ok(ScopePage {

@@ -2,14 +2,14 @@
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use diesel::Connection;
 
 use super::{APP_NAME, DATA_TYPE_JSON, MAX_NAME_LEN, SODAR_CACHE};
-use crate::db::models::{CacheItem, NewCacheItem, Project, User};
-use crate::db::{DbPool, DbUuid, JsonText, PooledConn, now};
+use crate::db::models::{CacheItem, Event, NewCacheItem, NewEvent, Project, User};
+use crate::db::{DbConn, DbPool, DbUuid, JsonText, PooledConn, now};
 use crate::plugins::{BackendPlugin, ProjectAppPlugin};
 use crate::{Error, Result};
 
@@ -24,6 +24,9 @@ pub struct SodarCache {
 
 struct Inner {
     pool: DbPool,
+    /// Serializes this process's SQLite writers: they queue here, in order, instead of
+    /// sleeping in SQLite's busy handler (which made write latency spiky under load).
+    sqlite_writes: Mutex<()>,
     apps: Arc<[Arc<dyn ProjectAppPlugin>]>,
     app_names: Vec<&'static str>,
     plugin_timeout: Duration,
@@ -71,6 +74,7 @@ impl SodarCache {
         SodarCache {
             inner: Arc::new(Inner {
                 pool,
+                sqlite_writes: Mutex::new(()),
                 apps,
                 app_names,
                 plugin_timeout,
@@ -86,6 +90,20 @@ impl SodarCache {
     /// A pooled connection; a pool timeout is [`Error::Unavailable`].
     pub fn conn(&self) -> Result<PooledConn> {
         Ok(self.inner.pool.get()?)
+    }
+
+    /// Runs `f` in one write transaction. On SQLite, writers of this process take turns
+    /// first; the transaction's first statement must be a write (see `db`).
+    pub fn write<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn()?;
+        let _turn = matches!(*conn, DbConn::Sqlite(_)).then(|| {
+            self.inner
+                .sqlite_writes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+        });
+        let conn: &mut DbConn = &mut conn;
+        conn.transaction(f)
     }
 
     /// Registered project-app plugins, by name.
@@ -163,9 +181,27 @@ impl SodarCache {
         project: Option<&Project>,
         user: Option<&User>,
     ) -> Result<CacheItem> {
+        self.set_cache_item_recorded(app_name, name, data, project, user, None)
+    }
+
+    /// Writes an item and, in the same transaction, its activity event: both or neither.
+    pub fn set_cache_item_recorded(
+        &self,
+        app_name: &str,
+        name: &str,
+        data: &JsonText,
+        project: Option<&Project>,
+        user: Option<&User>,
+        event: Option<&NewEvent<'_>>,
+    ) -> Result<CacheItem> {
         self.check_write(app_name, name, data)?;
-        let mut conn = self.conn()?;
-        let item = CacheItem::upsert(&mut conn, &new_item(app_name, name, data, project, user))?;
+        let item = self.write(|conn| {
+            let item = CacheItem::upsert(conn, &new_item(app_name, name, data, project, user))?;
+            if let Some(event) = event {
+                Event::record(conn, event)?;
+            }
+            Ok(item)
+        })?;
         log_update(app_name, name, project, user);
         Ok(item)
     }
@@ -190,12 +226,11 @@ impl SodarCache {
                 new_item(w.app_name, w.name, &w.data, w.project, w.user)
             })
             .collect();
-        let mut conn = self.conn()?;
-        conn.transaction(|conn| {
+        self.write(|conn| {
             for chunk in rows.chunks(BATCH_ROWS) {
                 CacheItem::upsert_many(conn, chunk)?;
             }
-            Ok::<_, diesel::result::Error>(())
+            Ok(())
         })?;
         tracing::info!("Updated {} items in cache", rows.len());
         Ok(rows.len())

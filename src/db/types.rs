@@ -1,7 +1,8 @@
 //! Portable SQL types: one Rust type, the native column type on each backend.
 //!
 //! * [`SqlUuid`]: `uuid` on PostgreSQL, 36-character `TEXT` on SQLite.
-//! * [`SqlJson`]: `jsonb` on PostgreSQL, `TEXT CHECK (json_valid(...))` on SQLite.
+//! * [`SqlJson`]: `json` on PostgreSQL, `TEXT CHECK (json_valid(...))` on SQLite. Both keep
+//!   the text as written, so reads hand it out without conversion.
 //!
 //! JSON travels as text ([`JsonText`]) in both directions: the cache serves data far
 //! more often than it inspects it, so we never build a `serde_json::Value` on the read path.
@@ -27,7 +28,7 @@ pub struct SqlUuid;
 
 /// SQL type of JSON document columns.
 #[derive(Debug, Clone, Copy, Default, SqlType, diesel::query_builder::QueryId)]
-#[diesel(postgres_type(oid = 3802, array_oid = 3807))]
+#[diesel(postgres_type(oid = 114, array_oid = 199))]
 #[diesel(sqlite_type(name = "Text"))]
 pub struct SqlJson;
 
@@ -163,12 +164,9 @@ impl ToSql<SqlUuid, MultiBackend> for DbUuid {
 
 // --- JSON -----------------------------------------------------------------
 
-/// Version byte of PostgreSQL's binary jsonb format.
-const JSONB_VERSION: u8 = 1;
-
+// PostgreSQL's binary format of `json` is the text itself.
 impl ToSql<SqlJson, Pg> for JsonText {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-        out.write_all(&[JSONB_VERSION])?;
         out.write_all(self.0.as_bytes())?;
         Ok(IsNull::No)
     }
@@ -176,10 +174,7 @@ impl ToSql<SqlJson, Pg> for JsonText {
 
 impl FromSql<SqlJson, Pg> for JsonText {
     fn from_sql(bytes: <Pg as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
-        match bytes.as_bytes().split_first() {
-            Some((&JSONB_VERSION, rest)) => Ok(JsonText(std::str::from_utf8(rest)?.to_owned())),
-            _ => Err("unsupported jsonb encoding version".into()),
-        }
+        Ok(JsonText(std::str::from_utf8(bytes.as_bytes())?.to_owned()))
     }
 }
 

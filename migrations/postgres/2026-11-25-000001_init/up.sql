@@ -51,7 +51,9 @@ CREATE TABLE cache_items (
     project_id BIGINT REFERENCES projects (id) ON DELETE CASCADE,
     app_name TEXT NOT NULL CHECK (length(app_name) BETWEEN 1 AND 255),
     name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 255),
-    data JSONB NOT NULL DEFAULT '{}',
+    -- json, not jsonb: validated on write, stored and served as the text that was sent
+    -- (no jsonb-to-text conversion on every read of a large item; key order kept).
+    data JSON NOT NULL DEFAULT '{}',
     size_bytes BIGINT NOT NULL DEFAULT 2,
     date_modified TIMESTAMP NOT NULL,
     user_id BIGINT REFERENCES users (id) ON DELETE SET NULL,

@@ -337,6 +337,16 @@ impl CacheItem {
         conn: &mut DbConn,
         query: &ItemQuery,
     ) -> QueryResult<(Vec<CacheItemSummary>, i64)> {
+        Self::query_counted(conn, query, true)
+    }
+
+    /// One page of a project's items, without data. `count: false` skips counting the
+    /// matches (0 is returned) for callers that know the total already.
+    pub fn query_counted(
+        conn: &mut DbConn,
+        query: &ItemQuery,
+        count: bool,
+    ) -> QueryResult<(Vec<CacheItemSummary>, i64)> {
         let filtered = || {
             let mut q = cache_items::table
                 .filter(cache_items::project_key.eq(key(query.project_id)))
@@ -353,7 +363,11 @@ impl CacheItem {
             }
             q
         };
-        let total: i64 = filtered().count().get_result(conn)?;
+        let total: i64 = if count {
+            filtered().count().get_result(conn)?
+        } else {
+            0
+        };
         let mut q = filtered().select(CacheItemSummary::as_select());
         q = match (query.order, query.desc) {
             (ItemOrder::App, false) => {
