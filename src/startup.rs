@@ -85,6 +85,9 @@ impl Application {
                 .service(web::scope("/cache/api").configure(crate::api::routes))
                 .configure(crate::web::routes)
         })
+        // Database work cannot run wider than the pool; more blocking threads would
+        // only add memory (each can keep its own allocator arena).
+        .worker_max_blocking_threads(settings.pool_size as usize + 4)
         .listen(listener)?
         .run();
         Ok(Application { port, server })

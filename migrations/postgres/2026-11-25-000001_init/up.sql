@@ -60,6 +60,8 @@ CREATE TABLE cache_items (
     project_key BIGINT GENERATED ALWAYS AS (COALESCE(project_id, 0)) STORED,
     UNIQUE (project_key, app_name, name)
 );
+-- Large documents are stored out of line but uncompressed: reads skip decompression.
+ALTER TABLE cache_items ALTER COLUMN data SET STORAGE EXTERNAL;
 CREATE INDEX cache_items_user ON cache_items (user_id);
 CREATE INDEX cache_items_project_modified ON cache_items (project_key, date_modified);
 
