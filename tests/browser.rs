@@ -290,6 +290,19 @@ fn owner_logs_in_syncs_a_project_and_watches_the_job_finish() {
             "{items}"
         );
         screenshot(&c, "project").await;
+        // On a phone-sized window the table scrolls inside its box, the page does not.
+        c.set_window_size(390, 844).await.expect("resize");
+        let page_width = c
+            .execute("return document.documentElement.scrollWidth;", vec![])
+            .await
+            .expect("width");
+        let view_width = c
+            .execute("return document.documentElement.clientWidth;", vec![])
+            .await
+            .expect("width");
+        assert_eq!(page_width, view_width, "no sideways scrolling on a phone");
+        screenshot(&c, "project_phone").await;
+        c.set_window_size(1280, 900).await.expect("resize");
         c.goto(&site.app.url("/cache/")).await.expect("overview");
         screenshot(&c, "overview").await;
         c.close().await.expect("close");
