@@ -148,6 +148,32 @@ async fn text_of(c: &Client, css: &str) -> String {
         .expect("text")
 }
 
+/// Waits (bounded) until the browser has navigated to a page whose path satisfies
+/// `wanted`: a click returns before the navigation it starts has finished.
+async fn wait_for_path(c: &Client, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let path = c.current_url().await.expect("url").path().to_owned();
+        let ready = c
+            .execute("return document.readyState;", vec![])
+            .await
+            .map(|v| v == json!("complete"))
+            .unwrap_or(false);
+        if ready && wanted(&path) {
+            return path;
+        }
+        if Instant::now() > deadline {
+            let text = c.find(Locator::Css("body")).await.ok();
+            let text = match text {
+                Some(body) => body.text().await.unwrap_or_default(),
+                None => String::new(),
+            };
+            panic!("expected {what}, still at {path}: {text}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn log_in(c: &Client, app: &TestApp, username: &str) {
     c.goto(&app.url("/cache/")).await.expect("open");
     assert!(
@@ -176,7 +202,7 @@ async fn log_in(c: &Client, app: &TestApp, username: &str) {
         .click()
         .await
         .expect("click");
-    assert_eq!(c.current_url().await.expect("url").path(), "/cache/");
+    wait_for_path(c, "the overview after logging in", |p| p == "/cache/").await;
 }
 
 struct Site {
@@ -248,18 +274,16 @@ fn owner_logs_in_syncs_a_project_and_watches_the_job_finish() {
             .click()
             .await
             .expect("click");
-        assert!(
-            c.current_url()
-                .await
-                .expect("url")
-                .path()
-                .starts_with("/cache/jobs/")
-        );
+        wait_for_path(&c, "the job page", |p| p.starts_with("/cache/jobs/")).await;
 
         // The page refreshes itself while the job runs; wait for it to say done.
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let status = text_of(&c, "#job-status").await;
+            // The element can vanish for a moment while the page reloads itself.
+            let status = match c.find(Locator::Css("#job-status")).await {
+                Ok(element) => element.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
             if status == "done" {
                 break;
             }
@@ -352,10 +376,8 @@ fn owner_deletes_one_apps_items_through_the_confirmation_page() {
             .await
             .expect("click");
 
-        assert_eq!(
-            c.current_url().await.expect("url").path(),
-            format!("/cache/project/{}", site.project.uuid)
-        );
+        let project_path = format!("/cache/project/{}", site.project.uuid);
+        wait_for_path(&c, "the project page", |p| p == project_path).await;
         assert!(
             text_of(&c, ".flash")
                 .await
