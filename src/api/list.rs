@@ -122,13 +122,16 @@ fn load(granted: &Granted, page: &PageRequest) -> Result<(Vec<Entry>, i64)> {
     if rows.is_empty() && page.page > 1 {
         return Err(invalid_page());
     }
-    let ids: BTreeSet<i64> = rows.iter().filter_map(|r| r.user_id).collect();
-    let mut users = HashMap::with_capacity(ids.len());
-    for id in ids {
-        if let Some(u) = User::find_by_id(&mut conn, id)? {
-            users.insert(id, u.uuid.0);
-        }
-    }
+    let ids: Vec<i64> = rows
+        .iter()
+        .filter_map(|r| r.user_id)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let users: HashMap<i64, uuid::Uuid> = User::uuids(&mut conn, &ids)?
+        .into_iter()
+        .map(|(id, uuid)| (id, uuid.0))
+        .collect();
     let entries = rows
         .into_iter()
         .map(|r| Entry {

@@ -111,7 +111,7 @@ pub struct ScopePage {
     pub items: Vec<CacheItemSummary>,
     /// Matching items in all pages.
     pub total: i64,
-    /// Usernames of the writers on this page.
+    /// Usernames of the writers, job requesters and actors on this page.
     pub usernames: HashMap<i64, String>,
     /// Items per app (unfiltered).
     pub app_counts: Vec<(String, i64)>,
@@ -189,15 +189,16 @@ pub fn scope_page(
         known_total.is_none(),
     )?;
     let total = known_total.unwrap_or(counted);
-    let mut ids: Vec<i64> = items.iter().filter_map(|i| i.user_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let usernames = crate::db::models::User::usernames(conn, &ids)?
-        .into_iter()
-        .collect();
-
     let jobs = SyncJob::list(conn, Some(pid), 0, 10)?;
     let events = Event::list(conn, Some(pid), 20)?;
+    let writers = items.iter().filter_map(|i| i.user_id);
+    let actors = jobs.iter().filter_map(|j| j.user_id);
+    let usernames = usernames(
+        conn,
+        writers
+            .chain(actors)
+            .chain(events.iter().filter_map(|e| e.user_id)),
+    )?;
     Ok(ScopePage {
         project,
         perms,
@@ -232,6 +233,45 @@ pub fn readable_item(
         None => None,
     };
     Ok((item, project, perms, writer))
+}
+
+/// Usernames by id for the given ids, in one query.
+pub fn usernames(
+    conn: &mut DbConn,
+    ids: impl Iterator<Item = i64>,
+) -> Result<HashMap<i64, String>> {
+    let mut ids: Vec<i64> = ids.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(User::usernames(conn, &ids)?.into_iter().collect())
+}
+
+/// What a delete of `project` (none: the whole site) would remove, per app, for a viewer
+/// allowed to do it (project: owner, delegate, superuser; site: superuser).
+pub fn delete_preview(
+    conn: &mut DbConn,
+    user: &User,
+    project: Option<uuid::Uuid>,
+) -> Result<(Option<Project>, Vec<(String, i64)>)> {
+    let project = match project {
+        Some(uuid) => {
+            let (project, perms) = readable_project(conn, user, uuid)?;
+            if !perms.manage {
+                return Err(Error::Forbidden(
+                    "You do not have permission to perform this action.".into(),
+                ));
+            }
+            Some(project)
+        }
+        None if user.is_superuser => None,
+        None => {
+            return Err(Error::Forbidden(
+                "You do not have permission to perform this action.".into(),
+            ));
+        }
+    };
+    let counts = CacheItem::count_by_app(conn, project.as_ref().map(|p| Some(p.id)))?;
+    Ok((project, counts))
 }
 
 /// Jobs the viewer may see, newest first: superusers all; others those of projects

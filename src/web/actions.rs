@@ -12,9 +12,11 @@ use super::page::{
     Layout, block, check_csrf, flash, forbidden, parse_uuid, redirect, render, require_login,
 };
 use crate::Error;
-use crate::cache::admin::{delete_item, delete_scope, readable_item, readable_project};
+use crate::cache::admin::{
+    delete_item, delete_preview, delete_scope, readable_item, readable_project,
+};
 use crate::cache::jobs::request_sync;
-use crate::db::models::{CacheItem, Origin, Project, User};
+use crate::db::models::{Origin, Project, User};
 use crate::startup::AppState;
 
 /// A form with only the CSRF token.
@@ -120,10 +122,8 @@ pub async fn confirm_delete_site(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let user = require_login(&req, &session, &state).await?;
-    if !user.is_superuser {
-        return Err(forbidden());
-    }
-    let counts = block(&state, |conn| Ok(CacheItem::count_by_app(conn, None)?)).await?;
+    let u = user.clone();
+    let (_, counts) = block(&state, move |conn| delete_preview(conn, &u, None)).await?;
     render(ConfirmPage {
         layout: Layout::new(&session, &user),
         what: "all cached data of every project and the site-wide items".into(),
@@ -176,15 +176,10 @@ pub async fn confirm_delete_project(
     let user = require_login(&req, &session, &state).await?;
     let uuid = parse_uuid(&path)?;
     let u = user.clone();
-    let (project, perms, counts) = block(&state, move |conn| {
-        let (project, perms) = readable_project(conn, &u, uuid)?;
-        let counts = CacheItem::count_by_app(conn, Some(Some(project.id)))?;
-        Ok((project, perms, counts))
-    })
-    .await?;
-    if !perms.manage {
+    let (project, counts) = block(&state, move |conn| delete_preview(conn, &u, Some(uuid))).await?;
+    let Some(project) = project else {
         return Err(forbidden());
-    }
+    };
     render(ConfirmPage {
         layout: Layout::new(&session, &user),
         what: format!("the cached data of project \"{}\"", project.full_title),

@@ -9,8 +9,7 @@ use super::WebError;
 use super::format::{When, duration};
 use super::page::{Layout, block, parse_uuid, render, require_login};
 use super::views::JobView;
-use crate::cache::admin::{visible_job, visible_jobs};
-use crate::db::models::User;
+use crate::cache::admin::{usernames, visible_job, visible_jobs};
 use crate::startup::AppState;
 
 #[derive(Template)]
@@ -31,9 +30,7 @@ pub async fn list_jobs(
     let u = user.clone();
     let (jobs, names) = block(&state, move |conn| {
         let jobs = visible_jobs(conn, &u, 100)?;
-        let ids: Vec<i64> = jobs.iter().filter_map(|(j, _)| j.user_id).collect();
-        let names: std::collections::HashMap<i64, String> =
-            User::usernames(conn, &ids)?.into_iter().collect();
+        let names = usernames(conn, jobs.iter().filter_map(|(j, _)| j.user_id))?;
         Ok((jobs, names))
     })
     .await?;

@@ -125,26 +125,15 @@ async fn show(
         limit: PAGE_SIZE,
     };
     let u: User = user.clone();
-    let (data, job_users) = block(&state, move |conn| {
+    let data = block(&state, move |conn| {
         let project: Option<Project> = match project_uuid {
             Some(uuid) => Some(readable_project(conn, &u, uuid)?.0),
             None => None,
         };
-        let data = scope_page(conn, &u, project, item_query)?;
-        let mut ids: Vec<i64> = data
-            .jobs
-            .iter()
-            .filter_map(|j| j.user_id)
-            .chain(data.events.iter().filter_map(|e| e.user_id))
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let names: std::collections::HashMap<i64, String> =
-            User::usernames(conn, &ids)?.into_iter().collect();
-        Ok((data, names))
+        scope_page(conn, &u, project, item_query)
     })
     .await?;
-    let name_of = |id: Option<i64>| id.and_then(|i| job_users.get(&i).map(String::as_str));
+    let name_of = |id: Option<i64>| id.and_then(|i| data.usernames.get(&i).map(String::as_str));
     let rows = data
         .items
         .iter()

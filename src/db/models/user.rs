@@ -80,6 +80,14 @@ impl User {
             .load(conn)
     }
 
+    /// UUIDs by id, for showing writers over the API.
+    pub fn uuids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, DbUuid)>> {
+        users::table
+            .filter(users::id.eq_any(ids))
+            .select((users::id, users::uuid))
+            .load(conn)
+    }
+
     /// Every user, by username.
     pub fn list(conn: &mut DbConn) -> QueryResult<Vec<User>> {
         users::table
