@@ -246,13 +246,16 @@ pub fn usernames(
     Ok(User::usernames(conn, &ids)?.into_iter().collect())
 }
 
+/// Items per app, by app name.
+pub type AppCounts = Vec<(String, i64)>;
+
 /// What a delete of `project` (none: the whole site) would remove, per app, for a viewer
 /// allowed to do it (project: owner, delegate, superuser; site: superuser).
 pub fn delete_preview(
     conn: &mut DbConn,
     user: &User,
     project: Option<uuid::Uuid>,
-) -> Result<(Option<Project>, Vec<(String, i64)>)> {
+) -> Result<(Option<Project>, AppCounts)> {
     let project = match project {
         Some(uuid) => {
             let (project, perms) = readable_project(conn, user, uuid)?;
