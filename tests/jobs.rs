@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde_json::json;
 use sodarcache::cache::jobs::{request_sync, run_job, sweep_stale};
 use sodarcache::cache::{SodarCache, SyncContext};
-use sodarcache::db::models::{Event, Origin, Project, SyncJob, User};
+use sodarcache::db::models::{Event, Origin, PluginRun, Project, SyncJob, User};
 use sodarcache::db::schema::sync_jobs;
 use sodarcache::db::{DbPool, now};
 use sodarcache::plugins::{PluginRegistry, ProjectAppPlugin, RegistryBuilder};
@@ -236,5 +236,32 @@ backend_test! {
         let (fresh, joined) = request_sync(conn, Some(&a), None, Origin::Web, None).unwrap();
         assert!(!joined);
         assert_ne!(fresh.uuid, stale.uuid);
+    }
+}
+
+backend_test! {
+    fn a_job_failed_by_a_stale_sweep_stays_failed_when_its_worker_finishes_late(db) {
+        let pool = db.pool();
+        let conn = &mut *pool.get().unwrap();
+        let (job, _) = SyncJob::request(conn, None, None, Origin::Cli, None).unwrap();
+        let job = SyncJob::claim(conn, job.id, "slow-worker").unwrap().unwrap();
+        // Another instance's sweep decides the worker is gone.
+        let swept = SyncJob::fail_stale(conn, sodarcache::db::now() + chrono::Duration::seconds(1)).unwrap();
+        assert_eq!(swept, 1);
+        // The worker was only slow: it finishes afterwards with a successful outcome.
+        let run = PluginRun {
+            job_id: job.id,
+            plugin: "p".into(),
+            ok: true,
+            error: None,
+            items_written: 3,
+            started: sodarcache::db::now(),
+            finished: sodarcache::db::now(),
+        };
+        let finished = SyncJob::finish(conn, job.id, &[run], None).unwrap();
+        assert_eq!(finished.status, "failed", "the sweep's verdict stands");
+        let runs = SyncJob::plugin_runs(conn, job.id).unwrap();
+        assert_eq!(runs.len(), 1, "the late outcome is still recorded");
+        assert_eq!(runs[0].items_written, 3);
     }
 }

@@ -194,9 +194,10 @@ backend_test! {
 /// Sets up a project with items for the list tests; returns it and the owner's client name.
 fn listing(app: &TestApp) -> Project {
     let conn = &mut *app.conn();
+    // Created out of name order, so sorting by writer cannot pass by sorting on ids.
+    let cid = fx::user(conn, "cid", false);
     let ann = fx::user(conn, "ann", false);
     let bob = fx::user(conn, "bob", false);
-    let cid = fx::user(conn, "cid", false);
     let p = fx::project(conn, "Listed", None, None);
     fx::role(conn, &p, &ann, Role::Owner);
     // Written in this order (modified ascending), with distinct sizes and writers.

@@ -141,6 +141,14 @@ pub struct ItemQuery {
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
+/// The writer's username for sorting, `''` for items without one, so both backends put
+/// them first in ascending order (they order NULLs differently).
+fn writer_name() -> diesel::expression::SqlLiteral<diesel::sql_types::Text> {
+    sql::<diesel::sql_types::Text>(
+        "COALESCE((SELECT users.username FROM users WHERE users.id = cache_items.user_id), '')",
+    )
+}
+
 fn key(project_id: Option<i64>) -> i64 {
     project_id.unwrap_or(0)
 }
@@ -394,12 +402,8 @@ impl CacheItem {
             (ItemOrder::Modified, true) => {
                 q.order((cache_items::date_modified.desc(), cache_items::id.desc()))
             }
-            (ItemOrder::User, false) => {
-                q.order((cache_items::user_id.asc(), cache_items::id.asc()))
-            }
-            (ItemOrder::User, true) => {
-                q.order((cache_items::user_id.desc(), cache_items::id.desc()))
-            }
+            (ItemOrder::User, false) => q.order((writer_name().asc(), cache_items::id.asc())),
+            (ItemOrder::User, true) => q.order((writer_name().desc(), cache_items::id.desc())),
         };
         let rows = q.offset(query.offset).limit(query.limit).load(conn)?;
         Ok((rows, total))

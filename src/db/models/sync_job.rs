@@ -248,7 +248,8 @@ impl SyncJob {
             .execute(conn)
     }
 
-    /// Ends a running job with its plugin outcomes, in one transaction.
+    /// Ends a running job with its plugin outcomes, in one transaction. A job that is no
+    /// longer running (failed by a stale-job sweep) keeps its status.
     pub fn finish(
         conn: &mut DbConn,
         id: i64,
@@ -262,13 +263,19 @@ impl SyncJob {
             JobStatus::Failed
         };
         conn.transaction(|conn| {
-            diesel::update(sync_jobs::table.find(id))
-                .set((
-                    sync_jobs::status.eq(status.as_str()),
-                    sync_jobs::finished.eq(now()),
-                    sync_jobs::error.eq(error),
-                ))
-                .execute(conn)?;
+            // Only a job still running is ended here: if a sweep already failed it (its
+            // worker was silent too long), that verdict stands; the outcomes are kept.
+            diesel::update(
+                sync_jobs::table
+                    .filter(sync_jobs::id.eq(id))
+                    .filter(sync_jobs::status.eq(JobStatus::Running.as_str())),
+            )
+            .set((
+                sync_jobs::status.eq(status.as_str()),
+                sync_jobs::finished.eq(now()),
+                sync_jobs::error.eq(error),
+            ))
+            .execute(conn)?;
             for run in runs {
                 diesel::insert_into(sync_job_plugins::table)
                     .values(run)
