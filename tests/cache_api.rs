@@ -8,46 +8,24 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde_json::json;
-use sodarcache::cache::{CacheWrite, SodarCache, SyncContext};
+use sodarcache::cache::{CacheWrite, SodarCache};
 use sodarcache::db::models::{CacheItem, NewCacheItem, Project, User};
 use sodarcache::db::schema::{cache_items, projects};
 use sodarcache::db::{DbPool, DbUuid, JsonText};
-use sodarcache::plugins::{ExampleProjectApp, PluginRegistry, ProjectAppPlugin};
+use sodarcache::plugins::{ExampleProjectApp, PluginRegistry};
 use sodarcache::settings::Settings;
 
 use common::fixtures as fx;
+use common::plugins::TestPlugin;
 
 const APP: &str = "test_app";
-
-/// A plugin that does nothing: it only makes `test_app` a valid app name.
-struct NoopPlugin;
-
-impl ProjectAppPlugin for NoopPlugin {
-    fn name(&self) -> &'static str {
-        APP
-    }
-
-    fn title(&self) -> &'static str {
-        "Test plugin"
-    }
-
-    fn update_cache(
-        &self,
-        _: &SyncContext,
-        _: Option<&str>,
-        _: Option<&Project>,
-        _: Option<&User>,
-    ) -> anyhow::Result<()> {
-        Ok(())
-    }
-}
 
 /// A registry with the example app and a no-op `test_app`, its pool and its cache.
 fn setup(db: &common::TestDb) -> (DbPool, Arc<SodarCache>) {
     let pool = db.pool();
     let registry = PluginRegistry::builder()
         .project_app(ExampleProjectApp)
-        .project_app(NoopPlugin)
+        .project_app(TestPlugin::noop(APP))
         .build(pool.clone(), &db.settings());
     (
         pool,

@@ -7,58 +7,15 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use serde_json::json;
-use sodarcache::cache::{SodarCache, SyncContext};
+use sodarcache::cache::SodarCache;
 use sodarcache::db::DbPool;
-use sodarcache::db::models::{Project, Role, User};
+use sodarcache::db::models::Role;
 use sodarcache::db::schema::cache_items;
-use sodarcache::plugins::{ExampleProjectApp, PluginRegistry, ProjectAppPlugin, RegistryBuilder};
+use sodarcache::plugins::{ExampleProjectApp, PluginRegistry, RegistryBuilder};
 use sodarcache::settings::Settings;
 
 use common::fixtures as fx;
-
-/// What a test plugin does when asked to update the cache.
-#[derive(Clone, Copy)]
-enum Behaviour {
-    Noop,
-    Fail,
-    Panic,
-    Write,
-    Sleep(Duration),
-}
-
-struct TestPlugin(&'static str, Behaviour);
-
-impl ProjectAppPlugin for TestPlugin {
-    fn name(&self) -> &'static str {
-        self.0
-    }
-
-    fn title(&self) -> &'static str {
-        "Test plugin"
-    }
-
-    fn update_cache(
-        &self,
-        ctx: &SyncContext,
-        _name: Option<&str>,
-        project: Option<&Project>,
-        user: Option<&User>,
-    ) -> anyhow::Result<()> {
-        match self.1 {
-            Behaviour::Noop => Ok(()),
-            Behaviour::Fail => anyhow::bail!("source unreachable"),
-            Behaviour::Panic => panic!("plugin exploded"),
-            Behaviour::Write => {
-                ctx.set_cache_item(self.0, "written", &json!({"ok": true}), project, user)?;
-                Ok(())
-            }
-            Behaviour::Sleep(d) => {
-                std::thread::sleep(d);
-                Ok(())
-            }
-        }
-    }
-}
+use common::plugins::TestPlugin;
 
 fn setup(db: &common::TestDb) -> (DbPool, PluginRegistry, Arc<SodarCache>) {
     setup_with(
@@ -89,9 +46,9 @@ fn count_items(pool: &DbPool) -> i64 {
 backend_test! {
     fn project_apps_are_sorted_by_name(db) {
         let plugins = PluginRegistry::builder()
-            .project_app(TestPlugin("zeta", Behaviour::Noop))
-            .project_app(TestPlugin("alpha", Behaviour::Noop))
-            .project_app(TestPlugin("mid", Behaviour::Noop));
+            .project_app(TestPlugin::noop("zeta"))
+            .project_app(TestPlugin::noop("alpha"))
+            .project_app(TestPlugin::noop("mid"));
         let (_, registry, cache) = setup_with(&db, plugins, db.settings());
         let names: Vec<&str> = registry.project_apps().iter().map(|p| p.name()).collect();
         assert_eq!(names, ["alpha", "mid", "zeta"]);
@@ -104,9 +61,9 @@ backend_test! {
 backend_test! {
     fn update_cache_isolates_failing_and_panicking_plugins(db) {
         let plugins = PluginRegistry::builder()
-            .project_app(TestPlugin("c_writes", Behaviour::Write))
-            .project_app(TestPlugin("a_fails", Behaviour::Fail))
-            .project_app(TestPlugin("b_panics", Behaviour::Panic));
+            .project_app(TestPlugin::writes("c_writes", "written"))
+            .project_app(TestPlugin::fails("a_fails", "source unreachable"))
+            .project_app(TestPlugin::panics("b_panics"));
         let (pool, _, cache) = setup_with(&db, plugins, db.settings());
         let mut conn = pool.get().unwrap();
         let project = fx::project(&mut conn, "P", None, None);
@@ -128,8 +85,8 @@ backend_test! {
 backend_test! {
     fn update_cache_reports_a_plugin_past_the_timeout_while_others_finish(db) {
         let plugins = PluginRegistry::builder()
-            .project_app(TestPlugin("a_sleeps", Behaviour::Sleep(Duration::from_secs(3))))
-            .project_app(TestPlugin("b_writes", Behaviour::Write));
+            .project_app(TestPlugin::noop("a_sleeps").after(Duration::from_secs(3)))
+            .project_app(TestPlugin::writes("b_writes", "written"));
         let settings = Settings { plugin_timeout: Duration::from_millis(300), ..db.settings() };
         let (pool, _, cache) = setup_with(&db, plugins, settings);
         let project = fx::project(&mut pool.get().unwrap(), "P", None, None);

@@ -8,13 +8,13 @@ use std::process::{Command, ExitCode, Stdio};
 use clap::Parser;
 use serde_json::json;
 use sodarcache::auth::{password, token};
-use sodarcache::cache::SyncContext;
 use sodarcache::cli::Cli;
 use sodarcache::db::models::{ApiToken, Project, Role, RoleAssignment, SyncJob, User};
 use sodarcache::db::{DbPool, now};
-use sodarcache::plugins::{ExampleProjectApp, PluginRegistry, ProjectAppPlugin};
+use sodarcache::plugins::{ExampleProjectApp, PluginRegistry};
 
 use common::fixtures as fx;
+use common::plugins::TestPlugin;
 
 /// What a run of the binary left behind.
 struct Run {
@@ -162,34 +162,11 @@ backend_test! {
     }
 }
 
-/// Fails on every call.
-struct Broken;
-
-impl ProjectAppPlugin for Broken {
-    fn name(&self) -> &'static str {
-        "a_broken"
-    }
-
-    fn title(&self) -> &'static str {
-        "Broken"
-    }
-
-    fn update_cache(
-        &self,
-        _: &SyncContext,
-        _: Option<&str>,
-        _: Option<&Project>,
-        _: Option<&User>,
-    ) -> anyhow::Result<()> {
-        anyhow::bail!("source unreachable")
-    }
-}
-
 backend_test! {
     fn synccache_exits_1_when_a_plugin_fails_and_others_still_run(db) {
         let (pool, cache) = cache_over(&db);
         let project = fx::project(&mut pool.get().unwrap(), "P", None, None);
-        let plugins = PluginRegistry::builder().project_app(Broken).project_app(ExampleProjectApp);
+        let plugins = PluginRegistry::builder().project_app(TestPlugin::fails("a_broken", "source unreachable")).project_app(ExampleProjectApp);
         let cli = Cli::parse_from(["sodarcache", "--database-url", db.url.as_str(), "synccache"]);
         let code = sodarcache::cli::execute(cli, plugins).expect("the sync itself ran");
         assert_eq!(code, ExitCode::FAILURE);

@@ -5,42 +5,15 @@ mod common;
 use std::sync::Arc;
 
 use diesel::prelude::*;
-use serde_json::json;
+use sodarcache::cache::SodarCache;
 use sodarcache::cache::jobs::{request_sync, run_job, sweep_stale};
-use sodarcache::cache::{SodarCache, SyncContext};
-use sodarcache::db::models::{Event, Origin, PluginRun, Project, SyncJob, User};
+use sodarcache::db::models::{Event, Origin, PluginRun, Project, SyncJob};
 use sodarcache::db::schema::sync_jobs;
 use sodarcache::db::{DbPool, now};
-use sodarcache::plugins::{PluginRegistry, ProjectAppPlugin, RegistryBuilder};
+use sodarcache::plugins::{PluginRegistry, RegistryBuilder};
 
 use common::fixtures as fx;
-
-/// Writes one item per call, or fails.
-struct TestPlugin(&'static str, bool);
-
-impl ProjectAppPlugin for TestPlugin {
-    fn name(&self) -> &'static str {
-        self.0
-    }
-
-    fn title(&self) -> &'static str {
-        "Test plugin"
-    }
-
-    fn update_cache(
-        &self,
-        ctx: &SyncContext,
-        _name: Option<&str>,
-        project: Option<&Project>,
-        user: Option<&User>,
-    ) -> anyhow::Result<()> {
-        if !self.1 {
-            anyhow::bail!("source unreachable");
-        }
-        ctx.set_cache_item(self.0, "written", &json!(1), project, user)?;
-        Ok(())
-    }
-}
+use common::plugins::TestPlugin;
 
 fn setup(db: &common::TestDb, plugins: RegistryBuilder) -> (DbPool, Arc<SodarCache>) {
     let pool = db.pool();
@@ -49,7 +22,7 @@ fn setup(db: &common::TestDb, plugins: RegistryBuilder) -> (DbPool, Arc<SodarCac
 }
 
 fn ok_plugins() -> RegistryBuilder {
-    PluginRegistry::builder().project_app(TestPlugin("writer", true))
+    PluginRegistry::builder().project_app(TestPlugin::writes("writer", "written"))
 }
 
 backend_test! {
@@ -139,8 +112,8 @@ backend_test! {
 backend_test! {
     fn run_job_records_plugin_runs_failure_and_an_event(db) {
         let plugins = PluginRegistry::builder()
-            .project_app(TestPlugin("b_writer", true))
-            .project_app(TestPlugin("a_broken", false));
+            .project_app(TestPlugin::writes("b_writer", "written"))
+            .project_app(TestPlugin::fails("a_broken", "source unreachable"));
         let (pool, cache) = setup(&db, plugins);
         let mut conn = pool.get().unwrap();
         let project = fx::project(&mut conn, "P", None, None);

@@ -12,59 +12,15 @@ mod common;
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use serde_json::json;
-use sodarcache::cache::SyncContext;
 use sodarcache::cache::jobs::request_sync;
-use sodarcache::db::models::{Origin, Project, SyncJob, User};
+use sodarcache::db::models::{Origin, SyncJob};
 use sodarcache::db::schema::sync_jobs;
 use sodarcache::db::{DbConn, now};
-use sodarcache::plugins::{PluginRegistry, ProjectAppPlugin};
+use sodarcache::plugins::PluginRegistry;
 
 use common::TestApp;
 use common::fixtures as fx;
-
-/// How each test plugin behaves.
-#[derive(Clone, Copy)]
-enum Behaviour {
-    Panics,
-    Errors,
-    /// Sleeps this long, then writes an item.
-    Sleeps(Duration),
-    Writes,
-}
-
-struct Plugin(&'static str, Behaviour);
-
-impl ProjectAppPlugin for Plugin {
-    fn name(&self) -> &'static str {
-        self.0
-    }
-
-    fn title(&self) -> &'static str {
-        "Reliability test plugin"
-    }
-
-    fn update_cache(
-        &self,
-        ctx: &SyncContext,
-        _name: Option<&str>,
-        project: Option<&Project>,
-        user: Option<&User>,
-    ) -> anyhow::Result<()> {
-        match self.1 {
-            Behaviour::Panics => panic!("plugin exploded"),
-            Behaviour::Errors => anyhow::bail!("source unreachable"),
-            Behaviour::Sleeps(d) => {
-                std::thread::sleep(d);
-                ctx.set_cache_item(self.0, "slow", &json!({ "done": true }), project, user)?;
-            }
-            Behaviour::Writes => {
-                ctx.set_cache_item(self.0, "good", &json!({ "ok": 1 }), project, user)?;
-            }
-        }
-        Ok(())
-    }
-}
+use common::plugins::TestPlugin;
 
 /// Polls the job every 50 ms until `done` says so or `limit` passes; returns every
 /// status seen on the way and the last row.
@@ -98,10 +54,10 @@ fn watch_job(
 backend_test! {
     fn panicking_failing_and_hanging_plugins_are_recorded_and_the_job_ends(db) {
         let plugins = PluginRegistry::builder()
-            .project_app(Plugin("a_panics", Behaviour::Panics))
-            .project_app(Plugin("b_errors", Behaviour::Errors))
-            .project_app(Plugin("c_hangs", Behaviour::Sleeps(Duration::from_secs(2))))
-            .project_app(Plugin("d_good", Behaviour::Writes));
+            .project_app(TestPlugin::panics("a_panics"))
+            .project_app(TestPlugin::fails("b_errors", "source unreachable"))
+            .project_app(TestPlugin::writes("c_hangs", "slow").after(Duration::from_secs(2)))
+            .project_app(TestPlugin::writes("d_good", "good"));
         let app = TestApp::spawn(&db, plugins, |s| s.plugin_timeout = Duration::from_millis(500));
         let conn = &mut *app.conn();
         let project = fx::project(conn, "P", None, None);
@@ -177,7 +133,7 @@ backend_test! {
         // The plugin runs 3 s; jobs go stale after 1 s of silence. The worker beats at a
         // sixth of the threshold, so its job stays `running` until it is `done`.
         let plugins = PluginRegistry::builder()
-            .project_app(Plugin("slow", Behaviour::Sleeps(Duration::from_secs(3))));
+            .project_app(TestPlugin::writes("slow", "slow").after(Duration::from_secs(3)));
         let app = TestApp::spawn(&db, plugins, |s| {
             s.job_stale_after = Duration::from_secs(1);
             s.plugin_timeout = Duration::from_secs(10);

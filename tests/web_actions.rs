@@ -10,52 +10,23 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
-use sodarcache::cache::{SodarCache, SyncContext};
+use sodarcache::cache::SodarCache;
 use sodarcache::db::models::{CacheItem, Event, Project, PublicAccess, Role, SyncJob, User};
-use sodarcache::plugins::{ExampleProjectApp, PluginRegistry, ProjectAppPlugin};
+use sodarcache::plugins::{ExampleProjectApp, PluginRegistry};
 
 use common::TestApp;
 use common::fixtures as fx;
+use common::plugins::TestPlugin;
 use web::*;
 
 const EXAMPLE: &str = "example_project_app";
-
-/// Sleeps, then writes one item per project: a job stays running long enough to join.
-struct SlowPlugin(Duration);
-
-impl ProjectAppPlugin for SlowPlugin {
-    fn name(&self) -> &'static str {
-        "slow_app"
-    }
-
-    fn title(&self) -> &'static str {
-        "Slow test app"
-    }
-
-    fn update_cache(
-        &self,
-        ctx: &SyncContext,
-        _name: Option<&str>,
-        project: Option<&Project>,
-        user: Option<&User>,
-    ) -> anyhow::Result<()> {
-        std::thread::sleep(self.0);
-        match project {
-            Some(p) => {
-                ctx.set_cache_item("slow_app", "slow", &json!({ "ok": true }), Some(p), user)?
-            }
-            None => ctx.set_cache_item("slow_app", "site", &json!({ "ok": true }), None, user)?,
-        };
-        Ok(())
-    }
-}
 
 fn spawn(db: &common::TestDb) -> TestApp {
     TestApp::spawn(
         db,
         PluginRegistry::builder()
             .project_app(ExampleProjectApp)
-            .project_app(SlowPlugin(Duration::from_millis(1000))),
+            .project_app(TestPlugin::writes("slow_app", "slow").after(Duration::from_millis(1000))),
         |_| {},
     )
 }
@@ -300,7 +271,7 @@ backend_test! {
             let job = wait_finished(&app, job_uuid(&job_path)).await;
             assert_eq!(job.status, "done");
             assert_eq!(job.project_id, None);
-            assert!(cache(&app).get_cache_item("slow_app", "site", None).unwrap().is_some());
+            assert!(cache(&app).get_cache_item("slow_app", "slow", None).unwrap().is_some());
             assert!(cache(&app).get_cache_item("slow_app", "slow", Some(&w.p)).unwrap().is_some());
             assert!(cache(&app).get_cache_item("slow_app", "slow", Some(&w.other)).unwrap().is_some());
             let html = page(&root, &app, &job_path).await;

@@ -11,13 +11,14 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 use sodarcache::cache::jobs::request_sync;
-use sodarcache::cache::{CacheWrite, SodarCache, SyncContext};
+use sodarcache::cache::{CacheWrite, SodarCache};
 use sodarcache::db::JsonText;
 use sodarcache::db::models::{Event, NewEvent, Origin, Project, PublicAccess, Role, SyncJob, User};
-use sodarcache::plugins::{ExampleProjectApp, PluginRegistry, ProjectAppPlugin};
+use sodarcache::plugins::{ExampleProjectApp, PluginRegistry};
 
 use common::TestApp;
 use common::fixtures as fx;
+use common::plugins::TestPlugin;
 use web::*;
 
 const EXAMPLE: &str = "example_project_app";
@@ -545,33 +546,6 @@ backend_test! {
     }
 }
 
-/// Sleeps, then writes one item: keeps a job running long enough to look at it.
-struct SlowPlugin(Duration);
-
-impl ProjectAppPlugin for SlowPlugin {
-    fn name(&self) -> &'static str {
-        "slow_app"
-    }
-
-    fn title(&self) -> &'static str {
-        "Slow test app"
-    }
-
-    fn update_cache(
-        &self,
-        ctx: &SyncContext,
-        _name: Option<&str>,
-        project: Option<&Project>,
-        user: Option<&User>,
-    ) -> anyhow::Result<()> {
-        std::thread::sleep(self.0);
-        if let Some(p) = project {
-            ctx.set_cache_item("slow_app", "slow", &json!({ "ok": true }), Some(p), user)?;
-        }
-        Ok(())
-    }
-}
-
 /// Polls the job row until it has ended (bounded).
 async fn wait_finished(app: &TestApp, uuid: uuid::Uuid) -> SyncJob {
     poll(Duration::from_secs(15), || {
@@ -585,7 +559,7 @@ async fn wait_finished(app: &TestApp, uuid: uuid::Uuid) -> SyncJob {
 
 backend_test! {
     fn job_pages_show_status_and_refresh_only_while_running(db) {
-        let app = TestApp::spawn(&db, PluginRegistry::builder().project_app(SlowPlugin(Duration::from_millis(1500))), |_| {});
+        let app = TestApp::spawn(&db, PluginRegistry::builder().project_app(TestPlugin::writes("slow_app", "slow").after(Duration::from_millis(1500))), |_| {});
         let (p, hidden) = {
             let conn = &mut *app.conn();
             let ann = fx::user(conn, "ann", false);
@@ -654,19 +628,7 @@ backend_test! {
 
 backend_test! {
     fn a_failed_plugin_shows_its_error_on_the_job_page(db) {
-        struct Broken;
-        impl ProjectAppPlugin for Broken {
-            fn name(&self) -> &'static str {
-                "broken_app"
-            }
-            fn title(&self) -> &'static str {
-                "Broken"
-            }
-            fn update_cache(&self, _: &SyncContext, _: Option<&str>, _: Option<&Project>, _: Option<&User>) -> anyhow::Result<()> {
-                anyhow::bail!("source <unreachable> & down")
-            }
-        }
-        let app = TestApp::spawn(&db, PluginRegistry::builder().project_app(Broken).project_app(ExampleProjectApp), |_| {});
+        let app = TestApp::spawn(&db, PluginRegistry::builder().project_app(TestPlugin::fails("broken_app", "source <unreachable> & down")).project_app(ExampleProjectApp), |_| {});
         let p = {
             let conn = &mut *app.conn();
             let ann = fx::user(conn, "ann", false);

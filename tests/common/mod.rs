@@ -8,6 +8,8 @@
     reason = "each test binary uses a different part of the harness"
 )]
 
+pub mod plugins;
+
 use std::sync::Once;
 
 use diesel::Connection;
