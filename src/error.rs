@@ -40,6 +40,9 @@ pub enum Error {
     Internal(String),
 }
 
+/// Upstream's (Django REST framework's) text for a missing permission.
+pub const PERMISSION_DENIED: &str = "You do not have permission to perform this action.";
+
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -65,6 +68,11 @@ impl Error {
             Error::Internal(_) => "Internal server error, see the server log.".to_owned(),
             other => other.to_string(),
         }
+    }
+
+    /// 403 with upstream's wording.
+    pub fn permission_denied() -> Self {
+        Error::Forbidden(PERMISSION_DENIED.into())
     }
 
     /// 404 with upstream's wording.

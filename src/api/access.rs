@@ -17,7 +17,7 @@ use crate::{Error, Result};
 /// 403 text for a category in a project-only view (superusers included).
 pub const CATEGORY_NOT_ALLOWED: &str = "Project type \"CATEGORY\" not allowed for this API view";
 /// 403 text for a missing role.
-pub const NO_PERMISSION: &str = "You do not have permission to perform this action.";
+pub const NO_PERMISSION: &str = crate::error::PERMISSION_DENIED;
 /// 503 text when the `sodar_cache` backend is not enabled.
 pub const BACKEND_DISABLED: &str = "Cache backend not enabled";
 

@@ -246,6 +246,29 @@ pub fn usernames(
     Ok(User::usernames(conn, &ids)?.into_iter().collect())
 }
 
+/// A project whose cache `user` may sync and delete (owner, delegate, superuser).
+pub fn manageable_project(conn: &mut DbConn, user: &User, uuid: uuid::Uuid) -> Result<Project> {
+    let (project, perms) = readable_project(conn, user, uuid)?;
+    if !perms.manage {
+        return Err(Error::permission_denied());
+    }
+    Ok(project)
+}
+
+/// An item `user` may delete (owner, delegate, superuser; site-wide: superuser), with
+/// its project.
+pub fn manageable_item(
+    conn: &mut DbConn,
+    user: &User,
+    uuid: uuid::Uuid,
+) -> Result<(CacheItem, Option<Project>)> {
+    let (item, project, perms, _) = readable_item(conn, user, uuid)?;
+    if !perms.manage {
+        return Err(Error::permission_denied());
+    }
+    Ok((item, project))
+}
+
 /// Items per app, by app name.
 pub type AppCounts = Vec<(String, i64)>;
 
@@ -257,21 +280,9 @@ pub fn delete_preview(
     project: Option<uuid::Uuid>,
 ) -> Result<(Option<Project>, AppCounts)> {
     let project = match project {
-        Some(uuid) => {
-            let (project, perms) = readable_project(conn, user, uuid)?;
-            if !perms.manage {
-                return Err(Error::Forbidden(
-                    "You do not have permission to perform this action.".into(),
-                ));
-            }
-            Some(project)
-        }
+        Some(uuid) => Some(manageable_project(conn, user, uuid)?),
         None if user.is_superuser => None,
-        None => {
-            return Err(Error::Forbidden(
-                "You do not have permission to perform this action.".into(),
-            ));
-        }
+        None => return Err(Error::permission_denied()),
     };
     let counts = CacheItem::count_by_app(conn, project.as_ref().map(|p| Some(p.id)))?;
     Ok((project, counts))

@@ -13,7 +13,7 @@ use super::page::{
 };
 use crate::Error;
 use crate::cache::admin::{
-    delete_item, delete_preview, delete_scope, readable_item, readable_project,
+    delete_item, delete_preview, delete_scope, manageable_item, manageable_project,
 };
 use crate::cache::jobs::request_sync;
 use crate::db::models::{Origin, Project, User};
@@ -95,10 +95,7 @@ pub async fn sync_project(
     check_csrf(&session, &form.csrf_token)?;
     let uuid = parse_uuid(&path)?;
     let u = user.clone();
-    let (project, perms) = block(&state, move |conn| readable_project(conn, &u, uuid)).await?;
-    if !perms.manage {
-        return Err(forbidden());
-    }
+    let project = block(&state, move |conn| manageable_project(conn, &u, uuid)).await?;
     queue_sync(&session, &state, user, Some(project)).await
 }
 
@@ -207,12 +204,7 @@ pub async fn delete_project(
     let app = Some(form.app.clone()).filter(|a| !a.is_empty());
     let u = user.clone();
     let (project, n) = block(&state, move |conn| {
-        let (project, perms) = readable_project(conn, &u, uuid)?;
-        if !perms.manage {
-            return Err(Error::Forbidden(
-                "You do not have permission to perform this action.".into(),
-            ));
-        }
+        let project = manageable_project(conn, &u, uuid)?;
         let n = delete_scope(&cache, &u, Some(&project), app.as_deref(), Origin::Web)?;
         Ok((project, n))
     })
@@ -232,10 +224,7 @@ pub async fn confirm_delete_item(
     let user = require_login(&req, &session, &state).await?;
     let uuid = parse_uuid(&path)?;
     let u = user.clone();
-    let (item, _, perms, _) = block(&state, move |conn| readable_item(conn, &u, uuid)).await?;
-    if !perms.manage {
-        return Err(forbidden());
-    }
+    let (item, _) = block(&state, move |conn| manageable_item(conn, &u, uuid)).await?;
     render(ConfirmPage {
         layout: Layout::new(&session, &user),
         what: format!("the item \"{}\" of app \"{}\"", item.name, item.app_name),
@@ -262,12 +251,7 @@ pub async fn delete_one_item(
     let cache = cache_of(&state)?;
     let u = user.clone();
     let back = block(&state, move |conn| {
-        let (item, project, perms, _) = readable_item(conn, &u, uuid)?;
-        if !perms.manage {
-            return Err(Error::Forbidden(
-                "You do not have permission to perform this action.".into(),
-            ));
-        }
+        let (item, project) = manageable_item(conn, &u, uuid)?;
         delete_item(&cache, &u, &item, project.as_ref(), Origin::Web)?;
         Ok(project.map_or_else(
             || "/cache/site".to_owned(),

@@ -176,5 +176,5 @@ pub fn parse_uuid(s: &str) -> Result<uuid::Uuid, WebError> {
 
 /// A 403 for a button the user may not use.
 pub fn forbidden() -> WebError {
-    Error::Forbidden("You do not have permission to perform this action.".into()).into()
+    Error::permission_denied().into()
 }
