@@ -1,8 +1,6 @@
 //! Activity events for REST writes, like the web admin's.
 
-use crate::Result;
-use crate::cache::SodarCache;
-use crate::db::models::{Event, NewEvent, Origin, Project, User};
+use crate::db::models::{NewEvent, Origin, Project, User};
 
 /// The event for `user` doing `event_name` to an item of `project`, to record with
 /// the write itself.
@@ -20,27 +18,4 @@ pub fn event<'a>(
         description,
         ok: true,
     }
-}
-
-/// Records that `user` did `event_name` (`cache_set`, `cache_delete`) to an item.
-pub fn record(
-    cache: &SodarCache,
-    event_name: &str,
-    project: &Project,
-    user: Option<&User>,
-    description: String,
-) -> Result<()> {
-    let mut conn = cache.conn()?;
-    Event::record(
-        &mut conn,
-        &NewEvent {
-            project_id: Some(project.id),
-            user_id: user.map(|u| u.id),
-            event_name,
-            origin: Origin::Api,
-            description,
-            ok: true,
-        },
-    )?;
-    Ok(())
 }

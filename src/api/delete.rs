@@ -22,19 +22,23 @@ pub async fn delete(
     web::block(move || {
         let (app, name) = (&path.app_name, &path.item_name);
         granted.cache.check_app_name(app)?;
-        if !granted
-            .cache
-            .delete_cache_item(app, name, Some(&granted.project))?
-        {
-            return Err(Error::not_found());
-        }
-        activity::record(
-            &granted.cache,
+        let event = activity::event(
             "cache_delete",
             &granted.project,
             granted.caller.user(),
             format!("Deleted cache item \"{app}:{name}\" over the API"),
-        )
+        );
+        let deleted = granted.cache.delete_cache_item_recorded(
+            app,
+            name,
+            Some(&granted.project),
+            Some(&event),
+        )?;
+        if deleted {
+            Ok(())
+        } else {
+            Err(Error::not_found())
+        }
     })
     .await??;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "detail": "ok" })))

@@ -6,7 +6,9 @@ use chrono::NaiveDateTime;
 
 use crate::auth::rules::{Permissions, permissions_map};
 use crate::db::DbConn;
-use crate::db::models::{CacheItem, CacheItemSummary, Event, ItemQuery, Project, SyncJob, User};
+use crate::db::models::{
+    CacheItem, CacheItemSummary, Event, ItemQuery, NewEvent, Origin, Project, SyncJob, User,
+};
 use crate::{Error, Result};
 
 /// Aggregates of one scope's items.
@@ -348,55 +350,54 @@ pub fn visible_job(conn: &mut DbConn, user: &User, uuid: uuid::Uuid) -> Result<J
     Ok((job, project, runs, who))
 }
 
-/// Deletes a scope's items (optionally one app's) for `user` and logs the action.
-/// No project: every item of the site. Returns how many went.
-pub fn delete_scope(
-    cache: &super::SodarCache,
-    user: &User,
-    project: Option<&Project>,
-    app: Option<&str>,
-    origin: crate::db::models::Origin,
-) -> Result<usize> {
-    let n = cache.delete_cache(app, project)?;
+/// How the activity log and `deletecache` describe a delete of `n` items.
+pub fn deleted_description(n: usize, app: Option<&str>, project: Option<&Project>) -> String {
+    let items = if n == 1 { "item" } else { "items" };
     let of_app = app.map(|a| format!(" of app \"{a}\"")).unwrap_or_default();
     let from = project.map_or_else(
         || "all projects".to_owned(),
         |p| format!("project {}", p.log_title()),
     );
-    let items = if n == 1 { "item" } else { "items" };
-    crate::db::models::Event::record(
-        &mut *cache.conn()?,
-        &crate::db::models::NewEvent {
-            project_id: project.map(|p| p.id),
-            user_id: Some(user.id),
-            event_name: "cache_delete",
-            origin,
-            description: format!("Deleted {n} cached data {items}{of_app} from {from}"),
-            ok: true,
-        },
-    )?;
-    Ok(n)
+    format!("Deleted {n} cached data {items}{of_app} from {from}")
 }
 
-/// Deletes one item for `user` and logs it. Returns the project it belonged to.
+/// Deletes a scope's items (optionally one app's) and logs the action with them, in one
+/// transaction. No project: every item of the site. Returns how many went.
+pub fn delete_scope(
+    cache: &super::SodarCache,
+    user: Option<&User>,
+    project: Option<&Project>,
+    app: Option<&str>,
+    origin: Origin,
+) -> Result<usize> {
+    cache.delete_cache_recorded(app, project, |n| {
+        Some(NewEvent {
+            project_id: project.map(|p| p.id),
+            user_id: user.map(|u| u.id),
+            event_name: "cache_delete",
+            origin,
+            description: deleted_description(n, app, project),
+            ok: true,
+        })
+    })
+}
+
+/// Deletes one item for `user` and logs it, in one transaction.
 pub fn delete_item(
     cache: &super::SodarCache,
     user: &User,
     item: &CacheItem,
     project: Option<&Project>,
-    origin: crate::db::models::Origin,
+    origin: Origin,
 ) -> Result<()> {
-    cache.delete_cache_item(&item.app_name, &item.name, project)?;
-    crate::db::models::Event::record(
-        &mut *cache.conn()?,
-        &crate::db::models::NewEvent {
-            project_id: item.project_id,
-            user_id: Some(user.id),
-            event_name: "cache_delete",
-            origin,
-            description: format!("Deleted item \"{}:{}\"", item.app_name, item.name),
-            ok: true,
-        },
-    )?;
+    let event = NewEvent {
+        project_id: item.project_id,
+        user_id: Some(user.id),
+        event_name: "cache_delete",
+        origin,
+        description: format!("Deleted item \"{}:{}\"", item.app_name, item.name),
+        ok: true,
+    };
+    cache.delete_cache_item_recorded(&item.app_name, &item.name, project, Some(&event))?;
     Ok(())
 }

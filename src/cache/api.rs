@@ -278,8 +278,24 @@ impl SodarCache {
         name: &str,
         project: Option<&Project>,
     ) -> Result<bool> {
-        let mut conn = self.conn()?;
-        let deleted = CacheItem::delete_one(&mut conn, project.map(|p| p.id), app_name, name)? > 0;
+        self.delete_cache_item_recorded(app_name, name, project, None)
+    }
+
+    /// Deletes the item and, when it existed, records `event` in the same transaction.
+    pub fn delete_cache_item_recorded(
+        &self,
+        app_name: &str,
+        name: &str,
+        project: Option<&Project>,
+        event: Option<&NewEvent<'_>>,
+    ) -> Result<bool> {
+        let deleted = self.write(|conn| {
+            let deleted = CacheItem::delete_one(conn, project.map(|p| p.id), app_name, name)? > 0;
+            if let Some(event) = event.filter(|_| deleted) {
+                Event::record(conn, event)?;
+            }
+            Ok(deleted)
+        })?;
         if deleted {
             tracing::info!("Deleted item \"{app_name}:{name}\" from cache");
         }
@@ -289,11 +305,27 @@ impl SodarCache {
     /// Deletes items in one statement, optionally of one app and/or one project (no
     /// project: every project and the site-wide items). Returns how many went.
     pub fn delete_cache(&self, app_name: Option<&str>, project: Option<&Project>) -> Result<usize> {
+        self.delete_cache_recorded(app_name, project, |_| None)
+    }
+
+    /// [`delete_cache`](Self::delete_cache), recording the event `event(n)` builds from
+    /// the number deleted in the same transaction.
+    pub fn delete_cache_recorded<'e>(
+        &self,
+        app_name: Option<&str>,
+        project: Option<&Project>,
+        event: impl FnOnce(usize) -> Option<NewEvent<'e>>,
+    ) -> Result<usize> {
         if let Some(app) = app_name {
             self.check_app_name(app)?;
         }
-        let mut conn = self.conn()?;
-        let n = CacheItem::delete_matching(&mut conn, app_name, project.map(|p| p.id))?;
+        let n = self.write(|conn| {
+            let n = CacheItem::delete_matching(conn, app_name, project.map(|p| p.id))?;
+            if let Some(event) = event(n) {
+                Event::record(conn, &event)?;
+            }
+            Ok(n)
+        })?;
         let app = app_name.unwrap_or("None");
         let proj = project.map_or_else(|| "None".to_owned(), |p| p.uuid.to_string());
         if n > 0 {

@@ -4,7 +4,8 @@
 use std::process::ExitCode;
 
 use super::{Context, find_project};
-use crate::db::models::{Event, NewEvent, Origin};
+use crate::cache::admin::{delete_scope, deleted_description};
+use crate::db::models::Origin;
 
 /// Options.
 #[derive(Debug, clap::Args)]
@@ -28,33 +29,12 @@ pub fn run(ctx: &Context, opts: Opts) -> anyhow::Result<ExitCode> {
         None => None,
     };
     drop(conn);
-    let n = cache.delete_cache(opts.app.as_deref(), project.as_ref())?;
+    let (app, project) = (opts.app.as_deref(), project.as_ref());
+    let n = delete_scope(&cache, None, project, app, Origin::Cli)?;
     if n == 0 {
         tracing::info!("No cached data found");
-        return Ok(ExitCode::SUCCESS);
+    } else {
+        tracing::info!("{}", deleted_description(n, app, project));
     }
-    let items = if n == 1 { "item" } else { "items" };
-    let of_app = opts
-        .app
-        .as_deref()
-        .map(|a| format!(" of app \"{a}\""))
-        .unwrap_or_default();
-    let from = project.as_ref().map_or_else(
-        || "all projects".to_owned(),
-        |p| format!("project {}", p.log_title()),
-    );
-    let message = format!("Deleted {n} cached data {items}{of_app} from {from}");
-    tracing::info!("{message}");
-    Event::record(
-        &mut *ctx.conn()?,
-        &NewEvent {
-            project_id: project.as_ref().map(|p| p.id),
-            user_id: None,
-            event_name: "cache_delete",
-            origin: Origin::Cli,
-            description: message,
-            ok: true,
-        },
-    )?;
     Ok(ExitCode::SUCCESS)
 }

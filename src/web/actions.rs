@@ -147,9 +147,10 @@ pub async fn delete_site(
     }
     let cache = cache_of(&state)?;
     let app = Some(form.app.clone()).filter(|a| !a.is_empty());
-    let n = web::block(move || delete_scope(&cache, &user, None, app.as_deref(), Origin::Web))
-        .await
-        .map_err(Error::from)??;
+    let n =
+        web::block(move || delete_scope(&cache, Some(&user), None, app.as_deref(), Origin::Web))
+            .await
+            .map_err(Error::from)??;
     flash(&session, "success", deleted_message(n));
     Ok(redirect("/cache/"))
 }
@@ -205,7 +206,13 @@ pub async fn delete_project(
     let u = user.clone();
     let (project, n) = block(&state, move |conn| {
         let project = manageable_project(conn, &u, uuid)?;
-        let n = delete_scope(&cache, &u, Some(&project), app.as_deref(), Origin::Web)?;
+        let n = delete_scope(
+            &cache,
+            Some(&u),
+            Some(&project),
+            app.as_deref(),
+            Origin::Web,
+        )?;
         Ok((project, n))
     })
     .await?;

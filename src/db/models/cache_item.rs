@@ -302,11 +302,6 @@ impl CacheItem {
         .execute(conn)
     }
 
-    /// Deletes the item with this UUID.
-    pub fn delete_by_uuid(conn: &mut DbConn, uuid: uuid::Uuid) -> QueryResult<usize> {
-        diesel::delete(cache_items::table.filter(cache_items::uuid.eq(DbUuid(uuid)))).execute(conn)
-    }
-
     /// Deletes in one statement: optionally one app's items, optionally one project's
     /// (no project means every project and the site-wide items).
     pub fn delete_matching(

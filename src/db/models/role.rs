@@ -154,19 +154,6 @@ impl RoleAssignment {
         })
     }
 
-    /// A user's assignments in any of `project_ids`.
-    pub fn for_user_in(
-        conn: &mut DbConn,
-        user_id: i64,
-        project_ids: &[i64],
-    ) -> QueryResult<Vec<RoleAssignment>> {
-        role_assignments::table
-            .filter(role_assignments::user_id.eq(user_id))
-            .filter(role_assignments::project_id.eq_any(project_ids))
-            .select(RoleAssignment::as_select())
-            .load(conn)
-    }
-
     /// Every assignment of a user.
     pub fn for_user(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<RoleAssignment>> {
         role_assignments::table
