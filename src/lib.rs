@@ -20,4 +20,5 @@ pub mod cli;
 pub mod plugins;
 pub mod settings;
 pub mod startup;
+pub mod state;
 pub mod web;

@@ -19,18 +19,7 @@ use crate::cache::jobs::run_worker;
 use crate::db::DbPool;
 use crate::plugins::PluginRegistry;
 use crate::settings::Settings;
-
-/// Shared state of every request handler.
-pub struct AppState {
-    /// Settings.
-    pub settings: Settings,
-    /// The database.
-    pub pool: DbPool,
-    /// Plugins and the cache backend.
-    pub registry: PluginRegistry,
-    /// Wakes this process's sync worker when a request queues a job.
-    pub wake_worker: Arc<tokio::sync::Notify>,
-}
+use crate::state::AppState;
 
 /// A bound server, ready to run.
 pub struct Application {

@@ -11,7 +11,7 @@ use crate::auth::{Access, Permissions};
 use crate::cache::SodarCache;
 use crate::db::DbConn;
 use crate::db::models::Project;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::{Error, Result};
 
 /// 403 text for a category in a project-only view (superusers included).

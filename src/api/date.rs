@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::ItemPath;
 use super::access::{Need, authorize};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::{Error, Result};
 
 /// The handler.

@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::access::{Need, authorize};
 use super::{ItemPath, activity};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::{Error, Result};
 
 /// The handler.

@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use super::access::{Granted, Need, authorize};
 use crate::db::models::{CacheItem, ItemOrder, ItemQuery, User};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::{Error, Result};
 
 /// Items per page when the client does not say.

@@ -21,7 +21,7 @@ use super::ItemPath;
 use super::access::{Granted, Need, authorize_with};
 use crate::db::DbConn;
 use crate::db::models::CacheItem;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::{Error, Result};
 
 /// The fields before `data`, in upstream's order.

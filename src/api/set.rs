@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::access::{Need, authorize};
 use super::{ItemPath, activity, payload};
 use crate::Error;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The handler.
 pub async fn set(

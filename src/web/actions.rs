@@ -17,7 +17,7 @@ use crate::cache::admin::{
 };
 use crate::cache::jobs::request_sync;
 use crate::db::models::{Origin, Project, User};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A form with only the CSRF token.
 #[derive(Debug, Deserialize)]

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, get, web};
 use diesel::connection::SimpleConnection;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Checks the database with a trivial query.
 #[get("/healthz")]

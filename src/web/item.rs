@@ -9,7 +9,7 @@ use super::WebError;
 use super::format::{When, size};
 use super::page::{Layout, block, encode_component, parse_uuid, render, require_login};
 use crate::cache::admin::readable_item;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Items larger than this show no tree (rendering it would be slow and unreadable).
 pub const MAX_TREE_BYTES: i64 = 1024 * 1024;

@@ -10,7 +10,7 @@ use super::format::{When, duration};
 use super::page::{Layout, block, parse_uuid, render, require_login};
 use super::views::JobView;
 use crate::cache::admin::{usernames, visible_job, visible_jobs};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "jobs.html")]

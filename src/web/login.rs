@@ -14,7 +14,7 @@ use super::page::{Layout, block, check_csrf, flash, redirect, render};
 use crate::Error;
 use crate::auth::{password, session};
 use crate::db::models::{LoginAttempt, User};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Failures allowed before the lockout.
 pub const MAX_FAILURES: i64 = 5;

@@ -8,7 +8,7 @@ use super::WebError;
 use super::format::{When, size};
 use super::page::{Layout, block, redirect, render, require_login};
 use crate::cache::admin::{ScopeStats, overview};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// One row of the overview.
 struct Row {

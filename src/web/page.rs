@@ -11,7 +11,7 @@ use super::WebError;
 use crate::auth::session;
 use crate::db::DbConn;
 use crate::db::models::User;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::{Error, Result};
 
 /// A one-time message shown on the next page.

@@ -12,7 +12,7 @@ use super::page::{Layout, block, encode_component, parse_uuid, render, require_l
 use super::views::{EventView, JobView};
 use crate::cache::admin::{readable_project, scope_page};
 use crate::db::models::{ItemOrder, ItemQuery, Project, User};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Items per page.
 pub const PAGE_SIZE: i64 = 50;

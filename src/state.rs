@@ -1,0 +1,20 @@
+//! The state every request handler shares, in its own module so that handlers
+//! (`web/`, `api/`) never import `startup`, which imports their routes.
+
+use std::sync::Arc;
+
+use crate::db::DbPool;
+use crate::plugins::PluginRegistry;
+use crate::settings::Settings;
+
+/// Shared state of every request handler, built once by `startup`.
+pub struct AppState {
+    /// Settings.
+    pub settings: Settings,
+    /// The database.
+    pub pool: DbPool,
+    /// Plugins and the cache backend.
+    pub registry: PluginRegistry,
+    /// Wakes this process's sync worker when a request queues a job.
+    pub wake_worker: Arc<tokio::sync::Notify>,
+}
