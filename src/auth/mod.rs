@@ -4,5 +4,6 @@ pub mod password;
 pub mod rules;
 pub mod session;
 pub mod token;
+pub mod visibility;
 
 pub use rules::{Access, Permissions, effective_role};

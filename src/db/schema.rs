@@ -38,6 +38,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    project_ancestors (project_id, ancestor_id) {
+        project_id -> BigInt,
+        ancestor_id -> BigInt,
+        depth -> Integer,
+    }
+}
+
+diesel::table! {
     role_assignments (id) {
         id -> BigInt,
         project_id -> BigInt,
@@ -154,6 +162,7 @@ diesel::table! {
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     projects,
+    project_ancestors,
     role_assignments,
     api_tokens,
     cache_items,

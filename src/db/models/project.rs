@@ -5,7 +5,7 @@ use std::fmt;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::projects;
+use crate::db::schema::{project_ancestors, projects};
 use crate::db::{DbConn, DbUuid, now};
 
 /// `CATEGORY` or `PROJECT`.
@@ -196,17 +196,23 @@ impl Project {
             projects::full_title.eq(full_title),
             projects::date_created.eq(now()),
         ));
-        crate::on_backend!(conn, |c| q.returning(Project::as_returning()).get_result(c)).map_err(
-            |e| {
-                if crate::db::is_unique_violation(&e) {
-                    crate::Error::Conflict(
-                        ProjectRuleError::TitleTaken(new.title.to_owned()).to_string(),
-                    )
-                } else {
-                    e.into()
-                }
-            },
-        )
+        let parent_id = new.parent.map(|p| p.id);
+        conn.transaction(|conn| {
+            let project = crate::on_backend!(&mut *conn, |c| q
+                .returning(Project::as_returning())
+                .get_result(c))?;
+            record_ancestors(conn, project.id, parent_id)?;
+            Ok(project)
+        })
+        .map_err(|e: diesel::result::Error| {
+            if crate::db::is_unique_violation(&e) {
+                crate::Error::Conflict(
+                    ProjectRuleError::TitleTaken(new.title.to_owned()).to_string(),
+                )
+            } else {
+                e.into()
+            }
+        })
     }
 
     /// Sets the archive flag (projects only; categories cannot be archived).
@@ -280,4 +286,34 @@ impl Project {
         }
         Ok(chain)
     }
+}
+
+/// Writes the closure rows of a new project: itself at depth 0, then its parent's
+/// ancestors one level deeper. Runs in the transaction that created the project.
+fn record_ancestors(conn: &mut DbConn, id: i64, parent_id: Option<i64>) -> QueryResult<()> {
+    diesel::insert_into(project_ancestors::table)
+        .values((
+            project_ancestors::project_id.eq(id),
+            project_ancestors::ancestor_id.eq(id),
+            project_ancestors::depth.eq(0),
+        ))
+        .execute(conn)?;
+    if let Some(parent) = parent_id {
+        let above = project_ancestors::table
+            .filter(project_ancestors::project_id.eq(parent))
+            .select((
+                id.into_sql::<diesel::sql_types::BigInt>(),
+                project_ancestors::ancestor_id,
+                project_ancestors::depth + 1,
+            ));
+        diesel::insert_into(project_ancestors::table)
+            .values(above)
+            .into_columns((
+                project_ancestors::project_id,
+                project_ancestors::ancestor_id,
+                project_ancestors::depth,
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
 }

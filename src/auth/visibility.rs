@@ -1,0 +1,110 @@
+//! The permission rules as SQL: "which projects may this user read" and "what is this
+//! user's role in that project" decided inside a query, over the `project_ancestors`
+//! closure table (every project with each of its ancestors and the distance to it).
+//!
+//! They agree with [`best_role`](super::rules::best_role) and
+//! [`Permissions::for_role`](super::Permissions::for_role) (a test compares them on a
+//! varied fixture on both backends). Use them where a listing must be filtered by
+//! permission without loading every project first:
+//!
+//! ```ignore
+//! // Jobs of projects `user` may read, paginated in the database:
+//! sync_jobs::table.filter(sync_jobs::project_id.eq_any(readable_project_ids(user)))
+//! // The role that decides what `user` may do in `project`, in one query:
+//! let role = role_in_project(conn, user, project)?;
+//! ```
+
+use diesel::dsl::{self, sql};
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Integer};
+
+use crate::db::DbConn;
+use crate::db::models::{Project, ProjectType, PublicAccess, Role, User};
+use crate::db::schema::{project_ancestors, projects, role_assignments};
+
+/// Stored names of the roles that may read a project's cache.
+const READ_ROLES: [&str; 4] = ["owner", "delegate", "contributor", "guest"];
+/// Stored names of the roles that may sync and delete a project's cache.
+const MANAGE_ROLES: [&str; 2] = ["owner", "delegate"];
+
+/// `SELECT project_id` of the projects and categories where `user_id` holds one of
+/// `roles` on the project itself or an ancestor.
+#[dsl::auto_type]
+fn holding_role(user_id: i64, roles: Vec<&'static str>) -> _ {
+    let on: dsl::Eq<role_assignments::project_id, project_ancestors::ancestor_id> =
+        role_assignments::project_id.eq(project_ancestors::ancestor_id);
+    project_ancestors::table
+        .inner_join(role_assignments::table.on(on))
+        .filter(role_assignments::user_id.eq(user_id))
+        .filter(role_assignments::role.eq_any(roles))
+        .select(project_ancestors::project_id)
+}
+
+/// `SELECT projects.id` of the projects (type PROJECT, never categories) whose cache
+/// `user` may read: every project for a superuser; otherwise those where the user holds
+/// owner, delegate, contributor or guest on the project or a parent category, and
+/// those with public guest access. Use as `column.eq_any(readable_project_ids(user))`.
+///
+/// A role grants read exactly when its rank is at most guest's, so "the best role
+/// reads" is "some role along the chain reads": no ranking is needed here.
+#[dsl::auto_type]
+pub fn readable_project_ids(user: &User) -> _ {
+    let kind: &'static str = ProjectType::Project.as_str();
+    let everything: dsl::AsExprOf<bool, Bool> = user.is_superuser.into_sql::<Bool>();
+    let guest: &'static str = PublicAccess::Guest.as_str();
+    let public: dsl::Eq<projects::public_access, &'static str> = projects::public_access.eq(guest);
+    let by_role: holding_role = holding_role(user.id, READ_ROLES.to_vec());
+    projects::table
+        .filter(projects::project_type.eq(kind))
+        .filter(everything.or(public).or(projects::id.eq_any(by_role)))
+        .select(projects::id)
+}
+
+/// `SELECT projects.id` of the projects whose cache `user` may sync and delete: owner
+/// or delegate on the project or a parent category; every project for a superuser.
+#[dsl::auto_type]
+pub fn manageable_project_ids(user: &User) -> _ {
+    let kind: &'static str = ProjectType::Project.as_str();
+    let everything: dsl::AsExprOf<bool, Bool> = user.is_superuser.into_sql::<Bool>();
+    let by_role: holding_role = holding_role(user.id, MANAGE_ROLES.to_vec());
+    projects::table
+        .filter(projects::project_type.eq(kind))
+        .filter(everything.or(projects::id.eq_any(by_role)))
+        .select(projects::id)
+}
+
+/// SQL rank of a stored role name (lower is stronger), as [`Role::rank`].
+fn rank_sql() -> diesel::expression::SqlLiteral<Integer> {
+    let mut case = String::from("CASE role_assignments.role");
+    for role in Role::ALL {
+        case.push_str(&format!(" WHEN '{}' THEN {}", role.as_str(), role.rank()));
+    }
+    case.push_str(" ELSE 1000 END");
+    sql::<Integer>(&case)
+}
+
+/// `user`'s role in `project` in one query: the strongest assignment on the project and
+/// its ancestors that is valid for the project's type, the nearer one on a tie, as
+/// [`best_role`](super::rules::best_role). Public access is not a role (see
+/// [`Permissions::for_role`](super::Permissions::for_role)); superusers need no role.
+pub fn role_in_project(
+    conn: &mut DbConn,
+    user: &User,
+    project: &Project,
+) -> QueryResult<Option<Role>> {
+    let mut q = project_ancestors::table
+        .inner_join(
+            role_assignments::table
+                .on(role_assignments::project_id.eq(project_ancestors::ancestor_id)),
+        )
+        .filter(project_ancestors::project_id.eq(project.id))
+        .filter(role_assignments::user_id.eq(user.id))
+        .select(role_assignments::role)
+        .order((rank_sql().asc(), project_ancestors::depth.asc()))
+        .into_boxed();
+    if !project.is_category() {
+        q = q.filter(role_assignments::role.ne(Role::Finder.as_str()));
+    }
+    let role: Option<String> = q.first(conn).optional()?;
+    Ok(role.and_then(|r| r.parse().ok()))
+}
