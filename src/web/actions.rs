@@ -3,14 +3,13 @@
 //! use a button gets 403 even if they forge the form.
 
 use actix_session::Session;
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::WebError;
-use super::page::{
-    Layout, block, check_csrf, flash, forbidden, parse_uuid, redirect, render, require_login,
-};
+use super::extract::{CsrfForm, CurrentUser, NoFields};
+use super::page::{Layout, block, flash, forbidden, parse_uuid, redirect, render};
 use crate::Error;
 use crate::cache::admin::{
     delete_item, delete_preview, delete_scope, manageable_item, manageable_project,
@@ -19,18 +18,9 @@ use crate::cache::jobs::request_sync;
 use crate::db::models::{Origin, Project, User};
 use crate::state::AppState;
 
-/// A form with only the CSRF token.
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf_token: String,
-}
-
 /// The delete form: optionally one app.
 #[derive(Debug, Deserialize)]
 pub struct DeleteForm {
-    #[serde(default)]
-    csrf_token: String,
     #[serde(default)]
     app: String,
 }
@@ -69,13 +59,11 @@ async fn queue_sync(
 /// Syncs the whole site (superusers).
 #[post("/cache/sync")]
 pub async fn sync_site(
-    req: HttpRequest,
+    CurrentUser(user): CurrentUser,
+    _: CsrfForm<NoFields>,
     session: Session,
     state: web::Data<AppState>,
-    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    let user = require_login(&req, &session, &state).await?;
-    check_csrf(&session, &form.csrf_token)?;
     if !user.is_superuser {
         return Err(forbidden());
     }
@@ -85,14 +73,12 @@ pub async fn sync_site(
 /// Syncs one project (owner, delegate, superuser).
 #[post("/cache/project/{uuid}/sync")]
 pub async fn sync_project(
-    req: HttpRequest,
+    CurrentUser(user): CurrentUser,
+    _: CsrfForm<NoFields>,
     session: Session,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    let user = require_login(&req, &session, &state).await?;
-    check_csrf(&session, &form.csrf_token)?;
     let uuid = parse_uuid(&path)?;
     let u = user.clone();
     let project = block(&state, move |conn| manageable_project(conn, &u, uuid)).await?;
@@ -114,11 +100,10 @@ struct ConfirmPage {
 /// Asks to confirm deleting the site's cached data.
 #[get("/cache/delete")]
 pub async fn confirm_delete_site(
-    req: HttpRequest,
+    CurrentUser(user): CurrentUser,
     session: Session,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
-    let user = require_login(&req, &session, &state).await?;
     let u = user.clone();
     let (_, counts) = block(&state, move |conn| delete_preview(conn, &u, None)).await?;
     render(ConfirmPage {
@@ -135,13 +120,11 @@ pub async fn confirm_delete_site(
 /// Deletes the site's cached data (superusers).
 #[post("/cache/delete")]
 pub async fn delete_site(
-    req: HttpRequest,
+    CurrentUser(user): CurrentUser,
+    form: CsrfForm<DeleteForm>,
     session: Session,
     state: web::Data<AppState>,
-    form: web::Form<DeleteForm>,
 ) -> Result<HttpResponse, WebError> {
-    let user = require_login(&req, &session, &state).await?;
-    check_csrf(&session, &form.csrf_token)?;
     if !user.is_superuser {
         return Err(forbidden());
     }
@@ -166,12 +149,11 @@ fn deleted_message(n: usize) -> String {
 /// Asks to confirm deleting a project's cached data.
 #[get("/cache/project/{uuid}/delete")]
 pub async fn confirm_delete_project(
-    req: HttpRequest,
+    CurrentUser(user): CurrentUser,
     session: Session,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let user = require_login(&req, &session, &state).await?;
     let uuid = parse_uuid(&path)?;
     let u = user.clone();
     let (project, counts) = block(&state, move |conn| delete_preview(conn, &u, Some(uuid))).await?;
@@ -192,14 +174,12 @@ pub async fn confirm_delete_project(
 /// Deletes a project's cached data, or one app's part of it.
 #[post("/cache/project/{uuid}/delete")]
 pub async fn delete_project(
-    req: HttpRequest,
+    CurrentUser(user): CurrentUser,
+    form: CsrfForm<DeleteForm>,
     session: Session,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    form: web::Form<DeleteForm>,
 ) -> Result<HttpResponse, WebError> {
-    let user = require_login(&req, &session, &state).await?;
-    check_csrf(&session, &form.csrf_token)?;
     let uuid = parse_uuid(&path)?;
     let cache = cache_of(&state)?;
     let app = Some(form.app.clone()).filter(|a| !a.is_empty());
@@ -223,12 +203,11 @@ pub async fn delete_project(
 /// Asks to confirm deleting one item.
 #[get("/cache/item/{uuid}/delete")]
 pub async fn confirm_delete_item(
-    req: HttpRequest,
+    CurrentUser(user): CurrentUser,
     session: Session,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let user = require_login(&req, &session, &state).await?;
     let uuid = parse_uuid(&path)?;
     let u = user.clone();
     let (item, _) = block(&state, move |conn| manageable_item(conn, &u, uuid)).await?;
@@ -246,14 +225,12 @@ pub async fn confirm_delete_item(
 /// Deletes one item and returns to its project.
 #[post("/cache/item/{uuid}/delete")]
 pub async fn delete_one_item(
-    req: HttpRequest,
+    CurrentUser(user): CurrentUser,
+    _: CsrfForm<NoFields>,
     session: Session,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    let user = require_login(&req, &session, &state).await?;
-    check_csrf(&session, &form.csrf_token)?;
     let uuid = parse_uuid(&path)?;
     let cache = cache_of(&state)?;
     let u = user.clone();

@@ -6,8 +6,9 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 
 use super::WebError;
+use super::extract::CurrentUser;
 use super::format::{When, size};
-use super::page::{Layout, block, encode_component, parse_uuid, render, require_login};
+use super::page::{Layout, block, encode_component, parse_uuid, render};
 use crate::cache::admin::readable_item;
 use crate::state::AppState;
 
@@ -33,12 +34,12 @@ struct ItemPage {
 /// One item.
 #[get("/cache/item/{uuid}")]
 pub async fn show_item(
+    CurrentUser(user): CurrentUser,
     req: HttpRequest,
     session: Session,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let user = require_login(&req, &session, &state).await?;
     let uuid = parse_uuid(&path)?;
     let u = user.clone();
     let (item, project, perms, writer) =
@@ -76,12 +77,10 @@ pub async fn show_item(
 /// The item's JSON as a file.
 #[get("/cache/item/{uuid}/download")]
 pub async fn download_item(
-    req: HttpRequest,
-    session: Session,
+    CurrentUser(user): CurrentUser,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let user = require_login(&req, &session, &state).await?;
     let uuid = parse_uuid(&path)?;
     let (item, _, _, _) = block(&state, move |conn| readable_item(conn, &user, uuid)).await?;
     let filename = format!("{}-{}.json", item.app_name, item.name)

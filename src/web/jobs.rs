@@ -2,12 +2,13 @@
 //! A running job's page refreshes itself (a meta refresh, no script needed).
 
 use actix_session::Session;
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpResponse, get, web};
 use askama::Template;
 
 use super::WebError;
+use super::extract::CurrentUser;
 use super::format::{When, duration};
-use super::page::{Layout, block, parse_uuid, render, require_login};
+use super::page::{Layout, block, parse_uuid, render};
 use super::views::JobView;
 use crate::cache::admin::{usernames, visible_job, visible_jobs};
 use crate::state::AppState;
@@ -22,11 +23,10 @@ struct JobsPage {
 /// Recent jobs the user may see.
 #[get("/cache/jobs")]
 pub async fn list_jobs(
-    req: HttpRequest,
+    CurrentUser(user): CurrentUser,
     session: Session,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
-    let user = require_login(&req, &session, &state).await?;
     let u = user.clone();
     let (jobs, names) = block(&state, move |conn| {
         let jobs = visible_jobs(conn, &u, 100)?;
@@ -72,12 +72,11 @@ struct JobPage {
 /// One job.
 #[get("/cache/jobs/{uuid}")]
 pub async fn show_job(
-    req: HttpRequest,
+    CurrentUser(user): CurrentUser,
     session: Session,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let user = require_login(&req, &session, &state).await?;
     let uuid = parse_uuid(&path)?;
     let u = user.clone();
     let (job, project, runs, who) = block(&state, move |conn| visible_job(conn, &u, uuid)).await?;

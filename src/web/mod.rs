@@ -1,10 +1,12 @@
 //! The server-rendered admin pages, static files, security headers and `/healthz`.
 //!
-//! Handlers are thin: log-in check, one call into `cache::admin` (in `web::block`),
-//! a template per page. Errors render through the layout ([`WebError`]).
+//! Handlers are thin: the signed-in user and the CSRF-checked form come from
+//! extractors ([`extract`]), then one call into `cache::admin` (in `web::block`), a
+//! template per page. Errors render through the layout ([`WebError`]).
 
 mod actions;
 mod error;
+pub mod extract;
 pub mod format;
 mod health;
 mod item;

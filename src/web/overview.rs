@@ -1,12 +1,13 @@
 //! `GET /cache/`: every readable project with its cache at a glance, plus site-wide items.
 
 use actix_session::Session;
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpResponse, get, web};
 use askama::Template;
 
 use super::WebError;
+use super::extract::CurrentUser;
 use super::format::{When, size};
-use super::page::{Layout, block, redirect, render, require_login};
+use super::page::{Layout, block, redirect, render};
 use crate::cache::admin::{ScopeStats, overview};
 use crate::state::AppState;
 
@@ -61,11 +62,10 @@ pub async fn root() -> HttpResponse {
 /// The overview.
 #[get("/cache/")]
 pub async fn show_overview(
-    req: HttpRequest,
+    CurrentUser(user): CurrentUser,
     session: Session,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
-    let user = require_login(&req, &session, &state).await?;
     let u = user.clone();
     let data = block(&state, move |conn| overview(conn, &u)).await?;
     let rows = data

@@ -1,9 +1,10 @@
-//! What every page shares: the layout's data, rendering, flash messages, the login
-//! requirement, CSRF checks and running database work off the async threads.
+//! What every page shares: the layout's data, rendering, flash messages, the CSRF
+//! check and running database work off the async threads. Who is asking comes from
+//! the extractors in [`extract`](super::extract).
 
 use actix_session::Session;
 use actix_web::http::header::ContentType;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::{Deserialize, Serialize};
 
@@ -128,33 +129,6 @@ where
         f(&mut conn)
     })
     .await?
-}
-
-/// The logged-in user, or a redirect to the login page and back.
-pub async fn require_login(
-    req: &HttpRequest,
-    session: &Session,
-    state: &web::Data<AppState>,
-) -> Result<User, WebError> {
-    let Some(id) = session::user_id(session) else {
-        return Err(login_required(req));
-    };
-    let user = block(state, move |conn| Ok(User::find_by_id(conn, id)?)).await?;
-    match user.filter(|u| u.is_active) {
-        Some(u) => Ok(u),
-        None => {
-            session::log_out(session);
-            Err(login_required(req))
-        }
-    }
-}
-
-fn login_required(req: &HttpRequest) -> WebError {
-    let next = match req.uri().query() {
-        Some(q) => format!("{}?{q}", req.path()),
-        None => req.path().to_owned(),
-    };
-    WebError::Login { next }
 }
 
 /// Rejects a POST whose CSRF token does not match the session's (403).

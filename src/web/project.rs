@@ -2,13 +2,14 @@
 //! filterable, sortable and paginated in the database, with sync history and activity.
 
 use actix_session::Session;
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpResponse, get, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::WebError;
+use super::extract::CurrentUser;
 use super::format::{When, size};
-use super::page::{Layout, block, encode_component, parse_uuid, render, require_login};
+use super::page::{Layout, block, encode_component, parse_uuid, render};
 use super::views::{EventView, JobView};
 use crate::cache::admin::{readable_project, scope_page};
 use crate::db::models::{ItemOrder, ItemQuery, Project, User};
@@ -99,13 +100,12 @@ impl ProjectPage {
 }
 
 async fn show(
-    req: HttpRequest,
+    user: User,
     session: Session,
     state: web::Data<AppState>,
     project_uuid: Option<uuid::Uuid>,
     query: ListQuery,
 ) -> Result<HttpResponse, WebError> {
-    let user = require_login(&req, &session, &state).await?;
     let order = query
         .sort
         .as_deref()
@@ -198,23 +198,23 @@ async fn show(
 /// A project's items.
 #[get("/cache/project/{uuid}")]
 pub async fn show_project(
-    req: HttpRequest,
+    CurrentUser(user): CurrentUser,
     session: Session,
     state: web::Data<AppState>,
     path: web::Path<String>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, WebError> {
     let uuid = parse_uuid(&path)?;
-    show(req, session, state, Some(uuid), query.into_inner()).await
+    show(user, session, state, Some(uuid), query.into_inner()).await
 }
 
 /// The site-wide items.
 #[get("/cache/site")]
 pub async fn show_site(
-    req: HttpRequest,
+    CurrentUser(user): CurrentUser,
     session: Session,
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, WebError> {
-    show(req, session, state, None, query.into_inner()).await
+    show(user, session, state, None, query.into_inner()).await
 }
