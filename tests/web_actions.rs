@@ -445,3 +445,75 @@ backend_test! {
         });
     }
 }
+
+backend_test! {
+    fn pool_size_concurrent_deletes_all_succeed(db) {
+        // Each delete is one unit of work on one pooled connection: `pool_size` of them
+        // (and more) at once must not wait for each other's second connection (they
+        // used to hold two each, and timed out with 503).
+        const POOL: u32 = 4;
+        const AT_ONCE: u32 = 2 * POOL;
+        let app = TestApp::spawn(&db, PluginRegistry::builder().project_app(ExampleProjectApp), |s| {
+            s.pool_size = POOL;
+            s.db_timeout = Duration::from_secs(3);
+        });
+        let projects: Vec<Project> = {
+            let conn = &mut *app.conn();
+            fx::user(conn, "root", true);
+            (0..AT_ONCE).map(|i| fx::project(conn, &format!("P{i}"), None, None)).collect()
+        };
+        run(async {
+            let mut clients = Vec::new();
+            for _ in 0..AT_ONCE {
+                let c = logged_in(&app, "root").await;
+                let token = session_csrf(&c, &app).await;
+                clients.push((c, token));
+            }
+            for round in 0..3 {
+                let items: Vec<String> = projects
+                    .iter()
+                    .map(|p| {
+                        set(&app, EXAMPLE, &format!("r{round}"), Some(p));
+                        set(&app, EXAMPLE, &format!("one{round}"), Some(p))
+                    })
+                    .collect();
+                let deletes = clients.iter().zip(&items).map(|((c, token), item)| {
+                    (c.clone(), format!("/cache/item/{item}/delete"), token.clone())
+                });
+                let statuses = post_all(&app, deletes.collect()).await;
+                assert!(statuses.iter().all(|s| *s == StatusCode::SEE_OTHER), "round {round}: item deletes: {statuses:?}");
+                let deletes = clients.iter().zip(&projects).map(|((c, token), p)| {
+                    (c.clone(), format!("/cache/project/{}/delete", p.uuid), token.clone())
+                });
+                let statuses = post_all(&app, deletes.collect()).await;
+                assert!(statuses.iter().all(|s| *s == StatusCode::SEE_OTHER), "round {round}: project deletes: {statuses:?}");
+                for p in &projects {
+                    assert_eq!(count(&app, Some(p)), 0, "round {round}");
+                }
+            }
+        });
+    }
+}
+
+/// POSTs each `(client, path, token)` at the same time; the statuses, in order.
+async fn post_all(app: &TestApp, posts: Vec<(reqwest::Client, String, String)>) -> Vec<StatusCode> {
+    let handles: Vec<_> = posts
+        .into_iter()
+        .map(|(c, path, token)| {
+            let url = app.url(&path);
+            tokio::spawn(async move {
+                c.post(url)
+                    .form(&[("csrf_token", token)])
+                    .send()
+                    .await
+                    .expect("POST")
+                    .status()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for h in handles {
+        statuses.push(h.await.expect("request task"));
+    }
+    statuses
+}

@@ -4,9 +4,9 @@
 //! `cache_delete`.
 
 use actix_web::web::{Data, Path};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse};
 
-use super::access::{Need, authorize};
+use super::access::{Need, authorize_with};
 use super::{ItemPath, activity};
 use crate::state::AppState;
 use crate::{Error, Result};
@@ -18,28 +18,35 @@ pub async fn delete(
     path: Path<ItemPath>,
 ) -> Result<HttpResponse> {
     let path = path.into_inner();
-    let granted = authorize(&req, &state, &path.project, Need::Delete).await?;
-    web::block(move || {
-        let (app, name) = (&path.app_name, &path.item_name);
-        granted.cache.check_app_name(app)?;
-        let event = activity::event(
-            "cache_delete",
-            &granted.project,
-            granted.caller.user(),
-            format!("Deleted cache item \"{app}:{name}\" over the API"),
-        );
-        let deleted = granted.cache.delete_cache_item_recorded(
-            app,
-            name,
-            Some(&granted.project),
-            Some(&event),
-        )?;
-        if deleted {
-            Ok(())
-        } else {
-            Err(Error::not_found())
-        }
-    })
-    .await??;
+    let project = path.project.clone();
+    authorize_with(
+        &req,
+        &state,
+        &project,
+        Need::Delete,
+        move |conn, granted| {
+            let (app, name) = (&path.app_name, &path.item_name);
+            granted.cache.check_app_name(app)?;
+            let event = activity::event(
+                "cache_delete",
+                &granted.project,
+                granted.caller.user(),
+                format!("Deleted cache item \"{app}:{name}\" over the API"),
+            );
+            let deleted = granted.cache.delete_cache_item_recorded(
+                conn,
+                app,
+                name,
+                Some(&granted.project),
+                Some(&event),
+            )?;
+            if deleted {
+                Ok(())
+            } else {
+                Err(Error::not_found())
+            }
+        },
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "detail": "ok" })))
 }

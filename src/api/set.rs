@@ -32,9 +32,18 @@ pub async fn set(
             user,
             format!("Set cache item \"{app}:{name}\" over the API"),
         );
+        let mut conn = granted.cache.conn()?;
         granted
             .cache
-            .set_cache_item_recorded(app, name, &data, Some(&granted.project), user, Some(&event))
+            .set_cache_item_recorded(
+                &mut conn,
+                app,
+                name,
+                &data,
+                Some(&granted.project),
+                user,
+                Some(&event),
+            )
             .map(drop)
     })
     .await

@@ -362,15 +362,16 @@ pub fn deleted_description(n: usize, app: Option<&str>, project: Option<&Project
 }
 
 /// Deletes a scope's items (optionally one app's) and logs the action with them, in one
-/// transaction. No project: every item of the site. Returns how many went.
+/// transaction on `conn`. No project: every item of the site. Returns how many went.
 pub fn delete_scope(
+    conn: &mut DbConn,
     cache: &super::SodarCache,
     user: Option<&User>,
     project: Option<&Project>,
     app: Option<&str>,
     origin: Origin,
 ) -> Result<usize> {
-    cache.delete_cache_recorded(app, project, |n| {
+    cache.delete_cache_recorded(conn, app, project, |n| {
         Some(NewEvent {
             project_id: project.map(|p| p.id),
             user_id: user.map(|u| u.id),
@@ -382,8 +383,9 @@ pub fn delete_scope(
     })
 }
 
-/// Deletes one item for `user` and logs it, in one transaction.
+/// Deletes one item for `user` and logs it, in one transaction on `conn`.
 pub fn delete_item(
+    conn: &mut DbConn,
     cache: &super::SodarCache,
     user: &User,
     item: &CacheItem,
@@ -398,6 +400,6 @@ pub fn delete_item(
         description: format!("Deleted item \"{}:{}\"", item.app_name, item.name),
         ok: true,
     };
-    cache.delete_cache_item_recorded(&item.app_name, &item.name, project, Some(&event))?;
+    cache.delete_cache_item_recorded(conn, &item.app_name, &item.name, project, Some(&event))?;
     Ok(())
 }

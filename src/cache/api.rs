@@ -92,17 +92,29 @@ impl SodarCache {
         Ok(self.inner.pool.get()?)
     }
 
-    /// Runs `f` in one write transaction. On SQLite, writers of this process take turns
-    /// first; the transaction's first statement must be a write (see `db`).
+    /// Runs `f` in one write transaction on a pooled connection (see [`write_on`]).
+    ///
+    /// [`write_on`]: Self::write_on
     pub fn write<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {
         let mut conn = self.conn()?;
-        let _turn = matches!(*conn, DbConn::Sqlite(_)).then(|| {
+        self.write_on(&mut conn, f)
+    }
+
+    /// Runs `f` in one write transaction on `conn`, the caller's connection: code that
+    /// already holds one never takes a second (a unit of work holding two pooled
+    /// connections starves the pool under load). On SQLite, writers of this process
+    /// take turns first; the transaction's first statement must be a write (see `db`).
+    pub fn write_on<T>(
+        &self,
+        conn: &mut DbConn,
+        f: impl FnOnce(&mut DbConn) -> Result<T>,
+    ) -> Result<T> {
+        let _turn = matches!(conn, DbConn::Sqlite(_)).then(|| {
             self.inner
                 .sqlite_writes
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
         });
-        let conn: &mut DbConn = &mut conn;
         conn.transaction(f)
     }
 
@@ -181,12 +193,16 @@ impl SodarCache {
         project: Option<&Project>,
         user: Option<&User>,
     ) -> Result<CacheItem> {
-        self.set_cache_item_recorded(app_name, name, data, project, user, None)
+        let mut conn = self.conn()?;
+        self.set_cache_item_recorded(&mut conn, app_name, name, data, project, user, None)
     }
 
-    /// Writes an item and, in the same transaction, its activity event: both or neither.
+    /// Writes an item on `conn` and, in the same transaction, its activity event: both
+    /// or neither.
+    #[expect(clippy::too_many_arguments, reason = "the item's key, data and writer")]
     pub fn set_cache_item_recorded(
         &self,
+        conn: &mut DbConn,
         app_name: &str,
         name: &str,
         data: &JsonText,
@@ -195,7 +211,7 @@ impl SodarCache {
         event: Option<&NewEvent<'_>>,
     ) -> Result<CacheItem> {
         self.check_write(app_name, name, data)?;
-        let item = self.write(|conn| {
+        let item = self.write_on(conn, |conn| {
             let item = CacheItem::upsert(conn, &new_item(app_name, name, data, project, user))?;
             if let Some(event) = event {
                 Event::record(conn, event)?;
@@ -278,18 +294,21 @@ impl SodarCache {
         name: &str,
         project: Option<&Project>,
     ) -> Result<bool> {
-        self.delete_cache_item_recorded(app_name, name, project, None)
+        let mut conn = self.conn()?;
+        self.delete_cache_item_recorded(&mut conn, app_name, name, project, None)
     }
 
-    /// Deletes the item and, when it existed, records `event` in the same transaction.
+    /// Deletes the item on `conn` and, when it existed, records `event` in the same
+    /// transaction.
     pub fn delete_cache_item_recorded(
         &self,
+        conn: &mut DbConn,
         app_name: &str,
         name: &str,
         project: Option<&Project>,
         event: Option<&NewEvent<'_>>,
     ) -> Result<bool> {
-        let deleted = self.write(|conn| {
+        let deleted = self.write_on(conn, |conn| {
             let deleted = CacheItem::delete_one(conn, project.map(|p| p.id), app_name, name)? > 0;
             if let Some(event) = event.filter(|_| deleted) {
                 Event::record(conn, event)?;
@@ -305,13 +324,15 @@ impl SodarCache {
     /// Deletes items in one statement, optionally of one app and/or one project (no
     /// project: every project and the site-wide items). Returns how many went.
     pub fn delete_cache(&self, app_name: Option<&str>, project: Option<&Project>) -> Result<usize> {
-        self.delete_cache_recorded(app_name, project, |_| None)
+        let mut conn = self.conn()?;
+        self.delete_cache_recorded(&mut conn, app_name, project, |_| None)
     }
 
-    /// [`delete_cache`](Self::delete_cache), recording the event `event(n)` builds from
-    /// the number deleted in the same transaction.
+    /// [`delete_cache`](Self::delete_cache) on `conn`, recording the event `event(n)`
+    /// builds from the number deleted in the same transaction.
     pub fn delete_cache_recorded<'e>(
         &self,
+        conn: &mut DbConn,
         app_name: Option<&str>,
         project: Option<&Project>,
         event: impl FnOnce(usize) -> Option<NewEvent<'e>>,
@@ -319,7 +340,7 @@ impl SodarCache {
         if let Some(app) = app_name {
             self.check_app_name(app)?;
         }
-        let n = self.write(|conn| {
+        let n = self.write_on(conn, |conn| {
             let n = CacheItem::delete_matching(conn, app_name, project.map(|p| p.id))?;
             if let Some(event) = event(n) {
                 Event::record(conn, &event)?;

@@ -28,9 +28,8 @@ pub fn run(ctx: &Context, opts: Opts) -> anyhow::Result<ExitCode> {
         Some(p) => Some(find_project(&mut conn, p)?),
         None => None,
     };
-    drop(conn);
     let (app, project) = (opts.app.as_deref(), project.as_ref());
-    let n = delete_scope(&cache, None, project, app, Origin::Cli)?;
+    let n = delete_scope(&mut conn, &cache, None, project, app, Origin::Cli)?;
     if n == 0 {
         tracing::info!("No cached data found");
     } else {

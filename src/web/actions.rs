@@ -130,10 +130,10 @@ pub async fn delete_site(
     }
     let cache = cache_of(&state)?;
     let app = Some(form.app.clone()).filter(|a| !a.is_empty());
-    let n =
-        web::block(move || delete_scope(&cache, Some(&user), None, app.as_deref(), Origin::Web))
-            .await
-            .map_err(Error::from)??;
+    let n = block(&state, move |conn| {
+        delete_scope(conn, &cache, Some(&user), None, app.as_deref(), Origin::Web)
+    })
+    .await?;
     flash(&session, "success", deleted_message(n));
     Ok(redirect("/cache/"))
 }
@@ -187,6 +187,7 @@ pub async fn delete_project(
     let (project, n) = block(&state, move |conn| {
         let project = manageable_project(conn, &u, uuid)?;
         let n = delete_scope(
+            conn,
             &cache,
             Some(&u),
             Some(&project),
@@ -236,7 +237,7 @@ pub async fn delete_one_item(
     let u = user.clone();
     let back = block(&state, move |conn| {
         let (item, project) = manageable_item(conn, &u, uuid)?;
-        delete_item(&cache, &u, &item, project.as_ref(), Origin::Web)?;
+        delete_item(conn, &cache, &u, &item, project.as_ref(), Origin::Web)?;
         Ok(project.map_or_else(
             || "/cache/site".to_owned(),
             |p| format!("/cache/project/{}", p.uuid),
