@@ -9,6 +9,7 @@ use reqwest::Method;
 use reqwest::header::{CONTENT_TYPE, IF_NONE_MATCH};
 use serde_json::{Value, json};
 use sodarcache::db::models::Event;
+use sodarcache::db::models::Origin;
 
 backend_test! {
     fn retrieve_returns_upstream_keys_in_order_and_the_stored_text(db) {
@@ -103,7 +104,7 @@ backend_test! {
             let events = Event::list(&mut w.app.conn(), Some(Some(w.project.id)), 10).unwrap();
             let sets: Vec<&Event> = events.iter().filter(|e| e.event_name == "cache_set").collect();
             assert_eq!(sets.len(), 2);
-            assert!(sets.iter().all(|e| e.origin == "api" && e.ok));
+            assert!(sets.iter().all(|e| e.origin == Origin::Api && e.ok));
             assert_eq!(sets[0].user_id, Some(w.users["delegate"].id));
             assert_eq!(sets[1].user_id, Some(w.users["contributor"].id));
             assert!(sets[0].description.contains("sodarcache:new"));

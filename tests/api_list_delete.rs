@@ -7,6 +7,7 @@ use api_helpers::{APP, As, ITEM, World, run};
 use serde_json::json;
 use sodarcache::db::JsonText;
 use sodarcache::db::models::Event;
+use sodarcache::db::models::Origin;
 
 backend_test! {
     fn list_pages_through_items_without_their_data(db) {
@@ -62,7 +63,7 @@ backend_test! {
             let events = Event::list(&mut w.app.conn(), Some(Some(w.project.id)), 10).unwrap();
             assert_eq!(events.len(), 1);
             assert_eq!(events[0].event_name, "cache_delete");
-            assert_eq!(events[0].origin, "api");
+            assert_eq!(events[0].origin, Origin::Api);
             assert_eq!(events[0].user_id, Some(w.users["contributor"].id));
         });
     }

@@ -10,6 +10,7 @@ use serde_json::json;
 use sodarcache::auth::{password, token};
 use sodarcache::cli::Cli;
 use sodarcache::db::models::{ApiToken, Project, Role, RoleAssignment, SyncJob, User};
+use sodarcache::db::models::{JobStatus, PublicAccess};
 use sodarcache::db::{DbPool, now};
 use sodarcache::plugins::{ExampleProjectApp, PluginRegistry};
 
@@ -172,7 +173,7 @@ backend_test! {
         assert_eq!(code, ExitCode::FAILURE);
         assert!(cache.get_cache_item("example_project_app", "project_summary", Some(&project)).unwrap().is_some());
         let jobs = SyncJob::list(&mut pool.get().unwrap(), None, 0, 10).unwrap();
-        assert_eq!(jobs[0].status, "failed");
+        assert_eq!(jobs[0].status, JobStatus::Failed);
     }
 }
 
@@ -312,7 +313,7 @@ backend_test! {
         assert!(!proj.is_category() && !top.is_category());
         assert_eq!(proj.parent_id, Some(cat.id));
         assert_eq!(proj.full_title, "Cat / Proj");
-        assert_eq!(proj.public_access.as_deref(), Some("guest"));
+        assert_eq!(proj.public_access, Some(PublicAccess::Guest));
         assert_eq!(top.parent_id, None);
     }
 }
@@ -354,7 +355,7 @@ backend_test! {
         assert_eq!(out.code, 0, "{}", out.stderr);
         let roles = RoleAssignment::for_user(&mut pool.get().unwrap(), alice.id).unwrap();
         assert_eq!(roles.len(), 1);
-        assert_eq!(roles[0].role(), Some(Role::Contributor));
+        assert_eq!(roles[0].role, Role::Contributor);
     }
 }
 
@@ -486,7 +487,7 @@ backend_test! {
         assert_eq!(out.code, 0, "{}", out.stderr);
         assert!(out.logged("INFO", "Cache synchronization OK"), "{}", out.stderr);
         let conn = &mut *pool.get().unwrap();
-        assert_eq!(SyncJob::find_by_id(conn, stale.id).unwrap().unwrap().status, "failed");
+        assert_eq!(SyncJob::find_by_id(conn, stale.id).unwrap().unwrap().status, JobStatus::Failed);
         let jobs = SyncJob::list(conn, None, 0, 10).unwrap();
         assert_eq!(jobs.len(), 2);
         assert_eq!((jobs[0].origin.as_str(), jobs[0].status.as_str()), ("cli", "done"));

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use diesel::prelude::*;
 use sodarcache::cache::SodarCache;
 use sodarcache::cache::jobs::{request_sync, run_job, sweep_stale};
+use sodarcache::db::models::JobStatus;
 use sodarcache::db::models::{Event, Origin, PluginRun, Project, SyncJob};
 use sodarcache::db::schema::sync_jobs;
 use sodarcache::db::{DbPool, now};
@@ -33,8 +34,8 @@ backend_test! {
         let user = fx::user(conn, "alice", false);
         let (first, joined) = request_sync(conn, Some(&project), None, Origin::Web, Some(&user)).unwrap();
         assert!(!joined);
-        assert_eq!(first.status, "queued");
-        assert_eq!(first.origin, "web");
+        assert_eq!(first.status, JobStatus::Queued);
+        assert_eq!(first.origin, Origin::Web);
         assert_eq!(first.user_id, Some(user.id));
         let (second, joined) = request_sync(conn, Some(&project), None, Origin::Api, None).unwrap();
         assert!(joined);
@@ -44,7 +45,7 @@ backend_test! {
         let (third, joined) = request_sync(conn, Some(&project), None, Origin::Cli, None).unwrap();
         assert!(joined);
         assert_eq!(third.uuid, first.uuid);
-        assert_eq!(third.status, "running");
+        assert_eq!(third.status, JobStatus::Running);
         assert_eq!(SyncJob::list(conn, None, 0, 100).unwrap().len(), 1);
     }
 }
@@ -79,12 +80,12 @@ backend_test! {
         assert_eq!(claimed.uuid, first.uuid);
         drop(conn);
         let (finished, _) = run_job(&cache, &claimed, &mut |_| {}).unwrap();
-        assert_eq!(finished.status, "done");
+        assert_eq!(finished.status, JobStatus::Done);
         let conn = &mut *pool.get().unwrap();
         let (second, joined) = request_sync(conn, Some(&project), None, Origin::Web, None).unwrap();
         assert!(!joined);
         assert_ne!(second.uuid, first.uuid);
-        assert_eq!(second.status, "queued");
+        assert_eq!(second.status, JobStatus::Queued);
     }
 }
 
@@ -98,7 +99,7 @@ backend_test! {
         let (job_b, _) = request_sync(conn, Some(&b), None, Origin::Web, None).unwrap();
         let first = SyncJob::claim_next(conn, "w1").unwrap().unwrap();
         assert_eq!(first.uuid, job_a.uuid);
-        assert_eq!(first.status, "running");
+        assert_eq!(first.status, JobStatus::Running);
         assert_eq!(first.worker.as_deref(), Some("w1"));
         assert!(first.started.is_some() && first.heartbeat.is_some());
         let second = SyncJob::claim_next(conn, "w2").unwrap().unwrap();
@@ -124,7 +125,7 @@ backend_test! {
         let mut calls = 0;
         let (finished, outcomes) = run_job(&cache, &job, &mut |_| calls += 1).unwrap();
         assert_eq!(calls, 2, "progress after each plugin call");
-        assert_eq!(finished.status, "failed");
+        assert_eq!(finished.status, JobStatus::Failed);
         assert!(finished.finished.is_some());
         assert_eq!(finished.error, None, "plugin errors live in the plugin runs");
         assert_eq!(outcomes.len(), 2);
@@ -141,7 +142,7 @@ backend_test! {
         assert_eq!(events.len(), 1);
         let event = &events[0];
         assert_eq!(event.event_name, "cache_sync");
-        assert_eq!(event.origin, "api");
+        assert_eq!(event.origin, Origin::Api);
         assert_eq!(event.user_id, Some(user.id));
         assert!(!event.ok);
         assert_eq!(
@@ -161,7 +162,7 @@ backend_test! {
         let job = SyncJob::claim_next(&mut conn, "w1").unwrap().unwrap();
         drop(conn);
         let (finished, outcomes) = run_job(&cache, &job, &mut |_| {}).unwrap();
-        assert_eq!(finished.status, "done");
+        assert_eq!(finished.status, JobStatus::Done);
         assert_eq!(finished.error, None);
         // Two projects and the site-wide scope.
         assert_eq!(outcomes[0].items_written, 3);
@@ -176,7 +177,7 @@ backend_test! {
         let events = Event::list(conn, Some(None), 10).unwrap();
         assert_eq!(events.len(), 1);
         assert!(events[0].ok);
-        assert_eq!(events[0].origin, "cli");
+        assert_eq!(events[0].origin, Origin::Cli);
         assert_eq!(events[0].description, "Synchronized cache for all projects");
     }
 }
@@ -199,11 +200,11 @@ backend_test! {
             .unwrap();
         assert_eq!(sweep_stale(conn).unwrap(), 1);
         let stale = SyncJob::find_by_id(conn, stale.id).unwrap().unwrap();
-        assert_eq!(stale.status, "failed");
+        assert_eq!(stale.status, JobStatus::Failed);
         assert!(stale.finished.is_some());
         assert!(stale.error.is_some());
-        assert_eq!(SyncJob::find_by_id(conn, alive.id).unwrap().unwrap().status, "running");
-        assert_eq!(SyncJob::find_by_id(conn, queued.id).unwrap().unwrap().status, "queued");
+        assert_eq!(SyncJob::find_by_id(conn, alive.id).unwrap().unwrap().status, JobStatus::Running);
+        assert_eq!(SyncJob::find_by_id(conn, queued.id).unwrap().unwrap().status, JobStatus::Queued);
         assert_eq!(sweep_stale(conn).unwrap(), 0);
         // The failed job no longer blocks its scope.
         let (fresh, joined) = request_sync(conn, Some(&a), None, Origin::Web, None).unwrap();
@@ -232,7 +233,7 @@ backend_test! {
             finished: sodarcache::db::now(),
         };
         let finished = SyncJob::finish(conn, job.id, &[run], None).unwrap();
-        assert_eq!(finished.status, "failed", "the sweep's verdict stands");
+        assert_eq!(finished.status, JobStatus::Failed, "the sweep's verdict stands");
         let runs = SyncJob::plugin_runs(conn, job.id).unwrap();
         assert_eq!(runs.len(), 1, "the late outcome is still recorded");
         assert_eq!(runs[0].items_written, 3);

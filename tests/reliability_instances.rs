@@ -21,6 +21,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use sodarcache::cache::SyncContext;
 use sodarcache::cache::jobs::request_sync;
+use sodarcache::db::models::JobStatus;
 use sodarcache::db::models::{Origin, Project, SyncJob, User};
 use sodarcache::plugins::{PluginRegistry, ProjectAppPlugin, RegistryBuilder};
 
@@ -161,7 +162,7 @@ fn two_servers_on_one_postgres_run_a_sync_once_and_share_sessions() {
         "the plugin ran once per job"
     );
     for job in &jobs {
-        assert_eq!(job.status, "done");
+        assert_eq!(job.status, JobStatus::Done);
         assert!(job.worker.is_some());
         assert_eq!(
             SyncJob::plugin_runs(conn, job.id).unwrap().len(),
@@ -223,7 +224,7 @@ fn two_servers_polling_one_postgres_run_each_queued_job_once() {
     assert_eq!(TOTAL.load(Ordering::SeqCst), JOBS);
     let mut workers = BTreeSet::new();
     for job in &jobs {
-        assert_eq!(job.status, "done");
+        assert_eq!(job.status, JobStatus::Done);
         workers.insert(job.worker.clone().expect("claimed"));
         assert_eq!(SyncJob::plugin_runs(conn, job.id).unwrap().len(), 1);
     }
@@ -270,7 +271,7 @@ backend_test! {
         for (w, mine) in claimed.iter().enumerate() {
             for job in mine {
                 let row = SyncJob::find_by_id(conn, job.id).unwrap().unwrap();
-                assert_eq!(row.status, "running");
+                assert_eq!(row.status, JobStatus::Running);
                 assert_eq!(row.worker.as_deref(), Some(format!("w{w}").as_str()));
             }
         }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use sodarcache::cache::jobs::request_sync;
+use sodarcache::db::models::JobStatus;
 use sodarcache::db::models::{Origin, SyncJob};
 use sodarcache::db::schema::sync_jobs;
 use sodarcache::db::{DbConn, now};
@@ -29,15 +30,15 @@ fn watch_job(
     id: i64,
     limit: Duration,
     done: impl Fn(&SyncJob) -> bool,
-) -> (Vec<String>, SyncJob) {
+) -> (Vec<JobStatus>, SyncJob) {
     let deadline = Instant::now() + limit;
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen: Vec<JobStatus> = Vec::new();
     loop {
         let job = SyncJob::find_by_id(conn, id)
             .expect("read job")
             .expect("job exists");
         if seen.last() != Some(&job.status) {
-            seen.push(job.status.clone());
+            seen.push(job.status);
         }
         if done(&job) {
             return (seen, job);
@@ -66,7 +67,7 @@ backend_test! {
         let started = Instant::now();
         let (seen, job) = watch_job(conn, job.id, Duration::from_secs(10), SyncJob::is_finished);
         assert!(started.elapsed() < Duration::from_secs(4), "the hanging plugin was not waited for");
-        assert_eq!(job.status, "failed", "{seen:?}");
+        assert_eq!(job.status, JobStatus::Failed, "{seen:?}");
         assert!(job.finished.is_some());
         assert!(job.error.is_none(), "the job itself ran; its plugins failed: {:?}", job.error);
         assert!(job.worker.is_some());
@@ -110,13 +111,13 @@ backend_test! {
         let app = TestApp::spawn(&db, PluginRegistry::builder(), |s| s.job_stale_after = stale_after);
         // The old job is failed by the sweep the worker runs first thing.
         let (_, old) = watch_job(conn, old.id, Duration::from_secs(2), SyncJob::is_finished);
-        assert_eq!(old.status, "failed");
+        assert_eq!(old.status, JobStatus::Failed);
         assert!(old.error.as_deref().unwrap_or_default().contains("stopped"), "{:?}", old.error);
         assert!(old.finished.is_some());
         // The recent one once its heartbeat is older than the threshold (checked every
         // third of it), and not before.
         let (seen, recent) = watch_job(conn, recent.id, Duration::from_secs(6), SyncJob::is_finished);
-        assert_eq!(seen, ["running", "failed"]);
+        assert_eq!(seen, [JobStatus::Running, JobStatus::Failed]);
         let heartbeat_age = recent.finished.unwrap() - recent.heartbeat.unwrap();
         assert!(heartbeat_age >= chrono::Duration::from_std(stale_after).unwrap(), "failed after only {heartbeat_age}");
         eprintln!("stale jobs failed within {:?} of the start", started.elapsed());
@@ -142,8 +143,8 @@ backend_test! {
         let project = fx::project(conn, "P", None, None);
         let (job, _) = request_sync(conn, Some(&project), None, Origin::Web, None).unwrap();
         let (seen, job) = watch_job(conn, job.id, Duration::from_secs(10), SyncJob::is_finished);
-        let seen: Vec<&str> = seen.iter().map(String::as_str).filter(|s| *s != "queued").collect();
-        assert_eq!(seen, ["running", "done"], "{job:?}");
+        let seen: Vec<JobStatus> = seen.into_iter().filter(|s| *s != JobStatus::Queued).collect();
+        assert_eq!(seen, [JobStatus::Running, JobStatus::Done], "{job:?}");
         assert!(job.error.is_none());
         let runs = SyncJob::plugin_runs(conn, job.id).unwrap();
         assert!(runs.len() == 1 && runs[0].ok && runs[0].items_written == 1, "{runs:?}");

@@ -12,6 +12,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use sodarcache::cache::SodarCache;
 use sodarcache::db::models::{CacheItem, Event, Project, PublicAccess, Role, SyncJob, User};
+use sodarcache::db::models::{JobStatus, Origin};
 use sodarcache::plugins::{ExampleProjectApp, PluginRegistry};
 
 use common::TestApp;
@@ -132,7 +133,7 @@ backend_test! {
             let job = SyncJob::find_by_uuid(&mut app.conn(), uuid).unwrap().unwrap();
             assert!(!job.is_finished(), "{}", job.status);
             assert_eq!(job.project_id, Some(w.p.id));
-            assert_eq!(job.origin, "web");
+            assert_eq!(job.origin, Origin::Web);
             assert_eq!(job.user_id, Some(user_id(&app, "owner")));
             let html = page(&c, &app, &job_path).await;
             assert!(html.contains("Sync queued."), "{html}");
@@ -145,7 +146,7 @@ backend_test! {
             assert_eq!(jobs(&app).len(), 1);
 
             let job = wait_finished(&app, uuid).await;
-            assert_eq!(job.status, "done", "{:?}", job.error);
+            assert_eq!(job.status, JobStatus::Done, "{:?}", job.error);
             let runs = SyncJob::plugin_runs(&mut app.conn(), job.id).unwrap();
             assert!(runs.iter().all(|r| r.ok), "{runs:?}");
             assert!(cache(&app).get_cache_item("slow_app", "slow", Some(&w.p)).unwrap().is_some());
@@ -167,7 +168,7 @@ backend_test! {
             })
             .await
             .expect("both syncs logged");
-            assert!(synced.iter().all(|e| e.project_id == Some(w.p.id) && e.origin == "web" && e.ok));
+            assert!(synced.iter().all(|e| e.project_id == Some(w.p.id) && e.origin == Origin::Web && e.ok));
             assert!(synced.iter().any(|e| e.user_id == Some(user_id(&app, "owner"))));
             let html = page(&c, &app, &format!("/cache/project/{}", w.p.uuid)).await;
             let activity = &html[html.find("id=\"activity\"").expect("activity")..];
@@ -269,7 +270,7 @@ backend_test! {
             let again = post_csrf(&root, &app, "/cache/sync", &[]).await;
             assert_redirect_to(&again, &job_path);
             let job = wait_finished(&app, job_uuid(&job_path)).await;
-            assert_eq!(job.status, "done");
+            assert_eq!(job.status, JobStatus::Done);
             assert_eq!(job.project_id, None);
             assert!(cache(&app).get_cache_item("slow_app", "slow", None).unwrap().is_some());
             assert!(cache(&app).get_cache_item("slow_app", "slow", Some(&w.p)).unwrap().is_some());
@@ -353,7 +354,7 @@ backend_test! {
             let deletes: Vec<Event> = events(&app).into_iter().filter(|e| e.event_name == "cache_delete").collect();
             assert_eq!(deletes.len(), 3, "{deletes:?}");
             let delegate = user_id(&app, "delegate");
-            assert!(deletes.iter().all(|e| e.project_id == Some(w.p.id) && e.user_id == Some(delegate) && e.origin == "web"));
+            assert!(deletes.iter().all(|e| e.project_id == Some(w.p.id) && e.user_id == Some(delegate) && e.origin == Origin::Web));
             assert!(deletes.iter().any(|e| e.description.contains("Deleted 2 cached data items of app \"slow_app\"")), "{deletes:?}");
             assert!(deletes.iter().any(|e| e.description.contains("Deleted 3 cached data items from project")), "{deletes:?}");
             let html = page(&c, &app, &format!("/cache/project/{}", w.p.uuid)).await;
@@ -440,7 +441,7 @@ backend_test! {
             assert_eq!(count(&app, Some(&w.p)) + count(&app, Some(&w.other)) + count(&app, None), 0);
             let deletes: Vec<Event> = events(&app).into_iter().filter(|e| e.event_name == "cache_delete").collect();
             assert_eq!(deletes.len(), 2);
-            assert!(deletes.iter().all(|e| e.project_id.is_none() && e.user_id == Some(user_id(&app, "root")) && e.origin == "web"));
+            assert!(deletes.iter().all(|e| e.project_id.is_none() && e.user_id == Some(user_id(&app, "root")) && e.origin == Origin::Web));
             assert!(deletes.iter().any(|e| e.description.contains("from all projects")));
         });
     }

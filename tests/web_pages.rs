@@ -13,6 +13,7 @@ use serde_json::json;
 use sodarcache::cache::jobs::request_sync;
 use sodarcache::cache::{CacheWrite, SodarCache};
 use sodarcache::db::JsonText;
+use sodarcache::db::models::JobStatus;
 use sodarcache::db::models::{Event, NewEvent, Origin, Project, PublicAccess, Role, SyncJob, User};
 use sodarcache::plugins::{ExampleProjectApp, PluginRegistry};
 
@@ -583,7 +584,7 @@ backend_test! {
             assert!(html.contains("This page refreshes itself"));
             assert!(html.contains("Sync queued.") || html.contains("already queued"), "flash: {html}");
             let job = wait_finished(&app, uuid).await;
-            assert_eq!(job.status, "done");
+            assert_eq!(job.status, JobStatus::Done);
             let html = page(&c, &app, &job_path).await;
             assert!(!html.contains("http-equiv=\"refresh\""), "{html}");
             assert!(html.contains("id=\"job-status\">done</span>"), "{html}");
@@ -641,7 +642,7 @@ backend_test! {
             let resp = post_csrf(&c, &app, &format!("/cache/project/{}/sync", p.uuid), &[]).await;
             let job_path = location(&resp);
             let uuid = job_path.strip_prefix("/cache/jobs/").unwrap().parse().unwrap();
-            assert_eq!(wait_finished(&app, uuid).await.status, "failed");
+            assert_eq!(wait_finished(&app, uuid).await.status, JobStatus::Failed);
             let html = page(&c, &app, &job_path).await;
             assert!(!html.contains("http-equiv=\"refresh\""));
             assert!(html.contains("id=\"job-status\">failed</span>"), "{html}");

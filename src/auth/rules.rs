@@ -35,7 +35,7 @@ pub fn best_role(
 ) -> Option<Role> {
     let mut best: Option<(Role, usize)> = None;
     for a in assignments {
-        let Some(role) = a.role() else { continue };
+        let role = a.role;
         if !role.valid_for(project) {
             continue;
         }
@@ -129,7 +129,7 @@ impl Permissions {
         let public = if project.is_category() {
             None
         } else {
-            project.public()
+            project.public_access
         };
         match who {
             Access::User(u) if u.is_superuser => Ok(Permissions::ALL),
@@ -174,7 +174,7 @@ pub fn permissions_map(
             let public = if project.is_category() {
                 None
             } else {
-                project.public()
+                project.public_access
             };
             Permissions::for_role(best_role(&chain, &assignments, project), public)
         };

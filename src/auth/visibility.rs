@@ -22,15 +22,15 @@ use crate::db::DbConn;
 use crate::db::models::{Project, ProjectType, PublicAccess, Role, User};
 use crate::db::schema::{project_ancestors, projects, role_assignments};
 
-/// Stored names of the roles that may read a project's cache.
-const READ_ROLES: [&str; 4] = ["owner", "delegate", "contributor", "guest"];
-/// Stored names of the roles that may sync and delete a project's cache.
-const MANAGE_ROLES: [&str; 2] = ["owner", "delegate"];
+/// The roles that may read a project's cache.
+const READ_ROLES: [Role; 4] = [Role::Owner, Role::Delegate, Role::Contributor, Role::Guest];
+/// The roles that may sync and delete a project's cache.
+const MANAGE_ROLES: [Role; 2] = [Role::Owner, Role::Delegate];
 
 /// `SELECT project_id` of the projects and categories where `user_id` holds one of
 /// `roles` on the project itself or an ancestor.
 #[dsl::auto_type]
-fn holding_role(user_id: i64, roles: Vec<&'static str>) -> _ {
+fn holding_role(user_id: i64, roles: Vec<Role>) -> _ {
     let on: dsl::Eq<role_assignments::project_id, project_ancestors::ancestor_id> =
         role_assignments::project_id.eq(project_ancestors::ancestor_id);
     project_ancestors::table
@@ -49,10 +49,10 @@ fn holding_role(user_id: i64, roles: Vec<&'static str>) -> _ {
 /// reads" is "some role along the chain reads": no ranking is needed here.
 #[dsl::auto_type]
 pub fn readable_project_ids(user: &User) -> _ {
-    let kind: &'static str = ProjectType::Project.as_str();
+    let kind: ProjectType = ProjectType::Project;
     let everything: dsl::AsExprOf<bool, Bool> = user.is_superuser.into_sql::<Bool>();
-    let guest: &'static str = PublicAccess::Guest.as_str();
-    let public: dsl::Eq<projects::public_access, &'static str> = projects::public_access.eq(guest);
+    let guest: PublicAccess = PublicAccess::Guest;
+    let public: dsl::Eq<projects::public_access, PublicAccess> = projects::public_access.eq(guest);
     let by_role: holding_role = holding_role(user.id, READ_ROLES.to_vec());
     projects::table
         .filter(projects::project_type.eq(kind))
@@ -64,7 +64,7 @@ pub fn readable_project_ids(user: &User) -> _ {
 /// or delegate on the project or a parent category; every project for a superuser.
 #[dsl::auto_type]
 pub fn manageable_project_ids(user: &User) -> _ {
-    let kind: &'static str = ProjectType::Project.as_str();
+    let kind: ProjectType = ProjectType::Project;
     let everything: dsl::AsExprOf<bool, Bool> = user.is_superuser.into_sql::<Bool>();
     let by_role: holding_role = holding_role(user.id, MANAGE_ROLES.to_vec());
     projects::table
@@ -76,7 +76,7 @@ pub fn manageable_project_ids(user: &User) -> _ {
 /// SQL rank of a stored role name (lower is stronger), as [`Role::rank`].
 fn rank_sql() -> diesel::expression::SqlLiteral<Integer> {
     let mut case = String::from("CASE role_assignments.role");
-    for role in Role::ALL {
+    for role in Role::VARIANTS {
         case.push_str(&format!(" WHEN '{}' THEN {}", role.as_str(), role.rank()));
     }
     case.push_str(" ELSE 1000 END");
@@ -103,8 +103,7 @@ pub fn role_in_project(
         .order((rank_sql().asc(), project_ancestors::depth.asc()))
         .into_boxed();
     if !project.is_category() {
-        q = q.filter(role_assignments::role.ne(Role::Finder.as_str()));
+        q = q.filter(role_assignments::role.ne(Role::Finder));
     }
-    let role: Option<String> = q.first(conn).optional()?;
-    Ok(role.and_then(|r| r.parse().ok()))
+    q.first(conn).optional()
 }

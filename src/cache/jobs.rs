@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::SodarCache;
 use super::runner::{PluginOutcome, Progress, run_plugins};
 use crate::db::DbConn;
-use crate::db::models::{Event, NewEvent, Origin, PluginRun, Project, SyncJob, User};
+use crate::db::models::{Event, JobStatus, NewEvent, Origin, PluginRun, Project, SyncJob, User};
 use crate::{Error, Result};
 
 /// How often a running job's worker records that it is alive, at most (see [`heartbeat_for`]).
@@ -107,7 +107,7 @@ pub fn run_job_beating(
         Err(e) => (Vec::new(), Some(e.public_message())),
     };
     let finished = SyncJob::finish(&mut conn, job.id, &runs, error.as_deref())?;
-    let ok = finished.status == "done";
+    let ok = finished.status == JobStatus::Done;
     let scope = project.as_ref().map_or_else(
         || "all projects".to_owned(),
         |p| format!("project {}", p.log_title()),
@@ -136,20 +136,12 @@ pub fn run_job_beating(
             project_id: job.project_id,
             user_id: job.user_id,
             event_name: "cache_sync",
-            origin: origin_of(&job.origin),
+            origin: job.origin,
             description,
             ok,
         },
     )?;
     Ok((finished, result.unwrap_or_default()))
-}
-
-fn origin_of(s: &str) -> Origin {
-    match s {
-        "cli" => Origin::Cli,
-        "api" => Origin::Api,
-        _ => Origin::Web,
-    }
 }
 
 /// Beats every `every` until `stopped`'s sender is dropped.

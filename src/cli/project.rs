@@ -64,7 +64,7 @@ pub fn run(ctx: &Context, cmd: Command) -> anyhow::Result<ExitCode> {
             )?;
             tracing::info!(
                 "Created {} {}",
-                project.project_type.to_lowercase(),
+                project.project_type.as_str().to_lowercase(),
                 project.log_title()
             );
             println!("{}", project.uuid);

@@ -11,7 +11,7 @@ use super::{Context, find_project};
 use crate::cache::jobs::{
     heartbeat_for, request_sync, run_job_beating, sweep_stale_after, worker_id,
 };
-use crate::db::models::{Origin, SyncJob};
+use crate::db::models::{JobStatus, Origin, SyncJob};
 
 /// Options.
 #[derive(Debug, clap::Args)]
@@ -79,7 +79,7 @@ pub fn run(ctx: &Context, opts: Opts) -> anyhow::Result<ExitCode> {
             wait_for(ctx, job.id)?
         }
     };
-    if finished.status == "done" {
+    if finished.status == JobStatus::Done {
         tracing::info!("Cache synchronization OK");
         Ok(ExitCode::SUCCESS)
     } else {

@@ -59,7 +59,7 @@ impl ProjectAppPlugin for ExampleProjectApp {
             "members": by_role,
             "member_count": members.len(),
             "archived": project.archive,
-            "public_access": project.public_access,
+            "public_access": project.public_access.map(|a| a.as_str()),
         });
         ctx.set_cache_item(EXAMPLE_APP, SUMMARY_ITEM, &data, Some(project), user)?;
         Ok(())

@@ -9,6 +9,7 @@ use super::extract::CurrentUser;
 use super::format::{When, size};
 use super::page::{Layout, block, redirect, render};
 use crate::cache::admin::{ScopeStats, overview};
+use crate::db::models::JobStatus;
 use crate::state::AppState;
 
 /// One row of the overview.
@@ -26,7 +27,7 @@ struct StatsView {
     size: String,
     newest: Option<When>,
     oldest: Option<When>,
-    last_sync: Option<(String, String, When)>,
+    last_sync: Option<(String, JobStatus, When)>,
 }
 
 impl StatsView {
@@ -39,7 +40,7 @@ impl StatsView {
             oldest: When::opt(s.oldest),
             last_sync: s.last_sync.as_ref().and_then(|j| {
                 j.finished
-                    .map(|f| (j.uuid.to_string(), j.status.clone(), When::new(f)))
+                    .map(|f| (j.uuid.to_string(), j.status, When::new(f)))
             }),
         }
     }

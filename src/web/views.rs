@@ -1,19 +1,19 @@
 //! Small display structs shared by several pages.
 
 use super::format::{When, duration};
-use crate::db::models::{Event, Project, SyncJob};
+use crate::db::models::{Event, JobStatus, Origin, Project, SyncJob};
 
 /// A sync job as a status badge with a link.
 #[derive(Debug, Clone)]
 pub struct JobView {
     /// UUID for the link.
     pub uuid: String,
-    /// `queued`, `running`, `done`, `failed`.
-    pub status: String,
+    /// Where it is in its life cycle.
+    pub status: JobStatus,
     /// `Whole site` or the project's full title.
     pub scope: String,
-    /// `web`, `cli`, `api`.
-    pub origin: String,
+    /// Where it was requested.
+    pub origin: Origin,
     /// Who asked, if known.
     pub who: String,
     /// When requested.
@@ -29,9 +29,9 @@ impl JobView {
     pub fn new(job: &SyncJob, project: Option<&Project>, who: Option<&str>) -> Self {
         JobView {
             uuid: job.uuid.to_string(),
-            status: job.status.clone(),
+            status: job.status,
             scope: project.map_or_else(|| "Whole site".to_owned(), |p| p.full_title.clone()),
-            origin: job.origin.clone(),
+            origin: job.origin,
             who: who.unwrap_or("—").to_owned(),
             created: When::new(job.created),
             finished: When::opt(job.finished),
@@ -45,8 +45,8 @@ impl JobView {
 pub struct EventView {
     /// What happened.
     pub description: String,
-    /// `web`, `cli`, `api`.
-    pub origin: String,
+    /// Where it was requested.
+    pub origin: Origin,
     /// Whether it worked.
     pub ok: bool,
     /// When.
@@ -60,7 +60,7 @@ impl EventView {
     pub fn new(event: &Event, who: Option<&str>) -> Self {
         EventView {
             description: event.description.clone(),
-            origin: event.origin.clone(),
+            origin: event.origin,
             ok: event.ok,
             when: When::new(event.created),
             who: who.unwrap_or("—").to_owned(),

@@ -20,8 +20,8 @@ pub struct Event {
     pub user_id: Option<i64>,
     /// What: `cache_sync`, `cache_delete`, `cache_set`, ...
     pub event_name: String,
-    /// `web`, `cli` or `api`.
-    pub origin: String,
+    /// Where it was done.
+    pub origin: super::Origin,
     /// A sentence for people.
     pub description: String,
     /// Whether it worked.
@@ -56,7 +56,7 @@ impl Event {
                 events::project_id.eq(event.project_id),
                 events::user_id.eq(event.user_id),
                 events::event_name.eq(event.event_name),
-                events::origin.eq(event.origin.as_str()),
+                events::origin.eq(event.origin),
                 events::description.eq(&event.description),
                 events::ok.eq(event.ok),
                 events::created.eq(now()),

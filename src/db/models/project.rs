@@ -6,52 +6,26 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{project_ancestors, projects};
+use crate::db::types::text_enum;
 use crate::db::{DbConn, DbUuid, now};
 
-/// `CATEGORY` or `PROJECT`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProjectType {
-    /// A container of projects and categories.
-    Category,
-    /// A project, always inside a category or at the top.
-    Project,
-}
-
-impl ProjectType {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProjectType::Category => "CATEGORY",
-            ProjectType::Project => "PROJECT",
-        }
+text_enum! {
+    /// `CATEGORY` or `PROJECT`.
+    pub enum ProjectType {
+        /// A container of projects and categories.
+        Category = "CATEGORY",
+        /// A project, always inside a category or at the top.
+        Project = "PROJECT",
     }
 }
 
-/// Public access level of a project.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PublicAccess {
-    /// Everyone is a guest (may read the cache).
-    Guest,
-    /// Everyone is a viewer (no cache read).
-    Viewer,
-}
-
-impl PublicAccess {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PublicAccess::Guest => "guest",
-            PublicAccess::Viewer => "viewer",
-        }
-    }
-
-    /// Parses `guest` or `viewer`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "guest" => Some(PublicAccess::Guest),
-            "viewer" => Some(PublicAccess::Viewer),
-            _ => None,
-        }
+text_enum! {
+    /// Public access level of a project.
+    pub enum PublicAccess {
+        /// Everyone is a guest (may read the cache).
+        Guest = "guest",
+        /// Everyone is a viewer (no cache read).
+        Viewer = "viewer",
     }
 }
 
@@ -65,14 +39,14 @@ pub struct Project {
     pub uuid: DbUuid,
     /// Title, unique within the parent.
     pub title: String,
-    /// `CATEGORY` or `PROJECT`.
-    pub project_type: String,
+    /// Category or project.
+    pub project_type: ProjectType,
     /// Parent category, if any.
     pub parent_id: Option<i64>,
     /// Free text.
     pub description: String,
-    /// `guest`, `viewer` or none.
-    pub public_access: Option<String>,
+    /// Public access, if any (projects only).
+    pub public_access: Option<PublicAccess>,
     /// Archived projects are read-only in SODAR, but caches still work.
     pub archive: bool,
     /// `Parent / Child` path.
@@ -122,21 +96,7 @@ pub enum ProjectRuleError {
 impl Project {
     /// Whether this is a category.
     pub fn is_category(&self) -> bool {
-        self.project_type == ProjectType::Category.as_str()
-    }
-
-    /// The project type.
-    pub fn kind(&self) -> ProjectType {
-        if self.is_category() {
-            ProjectType::Category
-        } else {
-            ProjectType::Project
-        }
-    }
-
-    /// The public access level, if any.
-    pub fn public(&self) -> Option<PublicAccess> {
-        self.public_access.as_deref().and_then(PublicAccess::parse)
+        self.project_type == ProjectType::Category
     }
 
     /// Upstream's log format: `"Title" (uuid)`.
@@ -188,10 +148,10 @@ impl Project {
         let q = diesel::insert_into(projects::table).values((
             projects::uuid.eq(DbUuid(uuid::Uuid::new_v4())),
             projects::title.eq(new.title),
-            projects::project_type.eq(new.project_type.as_str()),
+            projects::project_type.eq(new.project_type),
             projects::parent_id.eq(new.parent.map(|p| p.id)),
             projects::description.eq(new.description),
-            projects::public_access.eq(new.public_access.map(PublicAccess::as_str)),
+            projects::public_access.eq(new.public_access),
             projects::archive.eq(false),
             projects::full_title.eq(full_title),
             projects::date_created.eq(now()),
@@ -261,7 +221,7 @@ impl Project {
     /// Every project of type PROJECT, by full title.
     pub fn list_projects(conn: &mut DbConn) -> QueryResult<Vec<Project>> {
         projects::table
-            .filter(projects::project_type.eq(ProjectType::Project.as_str()))
+            .filter(projects::project_type.eq(ProjectType::Project))
             .order(projects::full_title)
             .select(Project::as_select())
             .load(conn)

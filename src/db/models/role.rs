@@ -1,43 +1,35 @@
 //! The six SODAR roles and their assignments to users in projects.
 
-use std::fmt;
 use std::str::FromStr;
 
 use diesel::prelude::*;
 
 use crate::db::schema::{role_assignments, users};
+use crate::db::types::text_enum;
 use crate::db::{DbConn, is_unique_violation};
 
 use super::{Project, User};
 
-/// A role in a project. Lower rank is stronger.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Role {
-    /// Rank 10; one per project.
-    Owner,
-    /// Rank 20.
-    Delegate,
-    /// Rank 30.
-    Contributor,
-    /// Rank 40; may read the cache.
-    Guest,
-    /// Rank 45; may see the project but not read the cache.
-    Viewer,
-    /// Rank 50; categories only; no role in child projects.
-    Finder,
+text_enum! {
+    /// A role in a project, strongest first. Lower rank is stronger.
+    #[derive(PartialOrd, Ord)]
+    pub enum Role {
+        /// Rank 10; one per project.
+        Owner = "owner",
+        /// Rank 20.
+        Delegate = "delegate",
+        /// Rank 30.
+        Contributor = "contributor",
+        /// Rank 40; may read the cache.
+        Guest = "guest",
+        /// Rank 45; may see the project but not read the cache.
+        Viewer = "viewer",
+        /// Rank 50; categories only; no role in child projects.
+        Finder = "finder",
+    }
 }
 
 impl Role {
-    /// Every role, strongest first.
-    pub const ALL: [Role; 6] = [
-        Role::Owner,
-        Role::Delegate,
-        Role::Contributor,
-        Role::Guest,
-        Role::Viewer,
-        Role::Finder,
-    ];
-
     /// Upstream's rank.
     pub fn rank(self) -> u8 {
         match self {
@@ -50,27 +42,9 @@ impl Role {
         }
     }
 
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Delegate => "delegate",
-            Role::Contributor => "contributor",
-            Role::Guest => "guest",
-            Role::Viewer => "viewer",
-            Role::Finder => "finder",
-        }
-    }
-
     /// Whether the role is valid in a project of this kind (finder: categories only).
     pub fn valid_for(self, project: &Project) -> bool {
         self != Role::Finder || project.is_category()
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -78,14 +52,11 @@ impl FromStr for Role {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "Unknown role \"{s}\" (roles: owner, delegate, contributor, guest, viewer, finder)"
-                )
-            })
+        Role::parse(s).ok_or_else(|| {
+            format!(
+                "Unknown role \"{s}\" (roles: owner, delegate, contributor, guest, viewer, finder)"
+            )
+        })
     }
 }
 
@@ -99,15 +70,8 @@ pub struct RoleAssignment {
     pub project_id: i64,
     /// The user.
     pub user_id: i64,
-    /// Role name.
-    pub role: String,
-}
-
-impl RoleAssignment {
     /// The role.
-    pub fn role(&self) -> Option<Role> {
-        self.role.parse().ok()
-    }
+    pub role: Role,
 }
 
 impl RoleAssignment {
@@ -136,7 +100,7 @@ impl RoleAssignment {
             let q = diesel::insert_into(role_assignments::table).values((
                 role_assignments::project_id.eq(project.id),
                 role_assignments::user_id.eq(user.id),
-                role_assignments::role.eq(role.as_str()),
+                role_assignments::role.eq(role),
             ));
             crate::on_backend!(conn, |c| q
                 .returning(RoleAssignment::as_returning())
@@ -164,15 +128,11 @@ impl RoleAssignment {
 
     /// Members of a project (direct assignments only) as `(username, role)`, by rank.
     pub fn members(conn: &mut DbConn, project_id: i64) -> QueryResult<Vec<(String, Role)>> {
-        let rows: Vec<(String, String)> = role_assignments::table
+        let mut members: Vec<(String, Role)> = role_assignments::table
             .inner_join(users::table)
             .filter(role_assignments::project_id.eq(project_id))
             .select((users::username, role_assignments::role))
             .load(conn)?;
-        let mut members: Vec<(String, Role)> = rows
-            .into_iter()
-            .filter_map(|(u, r)| r.parse().ok().map(|r| (u, r)))
-            .collect();
         members.sort_by(|a, b| a.1.rank().cmp(&b.1.rank()).then_with(|| a.0.cmp(&b.0)));
         Ok(members)
     }

@@ -4,52 +4,39 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{sync_job_plugins, sync_jobs};
+use crate::db::types::text_enum;
 use crate::db::{DbConn, DbUuid, is_unique_violation, now};
 
-/// Where a job was requested.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// The admin pages.
-    Web,
-    /// `sodarcache synccache`.
-    Cli,
-    /// The REST API.
-    Api,
-}
-
-impl Origin {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Origin::Web => "web",
-            Origin::Cli => "cli",
-            Origin::Api => "api",
-        }
+text_enum! {
+    /// Where a job (or an event) was requested.
+    pub enum Origin {
+        /// The admin pages.
+        Web = "web",
+        /// `sodarcache synccache` and the other commands.
+        Cli = "cli",
+        /// The REST API.
+        Api = "api",
     }
 }
 
-/// Job life cycle: `queued` → `running` → `done` | `failed`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobStatus {
-    /// Waiting for a worker.
-    Queued,
-    /// A worker runs it.
-    Running,
-    /// Every plugin succeeded.
-    Done,
-    /// A plugin failed, or the run was cut short.
-    Failed,
+text_enum! {
+    /// Job life cycle: `queued` → `running` → `done` | `failed`.
+    pub enum JobStatus {
+        /// Waiting for a worker.
+        Queued = "queued",
+        /// A worker runs it.
+        Running = "running",
+        /// Every plugin succeeded.
+        Done = "done",
+        /// A plugin failed, or the run was cut short.
+        Failed = "failed",
+    }
 }
 
 impl JobStatus {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::Queued => "queued",
-            JobStatus::Running => "running",
-            JobStatus::Done => "done",
-            JobStatus::Failed => "failed",
-        }
+    /// Whether a job in this status has ended.
+    pub fn is_finished(self) -> bool {
+        matches!(self, JobStatus::Done | JobStatus::Failed)
     }
 }
 
@@ -65,12 +52,12 @@ pub struct SyncJob {
     pub project_id: Option<i64>,
     /// Limit to one item name.
     pub item_name: Option<String>,
-    /// `web`, `cli` or `api`.
-    pub origin: String,
+    /// Where it was requested.
+    pub origin: Origin,
     /// Who asked.
     pub user_id: Option<i64>,
-    /// `queued`, `running`, `done`, `failed`.
-    pub status: String,
+    /// Where it is in its life cycle.
+    pub status: JobStatus,
     /// Requested (UTC).
     pub created: NaiveDateTime,
     /// Claimed by a worker.
@@ -108,7 +95,7 @@ pub struct PluginRun {
 impl SyncJob {
     /// Whether the job has ended.
     pub fn is_finished(&self) -> bool {
-        self.status == JobStatus::Done.as_str() || self.status == JobStatus::Failed.as_str()
+        self.status.is_finished()
     }
 
     /// Run time so far or in total, once started.
@@ -134,9 +121,9 @@ impl SyncJob {
                 sync_jobs::uuid.eq(DbUuid(uuid::Uuid::new_v4())),
                 sync_jobs::project_id.eq(project_id),
                 sync_jobs::item_name.eq(item_name),
-                sync_jobs::origin.eq(origin.as_str()),
+                sync_jobs::origin.eq(origin),
                 sync_jobs::user_id.eq(user_id),
-                sync_jobs::status.eq(JobStatus::Queued.as_str()),
+                sync_jobs::status.eq(JobStatus::Queued),
                 sync_jobs::created.eq(now()),
             ));
             let inserted = crate::on_backend!(&mut *conn, |c| q
@@ -163,9 +150,7 @@ impl SyncJob {
         item_name: Option<&str>,
     ) -> QueryResult<Option<SyncJob>> {
         let mut q = sync_jobs::table
-            .filter(
-                sync_jobs::status.eq_any([JobStatus::Queued.as_str(), JobStatus::Running.as_str()]),
-            )
+            .filter(sync_jobs::status.eq_any([JobStatus::Queued, JobStatus::Running]))
             .select(SyncJob::as_select())
             .into_boxed();
         q = match project_id {
@@ -186,7 +171,7 @@ impl SyncJob {
             DbConn::Pg(c) => {
                 return c.transaction(|c| {
                     let id: Option<i64> = sync_jobs::table
-                        .filter(sync_jobs::status.eq(JobStatus::Queued.as_str()))
+                        .filter(sync_jobs::status.eq(JobStatus::Queued))
                         .order(sync_jobs::id)
                         .select(sync_jobs::id)
                         .for_update()
@@ -197,7 +182,7 @@ impl SyncJob {
                     let at = now();
                     diesel::update(sync_jobs::table.find(id))
                         .set((
-                            sync_jobs::status.eq(JobStatus::Running.as_str()),
+                            sync_jobs::status.eq(JobStatus::Running),
                             sync_jobs::started.eq(at),
                             sync_jobs::heartbeat.eq(at),
                             sync_jobs::worker.eq(worker),
@@ -208,7 +193,7 @@ impl SyncJob {
                 });
             }
             DbConn::Sqlite(_) => sync_jobs::table
-                .filter(sync_jobs::status.eq(JobStatus::Queued.as_str()))
+                .filter(sync_jobs::status.eq(JobStatus::Queued))
                 .order(sync_jobs::id)
                 .select(sync_jobs::id)
                 .first(conn)
@@ -227,10 +212,10 @@ impl SyncJob {
         let q = diesel::update(
             sync_jobs::table
                 .filter(sync_jobs::id.eq(id))
-                .filter(sync_jobs::status.eq(JobStatus::Queued.as_str())),
+                .filter(sync_jobs::status.eq(JobStatus::Queued)),
         )
         .set((
-            sync_jobs::status.eq(JobStatus::Running.as_str()),
+            sync_jobs::status.eq(JobStatus::Running),
             sync_jobs::started.eq(at),
             sync_jobs::heartbeat.eq(at),
             sync_jobs::worker.eq(worker),
@@ -268,10 +253,10 @@ impl SyncJob {
             diesel::update(
                 sync_jobs::table
                     .filter(sync_jobs::id.eq(id))
-                    .filter(sync_jobs::status.eq(JobStatus::Running.as_str())),
+                    .filter(sync_jobs::status.eq(JobStatus::Running)),
             )
             .set((
-                sync_jobs::status.eq(status.as_str()),
+                sync_jobs::status.eq(status),
                 sync_jobs::finished.eq(now()),
                 sync_jobs::error.eq(error),
             ))
@@ -293,11 +278,11 @@ impl SyncJob {
     pub fn fail_stale(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
         diesel::update(
             sync_jobs::table
-                .filter(sync_jobs::status.eq(JobStatus::Running.as_str()))
+                .filter(sync_jobs::status.eq(JobStatus::Running))
                 .filter(sync_jobs::heartbeat.lt(before)),
         )
         .set((
-            sync_jobs::status.eq(JobStatus::Failed.as_str()),
+            sync_jobs::status.eq(JobStatus::Failed),
             sync_jobs::finished.eq(now()),
             sync_jobs::error.eq("The server running this job stopped before it finished"),
         ))
@@ -345,9 +330,7 @@ impl SyncJob {
     pub fn latest_finished_by_project(conn: &mut DbConn) -> QueryResult<Vec<SyncJob>> {
         // Few distinct scopes; newest first, first per project wins in the caller.
         sync_jobs::table
-            .filter(
-                sync_jobs::status.eq_any([JobStatus::Done.as_str(), JobStatus::Failed.as_str()]),
-            )
+            .filter(sync_jobs::status.eq_any([JobStatus::Done, JobStatus::Failed]))
             .order(sync_jobs::id.desc())
             .limit(1000)
             .select(SyncJob::as_select())
