@@ -1,13 +1,63 @@
 // Progressive enhancement only: every page works without this file.
-// "Copy" buttons copy the text of the element named by data-copy.
+"use strict";
+
+// "Copy" buttons copy the text of the element named by data-copy; without the
+// Clipboard API (plain HTTP, old browsers) they select the text for Ctrl+C.
+function selectText(el) {
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  const sel = window.getSelection();
+  sel.removeAllRanges();
+  sel.addRange(range);
+}
+function flashLabel(button, text) {
+  const label = button.dataset.label || button.textContent;
+  button.dataset.label = label;
+  button.textContent = text;
+  setTimeout(() => { button.textContent = label; }, 2000);
+}
 document.addEventListener("click", (event) => {
   const button = event.target.closest("button[data-copy]");
   if (!button) return;
   const source = document.getElementById(button.dataset.copy);
-  if (!source || !navigator.clipboard) return;
-  navigator.clipboard.writeText(source.textContent).then(() => {
-    const label = button.textContent;
-    button.textContent = "Copied";
-    setTimeout(() => { button.textContent = label; }, 1500);
-  });
+  if (!source) return;
+  const fallback = () => { selectText(source); flashLabel(button, "Selected: press Ctrl+C"); };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(source.textContent).then(() => flashLabel(button, "Copied"), fallback);
+  } else {
+    fallback();
+  }
+});
+
+// Times: local time instead of UTC, and relative texts that stay true while the page is open.
+const UNITS = [["year", 31536000], ["month", 2592000], ["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+function ago(date) {
+  const secs = Math.floor((Date.now() - date.getTime()) / 1000);
+  if (secs < 10) return "just now";
+  for (const [unit, size] of UNITS) {
+    if (secs >= size) {
+      const n = Math.floor(secs / size);
+      return n + " " + unit + (n === 1 ? "" : "s") + " ago";
+    }
+  }
+  return "just now";
+}
+function local(date) {
+  return date.toLocaleString(undefined, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short" });
+}
+function refreshTimes(root) {
+  for (const el of (root || document).querySelectorAll("time[datetime]")) {
+    const date = new Date(el.getAttribute("datetime"));
+    if (isNaN(date)) continue;
+    if (el.classList.contains("exact")) {
+      el.textContent = local(date);
+    } else {
+      el.title = local(date);
+      el.textContent = ago(date);
+    }
+  }
+}
+document.addEventListener("DOMContentLoaded", () => {
+  refreshTimes();
+  setInterval(refreshTimes, 30000);
 });

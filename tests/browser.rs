@@ -109,18 +109,35 @@ fn start_driver() -> Option<Driver> {
 }
 
 async fn connect(driver: &Driver) -> Client {
+    connect_with(driver, &[]).await
+}
+
+/// A browser session with extra Chromium flags (`--force-dark-mode` for dark mode).
+async fn connect_with(driver: &Driver, extra: &[&str]) -> Client {
+    let mut args: Vec<String> = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,900",
+    ]
+    .iter()
+    .chain(extra)
+    .map(|s| s.to_string())
+    .collect();
+    args.push(format!(
+        "--user-data-dir={}",
+        driver._profile.path().display()
+    ));
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
-        json!({
-            "binary": "/usr/bin/chromium",
-            "args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-quic", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--window-size=1280,900",
-                format!("--user-data-dir={}", driver._profile.path().display()),
-            ]
-        }),
+        json!({ "binary": "/usr/bin/chromium", "args": args }),
     );
     ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
@@ -434,6 +451,115 @@ fn script_inside_cached_json_is_shown_as_text_and_never_runs() {
         assert_eq!(pwned, json!(true), "the cached script must not run");
         assert!(text_of(&c, "#curl").await.contains("version=2.0"));
         screenshot(&c, "item").await;
+        c.close().await.expect("close");
+    });
+}
+
+/// How much wider than the window a page is (0 when it fits), and what sticks out.
+async fn overflow(c: &Client) -> (i64, String) {
+    let v = c
+        .execute(
+            "const d = document.documentElement; const w = d.clientWidth;
+             const wide = [...document.querySelectorAll('body *')]
+               .filter(e => e.getBoundingClientRect().right > w + 1 && !e.closest('.table-wrap, .json'))
+               .slice(0, 3).map(e => e.tagName + '.' + e.className).join(', ');
+             return [d.scrollWidth - w, wide];",
+            vec![],
+        )
+        .await
+        .expect("measure");
+    (
+        v[0].as_i64().expect("width"),
+        v[1].as_str().unwrap_or("").to_owned(),
+    )
+}
+
+/// Sizes, counts and times that wrap onto a second line.
+async fn wrapped_values(c: &Client) -> Vec<String> {
+    let v = c
+        .execute(
+            "const out = [];
+             for (const e of document.querySelectorAll('time, td.num, .status')) {
+               const r = document.createRange(); r.selectNodeContents(e);
+               const lines = new Set([...r.getClientRects()].map(x => Math.round(x.top)));
+               if (lines.size > 1) out.push(e.textContent);
+             }
+             return out;",
+            vec![],
+        )
+        .await
+        .expect("measure");
+    serde_json::from_value(v).expect("list")
+}
+
+#[test]
+fn no_page_is_wider_than_the_window_with_255_character_names() {
+    let Some(driver) = start_driver() else { return };
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn(&db, common::scale::server_plugins(), |_| {});
+    let scale = common::scale::build(&db, &app);
+    let job = common::scale::newest_job(&mut app.conn());
+    let long = format!("/cache/project/{}", scale.long.uuid);
+    let big = format!("/cache/project/{}", scale.big.uuid);
+    let pages = [
+        "/cache/".to_owned(),
+        "/cache/?sort=items&dir=desc".to_owned(),
+        long.clone(),
+        format!("{long}?sort=name"),
+        format!("{big}?sort=name&dir=desc"),
+        format!("/cache/item/{}", scale.long_item),
+        format!("/cache/jobs/{job}"),
+        "/cache/jobs".to_owned(),
+        format!("{long}/delete"),
+        "/cache/nope".to_owned(),
+    ];
+    run(async {
+        let c = connect(&driver).await;
+        log_in(&c, &app, "root").await;
+        for (w, h) in [(390, 844), (1280, 900), (1920, 1080)] {
+            c.set_window_size(w, h).await.expect("resize");
+            for path in &pages {
+                c.goto(&app.url(path)).await.expect("open");
+                let (extra, culprits) = overflow(&c).await;
+                assert!(
+                    extra <= 0,
+                    "{path} at {w} px is {extra} px too wide: {culprits}"
+                );
+                let wrapped = wrapped_values(&c).await;
+                assert!(
+                    wrapped.is_empty(),
+                    "{path} at {w} px: {} values wrap, first {:?}",
+                    wrapped.len(),
+                    &wrapped[..wrapped.len().min(5)]
+                );
+                if w >= 1280 {
+                    // On a desktop every column is in view without scrolling the table.
+                    let hidden = c
+                        .execute("return [...document.querySelectorAll('.table-wrap')].filter(e => e.scrollWidth > e.clientWidth + 1).length;", vec![])
+                        .await
+                        .expect("tables");
+                    assert_eq!(
+                        hidden,
+                        json!(0),
+                        "{path} at {w} px: a table scrolls sideways"
+                    );
+                }
+            }
+            // Side by side, the sync history and the activity share the width fairly.
+            if w >= 1280 {
+                c.goto(&app.url(&long)).await.expect("open");
+                let widths = c
+                    .execute(
+                        "return [...document.querySelectorAll('.two-col > .card')].map(e => e.getBoundingClientRect().width);",
+                        vec![],
+                    )
+                    .await
+                    .expect("widths");
+                let widths: Vec<f64> = serde_json::from_value(widths).expect("numbers");
+                assert_eq!(widths.len(), 2, "{widths:?}");
+                assert!(widths[0] > 0.4 * (widths[0] + widths[1]), "{widths:?}");
+            }
+        }
         c.close().await.expect("close");
     });
 }

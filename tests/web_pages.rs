@@ -101,7 +101,7 @@ backend_test! {
             let row = html.split("<tr>").find(|r| r.contains(&project_link(&owned))).unwrap();
             assert!(row.contains("<td class=\"num\">4</td>"), "{row}");
             assert!(row.contains("example_project_app, sodarcache"), "{row}");
-            assert!(row.contains("Cat / "), "{row}");
+            assert!(row.contains("title=\"Cat\">Cat</span>"), "{row}");
             assert!(row.contains("never synced"), "{row}");
             let empty = html.split("<tr>").find(|r| r.contains(&project_link(&delegated))).unwrap();
             assert!(empty.contains("<td class=\"num\">0</td>"), "{empty}");
@@ -257,7 +257,7 @@ backend_test! {
             // Who wrote each item is shown by name.
             let html = page(&c, &app, &format!("{base}?sort=name")).await;
             let row = html.split("<tr>").find(|r| r.contains(">charlie</a>")).unwrap();
-            assert!(row.contains("<td>bob</td>"), "{row}");
+            assert!(row.contains("title=\"bob\">bob</span></td>"), "{row}");
         });
     }
 }
@@ -506,7 +506,8 @@ backend_test! {
             assert!(html.contains("<dt>Written by</dt><dd>ann</dd>"), "{html}");
             assert!(html.contains("<dt>App</dt><dd>example_project_app</dd>"));
             assert!(html.contains(&format!("href=\"/cache/project/{}\">Proj</a>", p.uuid)));
-            let size = &html[html.find("<dt>Size</dt><dd>").expect("size") + 17..];
+            let size = &html[html.find("<dt>Size</dt>").expect("size")..];
+            let size = &size[size.find("\">").expect("dd") + 2..];
             let size = &size[..size.find("</dd>").unwrap()];
             assert!(size.ends_with(" bytes") && size.trim_end_matches(" bytes").parse::<u32>().unwrap() > 100, "{size}");
             // The JSON is shown as text, never as markup.
@@ -590,12 +591,12 @@ backend_test! {
             assert!(html.contains("id=\"job-status\">done</span>"), "{html}");
             assert!(html.contains("by ann via web"));
             let runs = &html[html.find("id=\"plugin-runs\"").expect("plugin runs")..];
-            assert!(runs.contains("<td>slow_app</td>") && runs.contains("status-done\">ok"), "{runs}");
+            assert!(runs.contains(">slow_app</td>") && runs.contains("status-done\">ok"), "{runs}");
             assert!(runs.contains("<td class=\"num\">1</td>"), "items written: {runs}");
             // The list shows it with its scope, requester and origin.
             let html = page(&c, &app, "/cache/jobs").await;
             assert!(html.contains(&format!("href=\"/cache/jobs/{uuid}\"")));
-            assert!(html.contains("<td>Synced</td>") && html.contains("<td>ann</td>") && html.contains("<td>web</td>"), "{html}");
+            assert!(html.contains("title=\"Synced\">Synced</span></td>") && html.contains("<td>ann</td>") && html.contains("<td>web</td>"), "{html}");
 
             // Jobs of projects the user cannot read, and site jobs, are not shown to them.
             let (hidden_job, site_job) = {
@@ -647,7 +648,7 @@ backend_test! {
             assert!(!html.contains("http-equiv=\"refresh\""));
             assert!(html.contains("id=\"job-status\">failed</span>"), "{html}");
             assert!(html.contains("source &lt;unreachable&gt; &amp; down") || html.contains("source &#60;unreachable&#62; &#38; down"), "{html}");
-            assert!(html.contains("<td>example_project_app</td>"));
+            assert!(html.contains(">example_project_app</td>"));
             // The overview shows the last sync outcome.
             let html = page(&c, &app, "/cache/").await;
             assert!(html.contains(&format!("href=\"/cache/jobs/{uuid}\"><span class=\"status status-failed\">failed</span>")), "{html}");

@@ -21,6 +21,22 @@ pub fn size(bytes: i64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
+/// A count with thousands separators: `2,011`.
+pub fn count(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
 /// `just now`, `3 minutes ago`, `2 days ago` relative to `now`.
 pub fn ago(t: NaiveDateTime, now: NaiveDateTime) -> String {
     let secs = (now - t).num_seconds();
@@ -83,6 +99,23 @@ impl When {
         }
     }
 
+    /// `<time>` with the relative text, the exact UTC time as its title (shown on
+    /// keyboard focus too) and the machine value; the script turns both into local time.
+    pub fn html(&self) -> String {
+        format!(
+            "<time datetime=\"{}\" title=\"{}\" tabindex=\"0\">{}</time>",
+            self.iso, self.exact, self.ago
+        )
+    }
+
+    /// The exact time as visible text (local time once the script runs).
+    pub fn exact_html(&self) -> String {
+        format!(
+            "<time class=\"exact\" datetime=\"{}\">{}</time>",
+            self.iso, self.exact
+        )
+    }
+
     /// Formats an optional time.
     pub fn opt(t: Option<NaiveDateTime>) -> Option<Self> {
         t.map(When::new)
@@ -100,6 +133,16 @@ mod tests {
         assert_eq!(size(1023), "1023 bytes");
         assert_eq!(size(1024), "1.0 KB");
         assert_eq!(size(1_258_291), "1.2 MB");
+    }
+
+    #[test]
+    fn counts_get_thousands_separators() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1000), "1,000");
+        assert_eq!(count(2011), "2,011");
+        assert_eq!(count(1_234_567), "1,234,567");
+        assert_eq!(count(-12_345), "-12,345");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 )]
 
 pub mod plugins;
+pub mod scale;
 
 use std::sync::Once;
 
