@@ -25,6 +25,7 @@ use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput};
 use serde_json::json;
 use sodarcache::cache::{CacheWrite, SodarCache};
 use sodarcache::db::JsonText;
+use sodarcache::db::Scope;
 use sodarcache::db::models::{CacheItem, ItemQuery, Project, User};
 use sodarcache::plugins::{ExampleProjectApp, PluginRegistry};
 
@@ -221,7 +222,7 @@ fn bench_backend(c: &mut Criterion, backend: &str, db: common::TestDb) {
         });
         g.bench_function(BenchmarkId::new("query_first_page", n), |b| {
             let query = ItemQuery {
-                project_id: Some(project.id),
+                scope: Scope::Project(project.id),
                 limit: 50,
                 ..Default::default()
             };

@@ -8,6 +8,7 @@ use api_helpers::{APP, As, ITEM, ITEM_DATA, MEDIA, World, run, send};
 use reqwest::Method;
 use reqwest::header::{CONTENT_TYPE, IF_NONE_MATCH};
 use serde_json::{Value, json};
+use sodarcache::db::Scope;
 use sodarcache::db::models::Event;
 use sodarcache::db::models::Origin;
 
@@ -101,7 +102,7 @@ backend_test! {
             assert_eq!(second["data"], json!([1, "two"]));
             assert_eq!(second["user"], json!(w.users["delegate"].uuid.to_string()));
             assert!(second["date_modified"].as_str() >= first["date_modified"].as_str());
-            let events = Event::list(&mut w.app.conn(), Some(Some(w.project.id)), 10).unwrap();
+            let events = Event::list(&mut w.app.conn(), Some(Scope::Project(w.project.id)), 10).unwrap();
             let sets: Vec<&Event> = events.iter().filter(|e| e.event_name == "cache_set").collect();
             assert_eq!(sets.len(), 2);
             assert!(sets.iter().all(|e| e.origin == Origin::Api && e.ok));

@@ -6,6 +6,7 @@ mod common;
 use api_helpers::{APP, As, ITEM, World, run};
 use serde_json::json;
 use sodarcache::db::JsonText;
+use sodarcache::db::Scope;
 use sodarcache::db::models::Event;
 use sodarcache::db::models::Origin;
 
@@ -60,7 +61,7 @@ backend_test! {
             assert_eq!(w.stored(&w.project, ITEM), None);
             w.delete(&path, As::User("contributor")).await.assert_error(404, "Not found.");
             w.get(&w.item_path("retrieve", &w.project, ITEM), As::User("owner")).await.assert_error(404, "Not found.");
-            let events = Event::list(&mut w.app.conn(), Some(Some(w.project.id)), 10).unwrap();
+            let events = Event::list(&mut w.app.conn(), Some(Scope::Project(w.project.id)), 10).unwrap();
             assert_eq!(events.len(), 1);
             assert_eq!(events[0].event_name, "cache_delete");
             assert_eq!(events[0].origin, Origin::Api);

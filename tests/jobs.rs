@@ -7,6 +7,7 @@ use std::sync::Arc;
 use diesel::prelude::*;
 use sodarcache::cache::SodarCache;
 use sodarcache::cache::jobs::{request_sync, run_job, sweep_stale};
+use sodarcache::db::Scope;
 use sodarcache::db::models::JobStatus;
 use sodarcache::db::models::{Event, Origin, PluginRun, Project, SyncJob};
 use sodarcache::db::schema::sync_jobs;
@@ -138,7 +139,7 @@ backend_test! {
         assert_eq!(runs[1].error, None);
         assert!(cache.get_cache_item("b_writer", "written", Some(&project)).unwrap().is_some());
 
-        let events = Event::list(conn, Some(Some(project.id)), 10).unwrap();
+        let events = Event::list(conn, Some(Scope::Project(project.id)), 10).unwrap();
         assert_eq!(events.len(), 1);
         let event = &events[0];
         assert_eq!(event.event_name, "cache_sync");
@@ -174,7 +175,7 @@ backend_test! {
         for project in [Some(&a), Some(&b), None] {
             assert!(cache.get_cache_item("writer", "written", project).unwrap().is_some());
         }
-        let events = Event::list(conn, Some(None), 10).unwrap();
+        let events = Event::list(conn, Some(Scope::Site), 10).unwrap();
         assert_eq!(events.len(), 1);
         assert!(events[0].ok);
         assert_eq!(events[0].origin, Origin::Cli);
@@ -217,7 +218,7 @@ backend_test! {
     fn a_job_failed_by_a_stale_sweep_stays_failed_when_its_worker_finishes_late(db) {
         let pool = db.pool();
         let conn = &mut *pool.get().unwrap();
-        let (job, _) = SyncJob::request(conn, None, None, Origin::Cli, None).unwrap();
+        let (job, _) = SyncJob::request(conn, Scope::Site, None, Origin::Cli, None).unwrap();
         let job = SyncJob::claim(conn, job.id, "slow-worker").unwrap().unwrap();
         // Another instance's sweep decides the worker is gone.
         let swept = SyncJob::fail_stale(conn, sodarcache::db::now() + chrono::Duration::seconds(1)).unwrap();

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::json;
+use sodarcache::db::Scope;
 use sodarcache::db::models::CacheItem;
 use sodarcache::plugins::PluginRegistry;
 
@@ -314,7 +315,7 @@ fn database_outage_gives_503_then_heals_without_losing_acknowledged_writes() {
             .map(|s| s.seq)
             .max()
             .unwrap();
-        let item = CacheItem::find(conn, Some(world.project.id), APP, key)
+        let item = CacheItem::find(conn, Scope::from(&world.project), APP, key)
             .expect("find")
             .expect("item exists");
         let stored = item.data.to_value()["seq"].as_u64().expect("seq");

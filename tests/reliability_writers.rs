@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use sodarcache::db::Scope;
 use sodarcache::db::models::CacheItem;
 use sodarcache::plugins::PluginRegistry;
 
@@ -110,7 +111,7 @@ backend_test! {
 
         // Exactly one row per key, and no stray keys.
         let conn = &mut *app.conn();
-        let rows = CacheItem::list_for_project(conn, Some(world.project.id)).expect("list");
+        let rows = CacheItem::list_for_scope(conn, Scope::from(&world.project)).expect("list");
         let mut per_key: BTreeMap<&str, usize> = BTreeMap::new();
         for r in &rows {
             assert_eq!(r.app_name, APP);

@@ -11,6 +11,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 use sodarcache::cache::SodarCache;
+use sodarcache::db::Scope;
 use sodarcache::db::models::{CacheItem, Event, Project, PublicAccess, Role, SyncJob, User};
 use sodarcache::db::models::{JobStatus, Origin};
 use sodarcache::plugins::{ExampleProjectApp, PluginRegistry};
@@ -91,7 +92,7 @@ fn user_id(app: &TestApp, name: &str) -> i64 {
 }
 
 fn count(app: &TestApp, project: Option<&Project>) -> i64 {
-    CacheItem::count_by_app(&mut app.conn(), Some(project.map(|p| p.id)))
+    CacheItem::count_by_app(&mut app.conn(), Some(Scope::of(project)))
         .unwrap()
         .iter()
         .map(|(_, n)| n)

@@ -19,6 +19,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 
 use super::access::{Granted, Need, authorize};
+use crate::db::Scope;
 use crate::db::models::{CacheItem, ItemOrder, ItemQuery, User};
 use crate::state::AppState;
 use crate::{Error, Result};
@@ -111,7 +112,7 @@ fn load(granted: &Granted, page: &PageRequest) -> Result<(Vec<Entry>, i64)> {
     }
     let mut conn = granted.cache.conn()?;
     let query = ItemQuery {
-        project_id: Some(granted.project.id),
+        scope: Scope::from(&granted.project),
         app: page.app.clone(),
         order: ItemOrder::App,
         offset: (page.page - 1) * page.page_size,

@@ -19,8 +19,8 @@ use sha2::{Digest, Sha256};
 
 use super::ItemPath;
 use super::access::{Granted, Need, authorize_with};
-use crate::db::DbConn;
 use crate::db::models::CacheItem;
+use crate::db::{DbConn, Scope};
 use crate::state::AppState;
 use crate::{Error, Result};
 
@@ -67,7 +67,7 @@ fn render(conn: &mut DbConn, granted: &Granted, path: &ItemPath) -> Result<Rende
     granted.cache.check_app_name(&path.app_name)?;
     let (item, user) = CacheItem::find_with_writer(
         conn,
-        Some(granted.project.id),
+        Scope::from(&granted.project),
         &path.app_name,
         &path.item_name,
     )?

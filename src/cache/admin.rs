@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 
 use crate::auth::rules::{Permissions, permissions_map};
-use crate::db::DbConn;
 use crate::db::models::{
     CacheItem, CacheItemSummary, Event, ItemQuery, NewEvent, Origin, Project, SyncJob, User,
 };
+use crate::db::{DbConn, Scope};
 use crate::{Error, Result};
 
 /// Aggregates of one scope's items.
@@ -54,35 +54,38 @@ pub fn overview(conn: &mut DbConn, user: &User) -> Result<Overview> {
     let stats = CacheItem::stats_by_project(conn)?;
     let apps = CacheItem::apps_by_project(conn)?;
     let jobs = SyncJob::latest_finished_by_project(conn)?;
-    let mut by_key: HashMap<i64, ScopeStats> = HashMap::new();
-    for (key, items, bytes, oldest, newest) in stats {
-        by_key.insert(
-            key,
+    let mut by_scope: HashMap<Scope, ScopeStats> = HashMap::new();
+    for t in stats {
+        by_scope.insert(
+            t.scope,
             ScopeStats {
-                items,
-                bytes,
-                oldest,
-                newest,
+                items: t.items,
+                bytes: t.bytes,
+                oldest: t.oldest,
+                newest: t.newest,
                 ..ScopeStats::default()
             },
         );
     }
-    for (key, app) in apps {
-        by_key.entry(key).or_default().apps.push(app);
+    for (scope, app) in apps {
+        by_scope.entry(scope).or_default().apps.push(app);
     }
     for job in jobs {
-        let entry = by_key.entry(job.project_id.unwrap_or(0)).or_default();
+        let entry = by_scope.entry(job.scope()).or_default();
         if entry.last_sync.is_none() {
             entry.last_sync = Some(job);
         }
     }
     // A site-wide sync covers every project: show it when it is newer than the project's own.
-    let site_sync = by_key.get(&0).and_then(|s| s.last_sync.clone());
+    let site_sync = by_scope.get(&Scope::Site).and_then(|s| s.last_sync.clone());
     let mut projects: Vec<ProjectRow> = perms
         .into_values()
         .filter(|(p, perms)| perms.read && !p.is_category())
         .map(|(project, perms)| {
-            let mut stats = by_key.get(&project.id).cloned().unwrap_or_default();
+            let mut stats = by_scope
+                .get(&Scope::from(&project))
+                .cloned()
+                .unwrap_or_default();
             if let Some(site) = &site_sync
                 && stats.last_sync.as_ref().is_none_or(|own| own.id < site.id)
             {
@@ -98,7 +101,7 @@ pub fn overview(conn: &mut DbConn, user: &User) -> Result<Overview> {
     projects.sort_by(|a, b| a.project.full_title.cmp(&b.project.full_title));
     Ok(Overview {
         projects,
-        site: by_key.remove(&0).unwrap_or_default(),
+        site: by_scope.remove(&Scope::Site).unwrap_or_default(),
     })
 }
 
@@ -172,8 +175,8 @@ pub fn scope_page(
             "You do not have permission to view this project's cache.".into(),
         ));
     }
-    let pid = project.as_ref().map(|p| p.id);
-    let app_counts = CacheItem::count_by_app(conn, Some(pid))?;
+    let scope = Scope::of(project.as_ref());
+    let app_counts = CacheItem::count_by_app(conn, Some(scope))?;
     // Without a name search the per-app counts give the total: one scan, not two.
     let known_total = query.search.is_none().then(|| {
         app_counts
@@ -182,17 +185,11 @@ pub fn scope_page(
             .map(|(_, n)| n)
             .sum::<i64>()
     });
-    let (items, counted) = CacheItem::query_counted(
-        conn,
-        &ItemQuery {
-            project_id: pid,
-            ..query
-        },
-        known_total.is_none(),
-    )?;
+    let (items, counted) =
+        CacheItem::query_counted(conn, &ItemQuery { scope, ..query }, known_total.is_none())?;
     let total = known_total.unwrap_or(counted);
-    let jobs = SyncJob::list(conn, Some(pid), 0, 10)?;
-    let events = Event::list(conn, Some(pid), 20)?;
+    let jobs = SyncJob::list(conn, Some(scope), 0, 10)?;
+    let events = Event::list(conn, Some(scope), 20)?;
     let writers = items.iter().filter_map(|i| i.user_id);
     let actors = jobs.iter().filter_map(|j| j.user_id);
     let usernames = usernames(
@@ -286,7 +283,7 @@ pub fn delete_preview(
         None if user.is_superuser => None,
         None => return Err(Error::permission_denied()),
     };
-    let counts = CacheItem::count_by_app(conn, project.as_ref().map(|p| Some(p.id)))?;
+    let counts = CacheItem::count_by_app(conn, project.as_ref().map(Scope::from))?;
     Ok((project, counts))
 }
 

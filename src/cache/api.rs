@@ -9,7 +9,7 @@ use diesel::Connection;
 
 use super::{APP_NAME, DATA_TYPE_JSON, MAX_NAME_LEN, SODAR_CACHE};
 use crate::db::models::{CacheItem, Event, NewCacheItem, NewEvent, Project, User};
-use crate::db::{DbConn, DbPool, DbUuid, JsonText, PooledConn, now};
+use crate::db::{DbConn, DbPool, DbUuid, JsonText, PooledConn, Scope, now};
 use crate::plugins::{BackendPlugin, ProjectAppPlugin};
 use crate::{Error, Result};
 
@@ -228,10 +228,9 @@ impl SodarCache {
         for item in items {
             self.check_write(item.app_name, item.name, &item.data)?;
         }
-        let mut last: HashMap<(Option<i64>, &str, &str), usize> =
-            HashMap::with_capacity(items.len());
+        let mut last: HashMap<(Scope, &str, &str), usize> = HashMap::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
-            last.insert((item.project.map(|p| p.id), item.app_name, item.name), i);
+            last.insert((Scope::of(item.project), item.app_name, item.name), i);
         }
         let mut keep: Vec<usize> = last.into_values().collect();
         keep.sort_unstable();
@@ -262,7 +261,7 @@ impl SodarCache {
         let mut conn = self.conn()?;
         Ok(CacheItem::find(
             &mut conn,
-            project.map(|p| p.id),
+            Scope::of(project),
             app_name,
             name,
         )?)
@@ -276,7 +275,7 @@ impl SodarCache {
         project: Option<&Project>,
     ) -> Result<Option<f64>> {
         let mut conn = self.conn()?;
-        let date = CacheItem::find_date(&mut conn, project.map(|p| p.id), app_name, name)?;
+        let date = CacheItem::find_date(&mut conn, Scope::of(project), app_name, name)?;
         Ok(date.map(epoch_seconds))
     }
 
@@ -284,7 +283,7 @@ impl SodarCache {
     pub fn get_project_cache(&self, project: &Project, data_type: &str) -> Result<Vec<CacheItem>> {
         Self::check_data_type(data_type)?;
         let mut conn = self.conn()?;
-        Ok(CacheItem::list_for_project(&mut conn, Some(project.id))?)
+        Ok(CacheItem::list_for_scope(&mut conn, Scope::from(project))?)
     }
 
     /// Deletes the item; silent when it does not exist. Returns whether it existed.
@@ -309,7 +308,7 @@ impl SodarCache {
         event: Option<&NewEvent<'_>>,
     ) -> Result<bool> {
         let deleted = self.write_on(conn, |conn| {
-            let deleted = CacheItem::delete_one(conn, project.map(|p| p.id), app_name, name)? > 0;
+            let deleted = CacheItem::delete_one(conn, Scope::of(project), app_name, name)? > 0;
             if let Some(event) = event.filter(|_| deleted) {
                 Event::record(conn, event)?;
             }
@@ -341,7 +340,7 @@ impl SodarCache {
             self.check_app_name(app)?;
         }
         let n = self.write_on(conn, |conn| {
-            let n = CacheItem::delete_matching(conn, app_name, project.map(|p| p.id))?;
+            let n = CacheItem::delete_matching(conn, app_name, project.map(Scope::from))?;
             if let Some(event) = event(n) {
                 Event::record(conn, &event)?;
             }

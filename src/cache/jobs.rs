@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::SodarCache;
 use super::runner::{PluginOutcome, Progress, run_plugins};
-use crate::db::DbConn;
 use crate::db::models::{Event, JobStatus, NewEvent, Origin, PluginRun, Project, SyncJob, User};
+use crate::db::{DbConn, Scope};
 use crate::{Error, Result};
 
 /// How often a running job's worker records that it is alive, at most (see [`heartbeat_for`]).
@@ -34,7 +34,7 @@ pub fn request_sync(
 ) -> Result<(SyncJob, bool)> {
     Ok(SyncJob::request(
         conn,
-        project.map(|p| p.id),
+        Scope::of(project),
         name,
         origin,
         user.map(|u| u.id),

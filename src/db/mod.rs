@@ -9,6 +9,7 @@
 
 pub mod models;
 pub mod schema;
+mod scope;
 pub mod types;
 
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ use diesel::r2d2::{self, ManageConnection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+pub use scope::Scope;
 pub use types::{DbUuid, JsonText};
 
 /// A connection to either supported backend.

@@ -12,6 +12,7 @@ use super::format::{When, size};
 use super::page::{Layout, block, encode_component, parse_uuid, render};
 use super::views::{EventView, JobView};
 use crate::cache::admin::{readable_project, scope_page};
+use crate::db::Scope;
 use crate::db::models::{ItemOrder, ItemQuery, Project, User};
 use crate::state::AppState;
 
@@ -116,7 +117,7 @@ async fn show(
     let q = query.q.clone().unwrap_or_default().trim().to_owned();
     let app = query.app.clone().unwrap_or_default();
     let item_query = ItemQuery {
-        project_id: None,
+        scope: Scope::Site, // set by `scope_page`
         search: Some(q.clone()).filter(|s| !s.is_empty()),
         app: Some(app.clone()).filter(|s| !s.is_empty()),
         order,

@@ -7,7 +7,7 @@ use diesel::sql_types::{BigInt, Nullable};
 use diesel::upsert::excluded;
 
 use crate::db::schema::cache_items;
-use crate::db::{DbConn, DbUuid, JsonText};
+use crate::db::{DbConn, DbUuid, JsonText, Scope};
 
 /// One cached item, data included.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
@@ -76,8 +76,20 @@ pub struct NewCacheItem<'a> {
     pub user_id: Option<i64>,
 }
 
-/// `(project_key, item count, total bytes, oldest update, newest update)`.
-pub type ProjectStats = (i64, i64, i64, Option<NaiveDateTime>, Option<NaiveDateTime>);
+/// Aggregates of one scope's items.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScopeTotals {
+    /// The scope.
+    pub scope: Scope,
+    /// Items.
+    pub items: i64,
+    /// Total data size in bytes.
+    pub bytes: i64,
+    /// Oldest update.
+    pub oldest: Option<NaiveDateTime>,
+    /// Newest update.
+    pub newest: Option<NaiveDateTime>,
+}
 
 /// Sort order of a listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -120,11 +132,11 @@ impl ItemOrder {
     }
 }
 
-/// A page of a project's items.
+/// A page of a scope's items.
 #[derive(Debug, Clone, Default)]
 pub struct ItemQuery {
-    /// The project, or none for site-wide items.
-    pub project_id: Option<i64>,
+    /// The project, or the site-wide items.
+    pub scope: Scope,
     /// Case-insensitive substring of the name.
     pub search: Option<String>,
     /// Only this app.
@@ -147,10 +159,6 @@ fn writer_name() -> diesel::expression::SqlLiteral<diesel::sql_types::Text> {
     sql::<diesel::sql_types::Text>(
         "COALESCE((SELECT users.username FROM users WHERE users.id = cache_items.user_id), '')",
     )
-}
-
-fn key(project_id: Option<i64>) -> i64 {
-    project_id.unwrap_or(0)
 }
 
 /// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
@@ -218,12 +226,12 @@ impl CacheItem {
     /// The item at this key; no project means the site-wide item only.
     pub fn find(
         conn: &mut DbConn,
-        project_id: Option<i64>,
+        scope: Scope,
         app_name: &str,
         name: &str,
     ) -> QueryResult<Option<CacheItem>> {
         cache_items::table
-            .filter(cache_items::project_key.eq(key(project_id)))
+            .filter(cache_items::project_key.eq(scope.key()))
             .filter(cache_items::app_name.eq(app_name))
             .filter(cache_items::name.eq(name))
             .select(CacheItem::as_select())
@@ -234,14 +242,14 @@ impl CacheItem {
     /// The item at this key with its writer's UUID, in one query.
     pub fn find_with_writer(
         conn: &mut DbConn,
-        project_id: Option<i64>,
+        scope: Scope,
         app_name: &str,
         name: &str,
     ) -> QueryResult<Option<(CacheItem, Option<DbUuid>)>> {
         use crate::db::schema::users;
         cache_items::table
             .left_join(users::table)
-            .filter(cache_items::project_key.eq(key(project_id)))
+            .filter(cache_items::project_key.eq(scope.key()))
             .filter(cache_items::app_name.eq(app_name))
             .filter(cache_items::name.eq(name))
             .select((CacheItem::as_select(), users::uuid.nullable()))
@@ -252,12 +260,12 @@ impl CacheItem {
     /// The last write time at this key.
     pub fn find_date(
         conn: &mut DbConn,
-        project_id: Option<i64>,
+        scope: Scope,
         app_name: &str,
         name: &str,
     ) -> QueryResult<Option<NaiveDateTime>> {
         cache_items::table
-            .filter(cache_items::project_key.eq(key(project_id)))
+            .filter(cache_items::project_key.eq(scope.key()))
             .filter(cache_items::app_name.eq(app_name))
             .filter(cache_items::name.eq(name))
             .select(cache_items::date_modified)
@@ -274,13 +282,10 @@ impl CacheItem {
             .optional()
     }
 
-    /// Every item of a project (or the site-wide items), by app and name.
-    pub fn list_for_project(
-        conn: &mut DbConn,
-        project_id: Option<i64>,
-    ) -> QueryResult<Vec<CacheItem>> {
+    /// Every item of a scope, by app and name.
+    pub fn list_for_scope(conn: &mut DbConn, scope: Scope) -> QueryResult<Vec<CacheItem>> {
         cache_items::table
-            .filter(cache_items::project_key.eq(key(project_id)))
+            .filter(cache_items::project_key.eq(scope.key()))
             .order((cache_items::app_name, cache_items::name))
             .select(CacheItem::as_select())
             .load(conn)
@@ -289,48 +294,49 @@ impl CacheItem {
     /// Deletes the item at this key; returns how many rows went (0 or 1).
     pub fn delete_one(
         conn: &mut DbConn,
-        project_id: Option<i64>,
+        scope: Scope,
         app_name: &str,
         name: &str,
     ) -> QueryResult<usize> {
         diesel::delete(
             cache_items::table
-                .filter(cache_items::project_key.eq(key(project_id)))
+                .filter(cache_items::project_key.eq(scope.key()))
                 .filter(cache_items::app_name.eq(app_name))
                 .filter(cache_items::name.eq(name)),
         )
         .execute(conn)
     }
 
-    /// Deletes in one statement: optionally one app's items, optionally one project's
-    /// (no project means every project and the site-wide items).
+    /// Deletes in one statement: optionally one app's items, optionally one scope's
+    /// (none: every project and the site-wide items).
     pub fn delete_matching(
         conn: &mut DbConn,
         app_name: Option<&str>,
-        project_id: Option<i64>,
+        scope: Option<Scope>,
     ) -> QueryResult<usize> {
         let mut q = diesel::delete(cache_items::table).into_boxed();
         if let Some(app) = app_name {
             q = q.filter(cache_items::app_name.eq(app));
         }
-        if let Some(pid) = project_id {
-            q = q.filter(cache_items::project_key.eq(pid));
+        if let Some(scope) = scope {
+            q = q.filter(cache_items::project_key.eq(scope.key()));
         }
         q.execute(conn)
     }
 
-    /// Counts what [`CacheItem::delete_matching`] would delete, per app.
+    /// Counts what [`CacheItem::delete_matching`] would delete, per app (none: the
+    /// whole site).
     pub fn count_by_app(
         conn: &mut DbConn,
-        project_id: Option<Option<i64>>,
+        scope: Option<Scope>,
     ) -> QueryResult<Vec<(String, i64)>> {
         let mut q = cache_items::table
             .group_by(cache_items::app_name)
             .select((cache_items::app_name, diesel::dsl::count_star()))
             .order(cache_items::app_name)
             .into_boxed();
-        if let Some(pid) = project_id {
-            q = q.filter(cache_items::project_key.eq(key(pid)));
+        if let Some(scope) = scope {
+            q = q.filter(cache_items::project_key.eq(scope.key()));
         }
         q.load(conn)
     }
@@ -352,7 +358,7 @@ impl CacheItem {
     ) -> QueryResult<(Vec<CacheItemSummary>, i64)> {
         let filtered = || {
             let mut q = cache_items::table
-                .filter(cache_items::project_key.eq(key(query.project_id)))
+                .filter(cache_items::project_key.eq(query.scope.key()))
                 .into_boxed();
             if let Some(app) = &query.app {
                 q = q.filter(cache_items::app_name.eq(app.clone()));
@@ -404,11 +410,12 @@ impl CacheItem {
         Ok((rows, total))
     }
 
-    /// Per-project aggregates: `(project_key, count, bytes, oldest, newest)`.
-    pub fn stats_by_project(conn: &mut DbConn) -> QueryResult<Vec<ProjectStats>> {
+    /// Aggregates per scope (each project with items, and the site).
+    pub fn stats_by_project(conn: &mut DbConn) -> QueryResult<Vec<ScopeTotals>> {
         use diesel::dsl::{count_star, max, min};
+        type Row = (i64, i64, i64, Option<NaiveDateTime>, Option<NaiveDateTime>);
         // SUM(bigint) is numeric on PostgreSQL: cast it back so both backends agree.
-        cache_items::table
+        let rows: Vec<Row> = cache_items::table
             .group_by(cache_items::project_key)
             .select((
                 cache_items::project_key,
@@ -417,15 +424,29 @@ impl CacheItem {
                 min(cache_items::date_modified),
                 max(cache_items::date_modified),
             ))
-            .load(conn)
+            .load(conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|(key, items, bytes, oldest, newest)| ScopeTotals {
+                scope: Scope::from_key(key),
+                items,
+                bytes,
+                oldest,
+                newest,
+            })
+            .collect())
     }
 
-    /// Distinct app names per project key.
-    pub fn apps_by_project(conn: &mut DbConn) -> QueryResult<Vec<(i64, String)>> {
-        cache_items::table
+    /// Distinct app names per scope.
+    pub fn apps_by_project(conn: &mut DbConn) -> QueryResult<Vec<(Scope, String)>> {
+        let rows: Vec<(i64, String)> = cache_items::table
             .select((cache_items::project_key, cache_items::app_name))
             .distinct()
             .order((cache_items::project_key, cache_items::app_name))
-            .load(conn)
+            .load(conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|(key, app)| (Scope::from_key(key), app))
+            .collect())
     }
 }

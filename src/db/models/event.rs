@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::events;
-use crate::db::{DbConn, DbUuid, now};
+use crate::db::{DbConn, DbUuid, Scope, now};
 
 /// One logged action.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
@@ -65,19 +65,15 @@ impl Event {
         Ok(())
     }
 
-    /// Newest events first; `project` limits to one project (`Some(None)`: site events).
-    pub fn list(
-        conn: &mut DbConn,
-        project: Option<Option<i64>>,
-        limit: i64,
-    ) -> QueryResult<Vec<Event>> {
+    /// Newest events first; `scope` limits to one project's events or the site's.
+    pub fn list(conn: &mut DbConn, scope: Option<Scope>, limit: i64) -> QueryResult<Vec<Event>> {
         let mut q = events::table
             .order(events::id.desc())
             .select(Event::as_select())
             .into_boxed();
-        match project {
-            Some(Some(p)) => q = q.filter(events::project_id.eq(p)),
-            Some(None) => q = q.filter(events::project_id.is_null()),
+        match scope {
+            Some(Scope::Project(p)) => q = q.filter(events::project_id.eq(p)),
+            Some(Scope::Site) => q = q.filter(events::project_id.is_null()),
             None => {}
         }
         q.limit(limit).load(conn)

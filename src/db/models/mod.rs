@@ -12,7 +12,7 @@ mod token;
 mod user;
 
 pub use cache_item::{
-    CacheItem, CacheItemSummary, ItemOrder, ItemQuery, NewCacheItem, ProjectStats,
+    CacheItem, CacheItemSummary, ItemOrder, ItemQuery, NewCacheItem, ScopeTotals,
 };
 pub use event::{Event, NewEvent};
 pub use login_attempt::LoginAttempt;

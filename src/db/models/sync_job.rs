@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::{sync_job_plugins, sync_jobs};
 use crate::db::types::text_enum;
-use crate::db::{DbConn, DbUuid, is_unique_violation, now};
+use crate::db::{DbConn, DbUuid, Scope, is_unique_violation, now};
 
 text_enum! {
     /// Where a job (or an event) was requested.
@@ -98,6 +98,11 @@ impl SyncJob {
         self.status.is_finished()
     }
 
+    /// The site, or the job's project.
+    pub fn scope(&self) -> Scope {
+        Scope::from_project_id(self.project_id)
+    }
+
     /// Run time so far or in total, once started.
     pub fn duration(&self) -> Option<chrono::Duration> {
         let start = self.started?;
@@ -111,7 +116,7 @@ impl SyncJob {
     /// allows one active job per scope.
     pub fn request(
         conn: &mut DbConn,
-        project_id: Option<i64>,
+        scope: Scope,
         item_name: Option<&str>,
         origin: Origin,
         user_id: Option<i64>,
@@ -119,7 +124,7 @@ impl SyncJob {
         for _ in 0..5 {
             let q = diesel::insert_into(sync_jobs::table).values((
                 sync_jobs::uuid.eq(DbUuid(uuid::Uuid::new_v4())),
-                sync_jobs::project_id.eq(project_id),
+                sync_jobs::project_id.eq(scope.project_id()),
                 sync_jobs::item_name.eq(item_name),
                 sync_jobs::origin.eq(origin),
                 sync_jobs::user_id.eq(user_id),
@@ -132,7 +137,7 @@ impl SyncJob {
             match inserted {
                 Ok(job) => return Ok((job, false)),
                 Err(e) if is_unique_violation(&e) => {
-                    if let Some(job) = Self::find_active(conn, project_id, item_name)? {
+                    if let Some(job) = Self::find_active(conn, scope, item_name)? {
                         return Ok((job, true));
                     }
                     // The active job ended between our insert and our read: try again.
@@ -146,16 +151,16 @@ impl SyncJob {
     /// The queued or running job for this scope, if any.
     pub fn find_active(
         conn: &mut DbConn,
-        project_id: Option<i64>,
+        scope: Scope,
         item_name: Option<&str>,
     ) -> QueryResult<Option<SyncJob>> {
         let mut q = sync_jobs::table
             .filter(sync_jobs::status.eq_any([JobStatus::Queued, JobStatus::Running]))
             .select(SyncJob::as_select())
             .into_boxed();
-        q = match project_id {
-            Some(p) => q.filter(sync_jobs::project_id.eq(p)),
-            None => q.filter(sync_jobs::project_id.is_null()),
+        q = match scope {
+            Scope::Project(p) => q.filter(sync_jobs::project_id.eq(p)),
+            Scope::Site => q.filter(sync_jobs::project_id.is_null()),
         };
         q = match item_name {
             Some(n) => q.filter(sync_jobs::item_name.eq(n.to_owned())),
@@ -307,10 +312,10 @@ impl SyncJob {
             .optional()
     }
 
-    /// Newest jobs first; `project` limits to one project's jobs (`Some(None)`: site jobs).
+    /// Newest jobs first; `scope` limits to one project's jobs or the site's.
     pub fn list(
         conn: &mut DbConn,
-        project: Option<Option<i64>>,
+        scope: Option<Scope>,
         offset: i64,
         limit: i64,
     ) -> QueryResult<Vec<SyncJob>> {
@@ -318,15 +323,15 @@ impl SyncJob {
             .order(sync_jobs::id.desc())
             .select(SyncJob::as_select())
             .into_boxed();
-        match project {
-            Some(Some(p)) => q = q.filter(sync_jobs::project_id.eq(p)),
-            Some(None) => q = q.filter(sync_jobs::project_id.is_null()),
+        match scope {
+            Some(Scope::Project(p)) => q = q.filter(sync_jobs::project_id.eq(p)),
+            Some(Scope::Site) => q = q.filter(sync_jobs::project_id.is_null()),
             None => {}
         }
         q.offset(offset).limit(limit).load(conn)
     }
 
-    /// The newest finished job per scope key (`0` = site), for overviews.
+    /// Recent finished jobs, newest first, for overviews (the first per scope wins).
     pub fn latest_finished_by_project(conn: &mut DbConn) -> QueryResult<Vec<SyncJob>> {
         // Few distinct scopes; newest first, first per project wins in the caller.
         sync_jobs::table
