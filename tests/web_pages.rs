@@ -290,7 +290,7 @@ backend_test! {
             // No match says so.
             let html = page(&c, &app, &search("zzz")).await;
             assert!(item_names(&html).is_empty());
-            assert!(html.contains("No items match."));
+            assert!(html.contains("No items match"));
 
             // App filter, alone and with a search.
             let html = page(&c, &app, &format!("{base}?app=sodarcache&sort=name")).await;
@@ -369,8 +369,9 @@ backend_test! {
             assert!(item_names(&html).is_empty());
             let (status, _) = get(&c, &app, &format!("{base}?page=9223372036854775807")).await;
             assert_eq!(status, StatusCode::OK);
-            let (status, _) = get(&c, &app, &format!("{base}?page=abc")).await;
-            assert!(status.is_client_error(), "{status}");
+            // Not a number: page 1 (issue 8), not an error.
+            let html = page(&c, &app, &format!("{base}?page=abc")).await;
+            assert_eq!(item_names(&html), expect(0..50));
         });
     }
 }

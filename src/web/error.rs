@@ -1,10 +1,9 @@
-//! Errors of the admin pages: a redirect to the login page, or an HTML error page
-//! rendered through the layout (plain text if even that fails).
+//! Errors of the admin pages: a redirect to the login page, or a status with its
+//! message, which `error_page` renders as a page through the layout.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpResponse, ResponseError};
-use askama::Template;
 
 use crate::Error;
 
@@ -28,14 +27,14 @@ impl From<diesel::result::Error> for WebError {
     }
 }
 
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage<'a> {
-    layout: super::page::Layout,
-    status: u16,
-    reason: &'a str,
-    message: String,
-}
+/// The message of an error response, for the error page the middleware renders.
+#[derive(Debug, Clone)]
+pub struct ErrorMessage(pub String);
+
+/// Marks an error response that is already a complete page (the login form with its
+/// 401 or 429), which the error-page middleware leaves as it is.
+#[derive(Debug, Clone, Copy)]
+pub struct StyledPage;
 
 impl ResponseError for WebError {
     fn status_code(&self) -> StatusCode {
@@ -45,6 +44,9 @@ impl ResponseError for WebError {
         }
     }
 
+    /// A redirect, or the error's status with its message as plain text; the
+    /// [`styled_errors`](super::error_page::styled_errors) middleware turns it into the
+    /// page with the layout (navigation, the user's name).
     fn error_response(&self) -> HttpResponse {
         match self {
             WebError::Login { next } => HttpResponse::SeeOther()
@@ -54,21 +56,12 @@ impl ResponseError for WebError {
                 if let Error::Internal(detail) = e {
                     tracing::error!(%detail, "internal error");
                 }
-                let status = e.status();
-                let page = ErrorPage {
-                    layout: super::page::Layout::anonymous(),
-                    status: status.as_u16(),
-                    reason: status.canonical_reason().unwrap_or("Error"),
-                    message: e.public_message(),
-                };
-                match page.render() {
-                    Ok(html) => HttpResponse::build(status)
-                        .content_type(ContentType::html())
-                        .body(html),
-                    Err(_) => HttpResponse::build(status)
-                        .content_type(ContentType::plaintext())
-                        .body(e.public_message()),
-                }
+                let message = e.public_message();
+                let mut res = HttpResponse::build(e.status())
+                    .content_type(ContentType::plaintext())
+                    .body(message.clone());
+                res.extensions_mut().insert(ErrorMessage(message));
+                res
             }
         }
     }

@@ -55,6 +55,16 @@ pub fn ago(t: NaiveDateTime, now: NaiveDateTime) -> String {
     format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
 }
 
+/// A wait ahead, as `in 4 minutes`, `in 30 seconds`.
+pub fn ago_until(secs: i64) -> String {
+    let (n, unit) = if secs >= 120 {
+        ((secs + 59) / 60, "minute")
+    } else {
+        (secs.max(1), "second")
+    };
+    format!("in {n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
 /// The exact time, for hover titles: `2026-11-25 10:04:05 UTC`.
 pub fn exact(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()

@@ -5,11 +5,15 @@
 //! from one address, that pair gets 429 for [`LOCKOUT`].
 
 use actix_session::Session;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::WebError;
+use super::error::StyledPage;
+use super::extract::CurrentUser;
+use super::format::When;
 use super::page::{Layout, block, check_csrf, flash, redirect, render};
 use crate::Error;
 use crate::auth::{password, session};
@@ -28,6 +32,8 @@ struct LoginPage {
     next: String,
     username: String,
     error: Option<String>,
+    /// When a locked-out username may try again, and how long that is from now.
+    unlock: Option<(When, String)>,
 }
 
 /// Query of the login page.
@@ -67,6 +73,7 @@ fn form_page(
         next,
         username,
         error,
+        unlock: None,
     }
 }
 
@@ -98,20 +105,31 @@ pub async fn login(
         .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
     let username = form.username.trim().to_owned();
     let (u, i) = (username.clone(), ip.clone());
-    let failures = block(&state, move |conn| {
-        Ok(LoginAttempt::count_since(
+    let recent = block(&state, move |conn| {
+        Ok(LoginAttempt::recent(
             conn,
             &u,
             &i,
             crate::db::now() - LOCKOUT,
+            MAX_FAILURES,
         )?)
     })
     .await?;
-    if failures >= MAX_FAILURES {
-        return Err(Error::TooManyRequests(
-            "Too many failed login attempts. Try again in a few minutes.".into(),
-        )
-        .into());
+    if recent.len() as i64 >= MAX_FAILURES {
+        // Locked until the oldest of the last MAX_FAILURES failures leaves the window.
+        let unlock = recent[recent.len() - 1] + LOCKOUT;
+        let wait = (unlock - crate::db::now()).num_seconds().max(1);
+        let mut page = form_page(
+            &session,
+            safe_next(&form.next),
+            username,
+            Some("Too many failed login attempts for this username from your address.".into()),
+        );
+        page.unlock = Some((When::new(unlock), super::format::ago_until(wait)));
+        let mut res = styled(StatusCode::TOO_MANY_REQUESTS, &page)?;
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(wait as u64));
+        return Ok(res);
     }
     let (u, i) = (username.clone(), ip.clone());
     let pool = state.pool.clone();
@@ -144,14 +162,21 @@ pub async fn login(
                 username,
                 Some("Wrong username or password.".into()),
             );
-            let html = page
-                .render()
-                .map_err(|e| Error::Internal(format!("template: {e}")))?;
-            Ok(HttpResponse::Unauthorized()
-                .content_type(actix_web::http::header::ContentType::html())
-                .body(html))
+            styled(StatusCode::UNAUTHORIZED, &page)
         }
     }
+}
+
+/// A complete page with an error status (the error-page middleware leaves it alone).
+fn styled(status: StatusCode, page: &impl Template) -> Result<HttpResponse, WebError> {
+    let html = page
+        .render()
+        .map_err(|e| Error::Internal(format!("template: {e}")))?;
+    let mut res = HttpResponse::build(status)
+        .content_type(header::ContentType::html())
+        .body(html);
+    res.extensions_mut().insert(StyledPage);
+    Ok(res)
 }
 
 /// The logout form.
@@ -159,6 +184,24 @@ pub async fn login(
 pub struct LogoutForm {
     #[serde(default)]
     csrf_token: String,
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct LogoutPage {
+    layout: Layout,
+}
+
+/// `GET /logout` (a bookmark, a typed address): asks with a button, since logging out
+/// is a POST with the CSRF token.
+#[get("/logout")]
+pub async fn confirm_logout(
+    CurrentUser(user): CurrentUser,
+    session: Session,
+) -> Result<HttpResponse, WebError> {
+    render(LogoutPage {
+        layout: Layout::new(&session, &user),
+    })
 }
 
 /// Logs out.

@@ -6,6 +6,7 @@
 
 mod actions;
 mod error;
+mod error_page;
 pub mod extract;
 pub mod format;
 mod health;
@@ -18,8 +19,13 @@ pub mod page;
 mod project;
 mod views;
 
-use actix_web::middleware::DefaultHeaders;
-use actix_web::web;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::{Compress, DefaultHeaders, ErrorHandlers, Next, from_fn};
+use actix_web::{HttpResponse, get, web};
+
+use crate::Error;
 
 pub use error::WebError;
 
@@ -43,35 +49,77 @@ pub fn static_dir() -> std::path::PathBuf {
         .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static"))
 }
 
-/// Registers every route of the web layer.
+/// Registers every route of the web layer. Everything but `/healthz` is in one scope
+/// whose errors are styled pages (any URL, any status), whose responses are
+/// `Cache-Control: no-store` unless they say otherwise, and gzip-compressed for
+/// clients that accept it.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(health::healthz)
-        .service(overview::root)
-        .service(login::login_form)
-        .service(login::login)
-        .service(login::logout)
-        .service(overview::show_overview)
-        .service(project::show_site)
-        .service(project::show_project)
-        .service(item::show_item)
-        .service(item::download_item)
-        .service(jobs::list_jobs)
-        .service(jobs::show_job)
-        .service(actions::sync_site)
-        .service(actions::sync_project)
-        .service(actions::confirm_delete_site)
-        .service(actions::delete_site)
-        .service(actions::confirm_delete_project)
-        .service(actions::delete_project)
-        .service(actions::confirm_delete_item)
-        .service(actions::delete_one_item)
-        .service(
-            web::scope("/static")
-                .wrap(DefaultHeaders::new().add(("Cache-Control", "public, max-age=86400")))
-                .service(
-                    actix_files::Files::new("", static_dir())
-                        .use_etag(true)
-                        .use_last_modified(true),
-                ),
+    cfg.service(health::healthz).service(
+        web::scope("")
+            .wrap(ErrorHandlers::new().default_handler(error_page::styled_errors))
+            .wrap(from_fn(no_store))
+            .wrap(Compress::default())
+            .service(overview::root)
+            .service(overview::no_slash)
+            .service(favicon)
+            .service(login::login_form)
+            .service(login::login)
+            .service(login::confirm_logout)
+            .service(login::logout)
+            .service(overview::show_overview)
+            .service(project::show_site)
+            .service(project::show_project)
+            .service(item::show_item)
+            .service(item::download_item)
+            .service(jobs::list_jobs)
+            .service(jobs::show_job)
+            .service(actions::sync_site)
+            .service(actions::sync_project)
+            .service(actions::confirm_delete_site)
+            .service(actions::delete_site)
+            .service(actions::confirm_delete_project)
+            .service(actions::delete_project)
+            .service(actions::confirm_delete_item)
+            .service(actions::delete_one_item)
+            .service(
+                web::scope("/static")
+                    .wrap(DefaultHeaders::new().add(("Cache-Control", "public, max-age=86400")))
+                    .service(
+                        actix_files::Files::new("", static_dir())
+                            .use_etag(true)
+                            .use_last_modified(true),
+                    ),
+            )
+            .default_service(web::to(not_found)),
+    );
+}
+
+/// Any URL no route answers: a 404, styled by the scope's error handler.
+async fn not_found() -> Result<HttpResponse, WebError> {
+    Err(Error::NotFound("There is no page at this address.".into()).into())
+}
+
+/// Browsers ask for `/favicon.ico` without reading the page's icon link.
+#[get("/favicon.ico")]
+async fn favicon() -> HttpResponse {
+    HttpResponse::MovedPermanently()
+        .insert_header((header::LOCATION, "/static/favicon.svg"))
+        .finish()
+}
+
+/// Pages show data or need a login: never kept by the browser or a proxy (so Back
+/// after logging out does not show the overview). Responses that set their own
+/// caching (static files) keep it.
+async fn no_store(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let mut res = next.call(req).await?;
+    if !res.headers().contains_key(header::CACHE_CONTROL) {
+        res.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
         );
+    }
+    Ok(res)
 }

@@ -60,6 +60,14 @@ pub async fn root() -> HttpResponse {
     redirect("/cache/")
 }
 
+/// `/cache` (no slash) goes to the overview.
+#[get("/cache")]
+pub async fn no_slash() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((actix_web::http::header::LOCATION, "/cache/"))
+        .finish()
+}
+
 /// The overview.
 #[get("/cache/")]
 pub async fn show_overview(

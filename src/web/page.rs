@@ -152,3 +152,16 @@ pub fn parse_uuid(s: &str) -> Result<uuid::Uuid, WebError> {
 pub fn forbidden() -> WebError {
     Error::permission_denied().into()
 }
+
+/// The `page` query parameter: a positive number, anything else (missing, `abc`, `0`,
+/// `-3`, too large) is page 1, so an edited or truncated link still shows a page.
+pub fn page_number(raw: Option<&str>) -> i64 {
+    raw.and_then(|p| p.trim().parse::<i64>().ok())
+        .filter(|&p| p >= 1)
+        .unwrap_or(1)
+}
+
+/// How many pages `total` rows make (at least one).
+pub fn page_count(total: i64, per_page: i64) -> i64 {
+    ((total + per_page - 1) / per_page).max(1)
+}

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::WebError;
 use super::extract::CurrentUser;
 use super::format::{When, size};
-use super::page::{Layout, block, encode_component, parse_uuid, render};
+use super::page::{Layout, block, encode_component, page_count, page_number, parse_uuid, render};
 use super::views::{EventView, JobView};
 use crate::cache::admin::{readable_project, scope_page};
 use crate::db::Scope;
@@ -26,7 +26,7 @@ pub struct ListQuery {
     app: Option<String>,
     sort: Option<String>,
     dir: Option<String>,
-    page: Option<i64>,
+    page: Option<String>,
 }
 
 struct ItemRow {
@@ -113,7 +113,7 @@ async fn show(
         .and_then(ItemOrder::parse)
         .unwrap_or_default();
     let desc = query.dir.as_deref() == Some("desc");
-    let page = query.page.unwrap_or(1).max(1);
+    let page = page_number(query.page.as_deref());
     let q = query.q.clone().unwrap_or_default().trim().to_owned();
     let app = query.app.clone().unwrap_or_default();
     let item_query = ItemQuery {
@@ -177,7 +177,7 @@ async fn show(
         rows,
         total: data.total,
         page,
-        pages: ((data.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
+        pages: page_count(data.total, PAGE_SIZE),
         q,
         app,
         sort: order.as_str().to_owned(),

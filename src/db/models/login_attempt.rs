@@ -25,6 +25,25 @@ impl LoginAttempt {
             .get_result(conn)
     }
 
+    /// Times of the newest `limit` failures for `username` from `ip` since `since`,
+    /// newest first.
+    pub fn recent(
+        conn: &mut DbConn,
+        username: &str,
+        ip: &str,
+        since: NaiveDateTime,
+        limit: i64,
+    ) -> QueryResult<Vec<NaiveDateTime>> {
+        login_attempts::table
+            .filter(login_attempts::username.eq(username))
+            .filter(login_attempts::ip.eq(ip))
+            .filter(login_attempts::attempted_at.ge(since))
+            .order(login_attempts::attempted_at.desc())
+            .select(login_attempts::attempted_at)
+            .limit(limit)
+            .load(conn)
+    }
+
     /// Records a failure.
     pub fn record_failure(conn: &mut DbConn, username: &str, ip: &str) -> QueryResult<()> {
         diesel::insert_into(login_attempts::table)
