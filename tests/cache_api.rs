@@ -36,7 +36,7 @@ fn setup(db: &common::TestDb) -> (DbPool, Arc<SodarCache>) {
 fn count_items(pool: &DbPool) -> i64 {
     cache_items::table
         .count()
-        .get_result(&mut *pool.get().unwrap())
+        .get_result(&mut **pool.get().unwrap())
         .unwrap()
 }
 
@@ -203,7 +203,7 @@ backend_test! {
                 date_modified: sodarcache::db::now(),
                 user_id: None,
             })
-            .execute(&mut *pool.get().unwrap());
+            .execute(&mut **pool.get().unwrap());
         assert!(sodarcache::db::is_unique_violation(&dup.unwrap_err()));
     }
 }
@@ -230,7 +230,7 @@ backend_test! {
         cache.set_cache_item(APP, "item", &json!(1), "json", Some(&gone), None).unwrap();
         cache.set_cache_item(APP, "item", &json!(2), "json", Some(&kept), None).unwrap();
         cache.set_cache_item(APP, "item", &json!(3), "json", None, None).unwrap();
-        diesel::delete(projects::table.find(gone.id)).execute(&mut *conn).unwrap();
+        diesel::delete(projects::table.find(gone.id)).execute(&mut **conn).unwrap();
         assert_eq!(count_items(&pool), 2);
         assert!(cache.get_cache_item(APP, "item", Some(&kept)).unwrap().is_some());
         assert!(cache.get_cache_item(APP, "item", None).unwrap().is_some());

@@ -39,7 +39,7 @@ fn setup_with(
 fn count_items(pool: &DbPool) -> i64 {
     cache_items::table
         .count()
-        .get_result(&mut *pool.get().unwrap())
+        .get_result(&mut **pool.get().unwrap())
         .unwrap()
 }
 

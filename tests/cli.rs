@@ -126,7 +126,7 @@ backend_test! {
     fn synccache_for_one_project_syncs_it_and_records_a_cli_job(db) {
         let (pool, cache) = cache_over(&db);
         let (project, other) = {
-            let conn = &mut *pool.get().unwrap();
+            let conn = &mut **pool.get().unwrap();
             (fx::project(conn, "Title", None, None), fx::project(conn, "Other", None, None))
         };
         let out = run(&db, &["synccache", "-p", &project.uuid.to_string()]);
@@ -147,7 +147,7 @@ backend_test! {
     fn synccache_without_project_syncs_all_projects(db) {
         let (pool, cache) = cache_over(&db);
         let projects: Vec<Project> = {
-            let conn = &mut *pool.get().unwrap();
+            let conn = &mut **pool.get().unwrap();
             vec![fx::project(conn, "A", None, None), fx::project(conn, "B", None, None)]
         };
         let out = run(&db, &["synccache"]);
@@ -208,7 +208,7 @@ backend_test! {
     fn deletecache_for_one_project_deletes_only_its_items(db) {
         let (pool, cache) = cache_over(&db);
         let (project, other) = {
-            let conn = &mut *pool.get().unwrap();
+            let conn = &mut **pool.get().unwrap();
             (fx::project(conn, "T", None, None), fx::project(conn, "U", None, None))
         };
         cache.set_cache_item("sodarcache", "a", &json!(1), "json", Some(&project), None).unwrap();
@@ -226,7 +226,7 @@ backend_test! {
     fn deletecache_without_project_deletes_everything_site_wide_included(db) {
         let (pool, cache) = cache_over(&db);
         let (a, b) = {
-            let conn = &mut *pool.get().unwrap();
+            let conn = &mut **pool.get().unwrap();
             (fx::project(conn, "A", None, None), fx::project(conn, "B", None, None))
         };
         for p in [Some(&a), Some(&b), None] {
@@ -265,7 +265,7 @@ backend_test! {
         assert_eq!(out.code, 0, "{}", out.stderr);
         let admin = run_with(&db.url, &["user", "add", "root", "--superuser"], &[], "pw\n");
         assert_eq!(admin.code, 0, "{}", admin.stderr);
-        let conn = &mut *db.pool().get().unwrap();
+        let conn = &mut **db.pool().get().unwrap();
         let alice = User::find_by_username(conn, "alice").unwrap().unwrap();
         assert!(password::verify("s3cret pass", Some(&alice.password_hash)));
         assert!(!alice.is_superuser);
@@ -282,7 +282,7 @@ backend_test! {
         assert!(out.single_error().starts_with("No password given"), "{}", out.stderr);
         let out = run_with(&db.url, &["user", "add", "carol"], &[], "");
         out.single_error();
-        let conn = &mut *db.pool().get().unwrap();
+        let conn = &mut **db.pool().get().unwrap();
         assert_eq!(User::list(conn).unwrap().len(), 1);
     }
 }
@@ -305,7 +305,7 @@ backend_test! {
         let cat = project_add(&db, &["Cat", "--category"]);
         let proj = project_add(&db, &["Proj", "--parent", &cat.to_string(), "--public-access", "guest"]);
         let top = project_add(&db, &["Top"]);
-        let conn = &mut *db.pool().get().unwrap();
+        let conn = &mut **db.pool().get().unwrap();
         let cat = Project::find_by_uuid(conn, cat).unwrap().unwrap();
         let proj = Project::find_by_uuid(conn, proj).unwrap().unwrap();
         let top = Project::find_by_uuid(conn, top).unwrap().unwrap();
@@ -339,7 +339,7 @@ backend_test! {
         }
         let out = run(&db, &["project", "add", "Y", "--public-access", "everyone"]);
         assert!(out.single_error().starts_with("Unknown public access \"everyone\""));
-        let conn = &mut *db.pool().get().unwrap();
+        let conn = &mut **db.pool().get().unwrap();
         assert_eq!(Project::list(conn).unwrap().len(), 2);
     }
 }
@@ -348,7 +348,7 @@ backend_test! {
     fn role_set_assigns_a_role(db) {
         let pool = db.pool();
         let (project, alice) = {
-            let conn = &mut *pool.get().unwrap();
+            let conn = &mut **pool.get().unwrap();
             (fx::project(conn, "P", None, None), fx::user(conn, "alice", false))
         };
         let out = run(&db, &["role", "set", &project.uuid.to_string(), "alice", "contributor"]);
@@ -363,7 +363,7 @@ backend_test! {
     fn role_set_errors_exit_1_with_one_line(db) {
         let pool = db.pool();
         let project = {
-            let conn = &mut *pool.get().unwrap();
+            let conn = &mut **pool.get().unwrap();
             let project = fx::project(conn, "P", None, None);
             let owner = fx::user(conn, "owner", false);
             fx::user(conn, "alice", false);
@@ -393,7 +393,7 @@ backend_test! {
         let secret = out.stdout.strip_suffix('\n').expect("one line");
         assert_eq!(secret.len(), 64);
         assert!(secret.bytes().all(|b| b.is_ascii_hexdigit()));
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let user = token::authenticate(conn, secret).unwrap().expect("token accepted");
         assert_eq!(user.id, alice.id);
         let stored = ApiToken::find_by_prefix(conn, &secret[..token::PREFIX_LEN]).unwrap();
@@ -411,7 +411,7 @@ backend_test! {
         let out = run(&db, &["token", "create", "alice", "--expiry-hours", "2"]);
         assert_eq!(out.code, 0, "{}", out.stderr);
         let secret = out.stdout.trim();
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let expiry = ApiToken::find_by_prefix(conn, &secret[..token::PREFIX_LEN]).unwrap()[0].expiry.unwrap();
         let left = expiry - now();
         assert!(left > chrono::Duration::minutes(119) && left <= chrono::Duration::hours(2), "{left}");
@@ -474,7 +474,7 @@ backend_test! {
 
         let pool = db.pool();
         let stale = {
-            let conn = &mut *pool.get().unwrap();
+            let conn = &mut **pool.get().unwrap();
             request_sync(conn, None, None, Origin::Web, None).unwrap();
             let job = SyncJob::claim_next(conn, "dead-server").unwrap().unwrap();
             diesel::update(sync_jobs::table.find(job.id))
@@ -486,7 +486,7 @@ backend_test! {
         let out = run(&db, &["synccache"]);
         assert_eq!(out.code, 0, "{}", out.stderr);
         assert!(out.logged("INFO", "Cache synchronization OK"), "{}", out.stderr);
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         assert_eq!(SyncJob::find_by_id(conn, stale.id).unwrap().unwrap().status, JobStatus::Failed);
         let jobs = SyncJob::list(conn, None, 0, 10).unwrap();
         assert_eq!(jobs.len(), 2);

@@ -30,7 +30,7 @@ fn ok_plugins() -> RegistryBuilder {
 backend_test! {
     fn requesting_the_same_scope_twice_joins_the_first_job(db) {
         let (pool, _) = setup(&db, ok_plugins());
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let project = fx::project(conn, "P", None, None);
         let user = fx::user(conn, "alice", false);
         let (first, joined) = request_sync(conn, Some(&project), None, Origin::Web, Some(&user)).unwrap();
@@ -54,7 +54,7 @@ backend_test! {
 backend_test! {
     fn different_scopes_do_not_join(db) {
         let (pool, _) = setup(&db, ok_plugins());
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let a = fx::project(conn, "A", None, None);
         let b = fx::project(conn, "B", None, None);
         let scopes: [(Option<&Project>, Option<&str>); 5] =
@@ -82,7 +82,7 @@ backend_test! {
         drop(conn);
         let (finished, _) = run_job(&cache, &claimed, &mut |_| {}).unwrap();
         assert_eq!(finished.status, JobStatus::Done);
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let (second, joined) = request_sync(conn, Some(&project), None, Origin::Web, None).unwrap();
         assert!(!joined);
         assert_ne!(second.uuid, first.uuid);
@@ -93,7 +93,7 @@ backend_test! {
 backend_test! {
     fn claim_next_takes_the_oldest_queued_job_once(db) {
         let (pool, _) = setup(&db, ok_plugins());
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let a = fx::project(conn, "A", None, None);
         let b = fx::project(conn, "B", None, None);
         let (job_a, _) = request_sync(conn, Some(&a), None, Origin::Web, None).unwrap();
@@ -131,7 +131,7 @@ backend_test! {
         assert_eq!(finished.error, None, "plugin errors live in the plugin runs");
         assert_eq!(outcomes.len(), 2);
 
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let runs = SyncJob::plugin_runs(conn, job.id).unwrap();
         let summary: Vec<(&str, bool, i64)> = runs.iter().map(|r| (r.plugin.as_str(), r.ok, r.items_written)).collect();
         assert_eq!(summary, [("a_broken", false, 0), ("b_writer", true, 1)]);
@@ -167,7 +167,7 @@ backend_test! {
         assert_eq!(finished.error, None);
         // Two projects and the site-wide scope.
         assert_eq!(outcomes[0].items_written, 3);
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let runs = SyncJob::plugin_runs(conn, job.id).unwrap();
         assert_eq!(runs.len(), 1);
         assert!(runs[0].ok);
@@ -186,7 +186,7 @@ backend_test! {
 backend_test! {
     fn sweep_stale_fails_running_jobs_with_an_old_heartbeat_only(db) {
         let (pool, _) = setup(&db, ok_plugins());
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let a = fx::project(conn, "A", None, None);
         let b = fx::project(conn, "B", None, None);
         let c = fx::project(conn, "C", None, None);
@@ -217,7 +217,7 @@ backend_test! {
 backend_test! {
     fn a_job_failed_by_a_stale_sweep_stays_failed_when_its_worker_finishes_late(db) {
         let pool = db.pool();
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let (job, _) = SyncJob::request(conn, Scope::Site, None, Origin::Cli, None).unwrap();
         let job = SyncJob::claim(conn, job.id, "slow-worker").unwrap().unwrap();
         // Another instance's sweep decides the worker is gone.

@@ -49,7 +49,7 @@ fn child_writes_a_batch() {
         .cache()
         .expect("cache");
     let project = {
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         Project::find_by_id(conn, project_id.parse().unwrap())
             .unwrap()
             .expect("project")
@@ -144,7 +144,7 @@ backend_test! {
         let ended = child.ended.recv_timeout(Duration::from_secs(15)).expect("the batch returned");
         let took = ended - child.started;
         assert!(child.process.wait().expect("wait").success(), "the child failed");
-        let conn = &mut *db.pool().get().unwrap();
+        let conn = &mut **db.pool().get().unwrap();
         assert_eq!(count(conn, "full-"), BATCH as i64);
         eprintln!("a batch of {BATCH} items takes {took:?} in the child");
 

@@ -184,7 +184,7 @@ fn two_servers_polling_one_postgres_run_each_queued_job_once() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     reset_counts();
     const JOBS: usize = 12;
-    let conn = &mut *db.pool().get().expect("conn");
+    let conn = &mut **db.pool().get().expect("conn");
     let projects: Vec<Project> = (0..JOBS)
         .map(|i| fx::project(conn, &format!("P{i}"), None, None))
         .collect();
@@ -238,7 +238,7 @@ backend_test! {
         const WORKERS: usize = 4;
         let pool = db.pool();
         {
-            let conn = &mut *pool.get().unwrap();
+            let conn = &mut **pool.get().unwrap();
             for i in 0..JOBS {
                 let p = fx::project(conn, &format!("P{i}"), None, None);
                 request_sync(conn, Some(&p), None, Origin::Api, None).unwrap();
@@ -267,7 +267,7 @@ backend_test! {
         assert_eq!(all.len(), JOBS, "{:?}", claimed.iter().map(Vec::len).collect::<Vec<_>>());
         assert_eq!(ids.len(), JOBS, "no job claimed twice");
         // The row names the worker whose claim returned it.
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         for (w, mine) in claimed.iter().enumerate() {
             for job in mine {
                 let row = SyncJob::find_by_id(conn, job.id).unwrap().unwrap();

@@ -307,7 +307,7 @@ fn database_outage_gives_503_then_heals_without_losing_acknowledged_writes() {
 
     // No acknowledged write was lost: each key holds its writer's last acknowledged
     // value or a later attempt (one whose reply was a 503 may have been applied).
-    let conn = &mut *db.pool().get().expect("direct connection");
+    let conn = &mut **db.pool().get().expect("direct connection");
     for (key, samples) in &writers {
         let last_acked = samples
             .iter()

@@ -60,7 +60,7 @@ backend_test! {
             .project_app(TestPlugin::writes("c_hangs", "slow").after(Duration::from_secs(2)))
             .project_app(TestPlugin::writes("d_good", "good"));
         let app = TestApp::spawn(&db, plugins, |s| s.plugin_timeout = Duration::from_millis(500));
-        let conn = &mut *app.conn();
+        let conn = &mut **app.conn();
         let project = fx::project(conn, "P", None, None);
         let (job, _) = request_sync(conn, Some(&project), None, Origin::Api, None).expect("queue");
         // The worker polls every 100 ms; the hang costs 500 ms.
@@ -92,7 +92,7 @@ backend_test! {
 backend_test! {
     fn a_job_left_running_by_a_killed_server_is_failed_when_the_next_server_starts(db) {
         let pool = db.pool();
-        let conn = &mut *pool.get().expect("conn");
+        let conn = &mut **pool.get().expect("conn");
         let project = fx::project(conn, "P", None, None);
         let other = fx::project(conn, "Q", None, None);
         // A server claimed two jobs and was killed: one long ago, one just now.
@@ -139,7 +139,7 @@ backend_test! {
             s.job_stale_after = Duration::from_secs(1);
             s.plugin_timeout = Duration::from_secs(10);
         });
-        let conn = &mut *app.conn();
+        let conn = &mut **app.conn();
         let project = fx::project(conn, "P", None, None);
         let (job, _) = request_sync(conn, Some(&project), None, Origin::Web, None).unwrap();
         let (seen, job) = watch_job(conn, job.id, Duration::from_secs(10), SyncJob::is_finished);

@@ -110,7 +110,7 @@ backend_test! {
         assert_eq!(shared["seq"].as_u64(), writer.last_acked, "shared key holds writer {w}'s last write");
 
         // Exactly one row per key, and no stray keys.
-        let conn = &mut *app.conn();
+        let conn = &mut **app.conn();
         let rows = CacheItem::list_for_scope(conn, Scope::from(&world.project)).expect("list");
         let mut per_key: BTreeMap<&str, usize> = BTreeMap::new();
         for r in &rows {

@@ -22,7 +22,7 @@ fn role_of(
 backend_test! {
     fn category_owner_is_owner_in_child_project(db) {
         let pool = db.pool();
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let user = fx::user(conn, "alice", false);
         let top = fx::category(conn, "Top", None);
         let sub = fx::category(conn, "Sub", Some(&top));
@@ -38,7 +38,7 @@ backend_test! {
 backend_test! {
     fn lowest_rank_wins_along_the_chain(db) {
         let pool = db.pool();
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let cat = fx::category(conn, "Cat", None);
         let project = fx::project(conn, "Proj", Some(&cat), None);
         // Weaker inherited role, stronger own role.
@@ -59,7 +59,7 @@ backend_test! {
         // Ranks are unique per role, so a tie yields the same role whichever assignment
         // wins; this pins that a tie is still resolved to a role, not dropped.
         let pool = db.pool();
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let cat = fx::category(conn, "Cat", None);
         let project = fx::project(conn, "Proj", Some(&cat), None);
         let alice = fx::user(conn, "alice", false);
@@ -73,7 +73,7 @@ backend_test! {
 backend_test! {
     fn category_finder_has_no_role_in_child_projects_but_in_subcategories(db) {
         let pool = db.pool();
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let cat = fx::category(conn, "Cat", None);
         let sub = fx::category(conn, "Sub", Some(&cat));
         let project = fx::project(conn, "Proj", Some(&sub), None);
@@ -90,7 +90,7 @@ backend_test! {
 backend_test! {
     fn finder_role_on_a_project_is_rejected(db) {
         let pool = db.pool();
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let project = fx::project(conn, "Proj", None, None);
         let user = fx::user(conn, "alice", false);
         let err = RoleAssignment::set(conn, &project, &user, Role::Finder).unwrap_err();
@@ -103,7 +103,7 @@ backend_test! {
 backend_test! {
     fn second_owner_in_a_project_is_a_conflict(db) {
         let pool = db.pool();
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let project = fx::project(conn, "Proj", None, None);
         let alice = fx::user(conn, "alice", false);
         let bob = fx::user(conn, "bob", false);
@@ -122,7 +122,7 @@ backend_test! {
 backend_test! {
     fn setting_a_role_replaces_the_previous_one(db) {
         let pool = db.pool();
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let project = fx::project(conn, "Proj", None, None);
         let alice = fx::user(conn, "alice", false);
         fx::role(conn, &project, &alice, Role::Guest);
@@ -135,7 +135,7 @@ backend_test! {
 backend_test! {
     fn roles_grant_cache_permissions_as_the_rule_table_says(db) {
         let pool = db.pool();
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let project = fx::project(conn, "Proj", None, None);
         let expected = [
             (Role::Owner, Permissions::ALL),
@@ -158,7 +158,7 @@ backend_test! {
 backend_test! {
     fn public_guest_access_lets_every_user_read_but_not_write(db) {
         let pool = db.pool();
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let project = fx::project(conn, "Public", None, Some(PublicAccess::Guest));
         let nobody = fx::user(conn, "nobody", false);
         let perms = Permissions::resolve(conn, Access::User(&nobody), &project, false).unwrap();
@@ -177,7 +177,7 @@ backend_test! {
 backend_test! {
     fn public_viewer_access_grants_no_cache_read(db) {
         let pool = db.pool();
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let project = fx::project(conn, "Public", None, Some(PublicAccess::Viewer));
         let nobody = fx::user(conn, "nobody", false);
         assert_eq!(Permissions::resolve(conn, Access::User(&nobody), &project, true).unwrap(), Permissions::NONE);
@@ -188,7 +188,7 @@ backend_test! {
 backend_test! {
     fn anonymous_reads_only_public_guest_projects_when_allowed(db) {
         let pool = db.pool();
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let public = fx::project(conn, "Public", None, Some(PublicAccess::Guest));
         let private = fx::project(conn, "Private", None, None);
         let read_only = Permissions { read: true, ..Permissions::NONE };
@@ -201,7 +201,7 @@ backend_test! {
 backend_test! {
     fn superuser_may_do_everything_without_a_role(db) {
         let pool = db.pool();
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let cat = fx::category(conn, "Cat", None);
         let project = fx::project(conn, "Proj", Some(&cat), None);
         let admin = fx::user(conn, "admin", true);
@@ -240,7 +240,7 @@ fn bad_request(result: sodarcache::Result<Project>) -> String {
 backend_test! {
     fn project_under_a_project_is_rejected(db) {
         let pool = db.pool();
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let parent = fx::project(conn, "Parent", None, None);
         let msg = bad_request(create(conn, "Child", ProjectType::Project, Some(&parent), None));
         assert_eq!(msg, "Subprojects are only allowed within categories");
@@ -252,7 +252,7 @@ backend_test! {
 backend_test! {
     fn title_equal_to_the_parents_is_rejected(db) {
         let pool = db.pool();
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let cat = fx::category(conn, "Same", None);
         let msg = bad_request(create(conn, "Same", ProjectType::Project, Some(&cat), None));
         assert_eq!(msg, "Project and parent titles can not be equal");
@@ -262,7 +262,7 @@ backend_test! {
 backend_test! {
     fn title_with_the_path_separator_is_rejected(db) {
         let pool = db.pool();
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let msg = bad_request(create(conn, "A / B", ProjectType::Project, None, None));
         assert_eq!(msg, "Title may not contain \" / \"");
         // A slash without the spaces is a normal character.
@@ -273,7 +273,7 @@ backend_test! {
 backend_test! {
     fn public_access_on_a_category_is_rejected(db) {
         let pool = db.pool();
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let msg = bad_request(create(conn, "Cat", ProjectType::Category, None, Some(PublicAccess::Guest)));
         assert_eq!(msg, "Public guest access is not allowed for categories");
         bad_request(create(conn, "Cat", ProjectType::Category, None, Some(PublicAccess::Viewer)));
@@ -283,7 +283,7 @@ backend_test! {
 backend_test! {
     fn categories_can_not_be_archived_but_projects_can(db) {
         let pool = db.pool();
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let cat = fx::category(conn, "Cat", None);
         let project = fx::project(conn, "Proj", Some(&cat), None);
         assert!(matches!(Project::set_archive(conn, &cat, true), Err(Error::BadRequest(_))));
@@ -295,7 +295,7 @@ backend_test! {
 backend_test! {
     fn duplicate_title_in_the_same_parent_is_a_conflict(db) {
         let pool = db.pool();
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let cat = fx::category(conn, "Cat", None);
         let other = fx::category(conn, "Other", None);
         fx::project(conn, "Proj", Some(&cat), None);
@@ -313,7 +313,7 @@ backend_test! {
 backend_test! {
     fn full_title_joins_parent_and_child(db) {
         let pool = db.pool();
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let parent = fx::category(conn, "Parent", None);
         let child = fx::category(conn, "Child", Some(&parent));
         let project = fx::project(conn, "Leaf", Some(&child), None);

@@ -157,7 +157,7 @@ fn closure(conn: &mut DbConn) -> Vec<(i64, i64, i32)> {
 backend_test! {
     fn sql_roles_and_visibility_agree_with_the_rust_rules(db) {
         let pool = db.pool();
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let (users, projects) = varied_site(conn);
         assert_sql_agrees_with_rust(conn, &users, &projects);
         // Every project has itself at depth 0 and one row per ancestor.
@@ -172,7 +172,7 @@ backend_test! {
 backend_test! {
     fn the_migration_backfills_the_same_closure_as_project_creation(db) {
         let pool = db.pool();
-        let conn = &mut *pool.get().unwrap();
+        let conn = &mut **pool.get().unwrap();
         let (users, projects) = varied_site(conn);
         let written = closure(conn);
         let flavour = match db.backend {

@@ -59,7 +59,7 @@ struct World {
 }
 
 fn world(app: &TestApp) -> World {
-    let conn = &mut *app.conn();
+    let conn = &mut **app.conn();
     fx::user(conn, "root", true);
     fx::user(conn, "stranger", false);
     let p = fx::project(conn, "Proj", None, Some(PublicAccess::Guest));
@@ -460,7 +460,7 @@ backend_test! {
             s.db_timeout = Duration::from_secs(3);
         });
         let projects: Vec<Project> = {
-            let conn = &mut *app.conn();
+            let conn = &mut **app.conn();
             fx::user(conn, "root", true);
             (0..AT_ONCE).map(|i| fx::project(conn, &format!("P{i}"), None, None)).collect()
         };

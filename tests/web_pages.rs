@@ -58,7 +58,7 @@ fn project_link(p: &Project) -> String {
 backend_test! {
     fn the_overview_lists_exactly_the_projects_the_user_may_read(db) {
         let app = spawn(&db);
-        let conn = &mut *app.conn();
+        let conn = &mut **app.conn();
         let alice = fx::user(conn, "alice", false);
         let carol = fx::user(conn, "carol", false);
         fx::user(conn, "root", true);
@@ -149,7 +149,7 @@ backend_test! {
     fn the_project_page_is_403_without_read_and_404_for_unknown_projects(db) {
         let app = spawn(&db);
         let (p, viewed, cat, item) = {
-            let conn = &mut *app.conn();
+            let conn = &mut **app.conn();
             let alice = fx::user(conn, "alice", false);
             let cat = fx::category(conn, "Cat", None);
             let p = fx::project(conn, "P", Some(&cat), None);
@@ -195,7 +195,7 @@ backend_test! {
 
 /// Sets up a project with items for the list tests; returns it and the owner's client name.
 fn listing(app: &TestApp) -> Project {
-    let conn = &mut *app.conn();
+    let conn = &mut **app.conn();
     // Created out of name order, so sorting by writer cannot pass by sorting on ids.
     let cid = fx::user(conn, "cid", false);
     let ann = fx::user(conn, "ann", false);
@@ -313,7 +313,7 @@ backend_test! {
     fn the_project_page_is_paginated(db) {
         let app = spawn(&db);
         let p = {
-            let conn = &mut *app.conn();
+            let conn = &mut **app.conn();
             let owner = fx::user(conn, "ann", false);
             let p = fx::project(conn, "Big", None, None);
             fx::role(conn, &p, &owner, Role::Owner);
@@ -381,7 +381,7 @@ backend_test! {
         // No plugins: the job may run, but writes nothing.
         let app = TestApp::spawn(&db, PluginRegistry::builder(), |_| {});
         let (p, job) = {
-            let conn = &mut *app.conn();
+            let conn = &mut **app.conn();
             let ann = fx::user(conn, "ann", false);
             let p = fx::project(conn, "P", None, None);
             fx::role(conn, &p, &ann, Role::Guest);
@@ -436,7 +436,7 @@ backend_test! {
     fn sync_and_delete_buttons_are_shown_only_to_owner_delegate_and_superuser(db) {
         let app = spawn(&db);
         let (p, item) = {
-            let conn = &mut *app.conn();
+            let conn = &mut **app.conn();
             let cat = fx::category(conn, "Cat", None);
             let p = fx::project(conn, "P", Some(&cat), Some(PublicAccess::Guest));
             fx::user(conn, "root", true);
@@ -491,7 +491,7 @@ backend_test! {
             "none": null,
         });
         let (p, item, site_item) = {
-            let conn = &mut *app.conn();
+            let conn = &mut **app.conn();
             let ann = fx::user(conn, "ann", false);
             let p = fx::project(conn, "Proj", None, None);
             fx::role(conn, &p, &ann, Role::Guest);
@@ -564,7 +564,7 @@ backend_test! {
     fn job_pages_show_status_and_refresh_only_while_running(db) {
         let app = TestApp::spawn(&db, PluginRegistry::builder().project_app(TestPlugin::writes("slow_app", "slow").after(Duration::from_millis(1500))), |_| {});
         let (p, hidden) = {
-            let conn = &mut *app.conn();
+            let conn = &mut **app.conn();
             let ann = fx::user(conn, "ann", false);
             fx::user(conn, "eve", false);
             fx::user(conn, "root", true);
@@ -601,7 +601,7 @@ backend_test! {
 
             // Jobs of projects the user cannot read, and site jobs, are not shown to them.
             let (hidden_job, site_job) = {
-                let conn = &mut *app.conn();
+                let conn = &mut **app.conn();
                 let (h, _) = request_sync(conn, Some(&hidden), None, Origin::Cli, None).unwrap();
                 let (s, _) = request_sync(conn, None, None, Origin::Cli, None).unwrap();
                 (h, s)
@@ -633,7 +633,7 @@ backend_test! {
     fn a_failed_plugin_shows_its_error_on_the_job_page(db) {
         let app = TestApp::spawn(&db, PluginRegistry::builder().project_app(TestPlugin::fails("broken_app", "source <unreachable> & down")).project_app(ExampleProjectApp), |_| {});
         let p = {
-            let conn = &mut *app.conn();
+            let conn = &mut **app.conn();
             let ann = fx::user(conn, "ann", false);
             let p = fx::project(conn, "P", None, None);
             fx::role(conn, &p, &ann, Role::Owner);

@@ -26,7 +26,7 @@ backend_test! {
     fn every_admin_page_redirects_anonymous_visitors_to_login(db) {
         let app = spawn(&db);
         let (project, item, job) = {
-            let conn = &mut *app.conn();
+            let conn = &mut **app.conn();
             let project = fx::project(conn, "P", None, None);
             let owner = fx::user(conn, "owner", false);
             let item = app
@@ -93,7 +93,7 @@ backend_test! {
     fn login_with_a_wrong_password_is_401_and_the_right_one_follows_next(db) {
         let app = spawn(&db);
         let project = {
-            let conn = &mut *app.conn();
+            let conn = &mut **app.conn();
             fx::user(conn, "alice", false);
             fx::project(conn, "P", None, Some(sodarcache::db::models::PublicAccess::Guest))
         };
@@ -255,7 +255,7 @@ backend_test! {
     fn five_failed_logins_lock_the_username_from_that_address(db) {
         let app = spawn(&db);
         {
-            let conn = &mut *app.conn();
+            let conn = &mut **app.conn();
             fx::user(conn, "alice", false);
             fx::user(conn, "bob", false);
         }

@@ -48,8 +48,37 @@ macro_rules! on_backend {
 
 /// A pool of [`DbConn`].
 pub type DbPool = r2d2::Pool<Manager>;
-/// A connection checked out of the pool.
+/// A connection checked out of the pool (derefs to [`DbConn`]).
 pub type PooledConn = r2d2::PooledConnection<Manager>;
+
+/// A pooled connection and when it last went back to the pool.
+///
+/// PostgreSQL connections are not pinged on every checkout (a round trip per request):
+/// one that was in use moments ago is taken as it is, and if it died since, its first
+/// statement fails, the request gets a 503 and the pool drops it ([`Manager::has_broken`]).
+/// Only a connection that sat idle longer than [`PING_AFTER_IDLE`] is pinged first, so
+/// the stale connections an outage, a server restart or a firewall's idle timeout leaves
+/// behind are replaced before any request sees them.
+pub struct TrackedConn {
+    conn: DbConn,
+    returned: std::time::Instant,
+}
+
+/// Idle time after which a PostgreSQL connection is pinged on checkout.
+pub const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+impl std::ops::Deref for TrackedConn {
+    type Target = DbConn;
+    fn deref(&self) -> &DbConn {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for TrackedConn {
+    fn deref_mut(&mut self) -> &mut DbConn {
+        &mut self.conn
+    }
+}
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -150,22 +179,34 @@ impl Manager {
 }
 
 impl ManageConnection for Manager {
-    type Connection = DbConn;
+    type Connection = TrackedConn;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<DbConn, r2d2::Error> {
-        self.establish().map_err(r2d2::Error::ConnectionError)
+    fn connect(&self) -> Result<TrackedConn, r2d2::Error> {
+        self.establish()
+            .map(|conn| TrackedConn {
+                conn,
+                returned: std::time::Instant::now(),
+            })
+            .map_err(r2d2::Error::ConnectionError)
     }
 
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
+    fn is_valid(&self, conn: &mut TrackedConn) -> Result<(), r2d2::Error> {
+        // Only PostgreSQL pools test on checkout (see `open`), and only idle connections.
+        if conn.returned.elapsed() < PING_AFTER_IDLE {
+            return Ok(());
+        }
+        conn.conn
+            .batch_execute("SELECT 1")
             .map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, conn: &mut DbConn) -> bool {
-        // A PostgreSQL connection whose server went away (or left a transaction open)
-        // is dropped instead of going back to the pool, so the pool heals by itself.
-        diesel::r2d2::R2D2Connection::is_broken(conn)
+    fn has_broken(&self, conn: &mut TrackedConn) -> bool {
+        // Called as the connection goes back to the pool. A PostgreSQL connection whose
+        // server went away (its statement failed) or that left a transaction open is
+        // dropped instead, so the pool heals by itself.
+        conn.returned = std::time::Instant::now();
+        diesel::r2d2::R2D2Connection::is_broken(&mut conn.conn)
     }
 }
 
@@ -193,9 +234,8 @@ impl Default for PoolOptions {
 /// (bad path, refused connection, wrong password) rather than a pool timeout.
 pub fn open(url: &str, options: &PoolOptions) -> Result<DbPool, OpenError> {
     let parsed = DatabaseUrl::parse(url)?;
-    // A PostgreSQL connection can die with its server; Diesel cannot tell without
-    // asking, so each checkout pings it (one round trip) and the pool heals by itself
-    // after an outage. SQLite files do not go away.
+    // A PostgreSQL connection can die with its server; one idle for a while is pinged
+    // on checkout (see `TrackedConn`). SQLite files do not go away.
     let ping_on_checkout = parsed.is_postgres();
     let manager = Manager::new(parsed);
     let mut conn = manager.connect_once()?;

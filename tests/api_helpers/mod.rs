@@ -135,7 +135,7 @@ impl World {
     /// A world with adjusted settings.
     pub fn with(db: &TestDb, tweak: impl FnOnce(&mut Settings)) -> World {
         let app = TestApp::spawn(db, PluginRegistry::builder(), tweak);
-        let conn = &mut *app.conn();
+        let conn = &mut **app.conn();
         let category = fx::category(conn, "Cat", None);
         let project = fx::project(conn, "Proj", Some(&category), None);
         let public = fx::project(conn, "Public", Some(&category), Some(PublicAccess::Guest));

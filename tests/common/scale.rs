@@ -74,7 +74,7 @@ pub struct Scale {
 /// Builds the site over `app`'s database (`db` gives a registry that knows the
 /// uninstalled app too, to write its items).
 pub fn build(db: &TestDb, app: &TestApp) -> Scale {
-    let conn = &mut *app.conn();
+    let conn = &mut **app.conn();
     let root = fx::user(conn, "root", true);
     let owner = fx::user(conn, "owner", false);
     let guest = fx::user(conn, "guest", false);
@@ -155,7 +155,7 @@ pub fn build(db: &TestDb, app: &TestApp) -> Scale {
             .filter(cache_items::app_name.eq(app_name))
             .filter(cache_items::name.eq(name))
             .select(cache_items::uuid)
-            .first::<DbUuid>(&mut *app.conn())
+            .first::<DbUuid>(&mut **app.conn())
             .expect("item")
             .to_string()
     };
