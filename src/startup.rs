@@ -50,9 +50,8 @@ impl Application {
             let mut conn = pool.get()?;
             crate::auth::session::cookie_key(&mut conn, settings.secret_key.as_deref())?
         };
-        let cache = registry.cache_unchecked().clone();
         actix_web::rt::spawn(run_worker(
-            cache,
+            registry.runner().clone(),
             settings.worker_poll,
             settings.job_stale_after,
             wake_worker,

@@ -354,8 +354,8 @@ fn owner_logs_in_syncs_a_project_and_watches_the_job_finish() {
 fn owner_deletes_one_apps_items_through_the_confirmation_page() {
     let Some(driver) = start_driver() else { return };
     let site = site();
-    let cache = site.app.registry.cache().expect("backend enabled");
-    cache
+    site.app
+        .registry
         .update_cache(None, Some(&site.project), None)
         .expect("sync");
     run(async {

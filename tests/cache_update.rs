@@ -52,8 +52,9 @@ backend_test! {
         let (_, registry, cache) = setup_with(&db, plugins, db.settings());
         let names: Vec<&str> = registry.project_apps().iter().map(|p| p.name()).collect();
         assert_eq!(names, ["alpha", "mid", "zeta"]);
-        let names: Vec<&str> = cache.project_apps().iter().map(|p| p.name()).collect();
+        let names: Vec<&str> = registry.runner().plugins().iter().map(|p| p.name()).collect();
         assert_eq!(names, ["alpha", "mid", "zeta"]);
+        assert_eq!(cache.app_names(), registry.app_names());
         assert_eq!(registry.app_names(), ["alpha", "mid", "sodarcache", "zeta"]);
     }
 }
@@ -64,11 +65,11 @@ backend_test! {
             .project_app(TestPlugin::writes("c_writes", "written"))
             .project_app(TestPlugin::fails("a_fails", "source unreachable"))
             .project_app(TestPlugin::panics("b_panics"));
-        let (pool, _, cache) = setup_with(&db, plugins, db.settings());
+        let (pool, registry, cache) = setup_with(&db, plugins, db.settings());
         let mut conn = pool.get().unwrap();
         let project = fx::project(&mut conn, "P", None, None);
         let user = fx::user(&mut conn, "alice", false);
-        let outcomes = cache.update_cache(None, Some(&project), Some(&user)).unwrap();
+        let outcomes = registry.update_cache(None, Some(&project), Some(&user)).unwrap();
         let names: Vec<&str> = outcomes.iter().map(|o| o.plugin.as_str()).collect();
         assert_eq!(names, ["a_fails", "b_panics", "c_writes"]);
         let tail = format!(" (project {})", project.log_title());
@@ -88,9 +89,9 @@ backend_test! {
             .project_app(TestPlugin::noop("a_sleeps").after(Duration::from_secs(3)))
             .project_app(TestPlugin::writes("b_writes", "written"));
         let settings = Settings { plugin_timeout: Duration::from_millis(300), ..db.settings() };
-        let (pool, _, cache) = setup_with(&db, plugins, settings);
+        let (pool, registry, cache) = setup_with(&db, plugins, settings);
         let project = fx::project(&mut pool.get().unwrap(), "P", None, None);
-        let outcomes = cache.update_cache(None, Some(&project), None).unwrap();
+        let outcomes = registry.update_cache(None, Some(&project), None).unwrap();
         assert_eq!(outcomes.len(), 2);
         let error = outcomes[0].error.as_deref().unwrap();
         assert!(error.starts_with("timed out after 0.3 seconds"), "{error}");
@@ -102,7 +103,7 @@ backend_test! {
 
 backend_test! {
     fn example_app_writes_project_summary_with_members_by_role(db) {
-        let (pool, _, cache) = setup(&db);
+        let (pool, registry, cache) = setup(&db);
         let mut conn = pool.get().unwrap();
         let category = fx::category(&mut conn, "Cat", None);
         let project = fx::project(&mut conn, "Proj", Some(&category), None);
@@ -110,7 +111,7 @@ backend_test! {
             let user = fx::user(&mut conn, name, false);
             fx::role(&mut conn, &project, &user, role);
         }
-        let outcomes = cache.update_cache(None, Some(&project), None).unwrap();
+        let outcomes = registry.update_cache(None, Some(&project), None).unwrap();
         assert!(outcomes.iter().all(|o| o.ok()), "{outcomes:?}");
         let item = cache.get_cache_item("example_project_app", "project_summary", Some(&project)).unwrap().unwrap();
         let data = item.data.to_value();
@@ -119,26 +120,26 @@ backend_test! {
         assert_eq!(data["member_count"], 4);
         assert_eq!(data["members"], json!({"owner": ["alice"], "contributor": ["bob", "carol"], "guest": ["dave"]}));
         // Categories get no summary, even when asked directly.
-        cache.update_cache(None, Some(&category), None).unwrap();
+        registry.update_cache(None, Some(&category), None).unwrap();
         assert!(cache.get_project_cache(&category, "json").unwrap().is_empty());
     }
 }
 
 backend_test! {
     fn example_app_honours_the_name_and_project_limits(db) {
-        let (pool, _, cache) = setup(&db);
+        let (pool, registry, cache) = setup(&db);
         let mut conn = pool.get().unwrap();
         let category = fx::category(&mut conn, "Cat", None);
         let one = fx::project(&mut conn, "One", Some(&category), None);
         let two = fx::project(&mut conn, "Two", Some(&category), None);
-        cache.update_cache(Some("something_else"), Some(&one), None).unwrap();
+        registry.update_cache(Some("something_else"), Some(&one), None).unwrap();
         assert_eq!(count_items(&pool), 0, "another item name writes nothing");
-        cache.update_cache(Some("project_summary"), Some(&one), None).unwrap();
+        registry.update_cache(Some("project_summary"), Some(&one), None).unwrap();
         assert!(cache.get_cache_item("example_project_app", "project_summary", Some(&one)).unwrap().is_some());
         assert!(cache.get_cache_item("example_project_app", "project_summary", Some(&two)).unwrap().is_none());
         assert_eq!(count_items(&pool), 1);
         // The whole site: every PROJECT, no category, nothing site-wide.
-        cache.update_cache(None, None, None).unwrap();
+        registry.update_cache(None, None, None).unwrap();
         assert!(cache.get_cache_item("example_project_app", "project_summary", Some(&two)).unwrap().is_some());
         assert!(cache.get_project_cache(&category, "json").unwrap().is_empty());
         assert!(cache.get_cache_item("example_project_app", "project_summary", None).unwrap().is_none());

@@ -2,10 +2,7 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use diesel::prelude::*;
-use sodarcache::cache::SodarCache;
 use sodarcache::cache::jobs::{request_sync, run_job, sweep_stale};
 use sodarcache::db::Scope;
 use sodarcache::db::models::JobStatus;
@@ -17,10 +14,10 @@ use sodarcache::plugins::{PluginRegistry, RegistryBuilder};
 use common::fixtures as fx;
 use common::plugins::TestPlugin;
 
-fn setup(db: &common::TestDb, plugins: RegistryBuilder) -> (DbPool, Arc<SodarCache>) {
+fn setup(db: &common::TestDb, plugins: RegistryBuilder) -> (DbPool, PluginRegistry) {
     let pool = db.pool();
-    let cache = plugins.build(pool.clone(), &db.settings()).cache().unwrap();
-    (pool, cache)
+    let registry = plugins.build(pool.clone(), &db.settings());
+    (pool, registry)
 }
 
 fn ok_plugins() -> RegistryBuilder {
@@ -73,14 +70,14 @@ backend_test! {
 
 backend_test! {
     fn after_a_job_finishes_a_new_request_creates_a_new_job(db) {
-        let (pool, cache) = setup(&db, ok_plugins());
+        let (pool, registry) = setup(&db, ok_plugins());
         let mut conn = pool.get().unwrap();
         let project = fx::project(&mut conn, "P", None, None);
         let (first, _) = request_sync(&mut conn, Some(&project), None, Origin::Web, None).unwrap();
         let claimed = SyncJob::claim_next(&mut conn, "w1").unwrap().unwrap();
         assert_eq!(claimed.uuid, first.uuid);
         drop(conn);
-        let (finished, _) = run_job(&cache, &claimed, &mut |_| {}).unwrap();
+        let (finished, _) = run_job(registry.runner(), &claimed, &mut |_| {}).unwrap();
         assert_eq!(finished.status, JobStatus::Done);
         let conn = &mut **pool.get().unwrap();
         let (second, joined) = request_sync(conn, Some(&project), None, Origin::Web, None).unwrap();
@@ -116,7 +113,7 @@ backend_test! {
         let plugins = PluginRegistry::builder()
             .project_app(TestPlugin::writes("b_writer", "written"))
             .project_app(TestPlugin::fails("a_broken", "source unreachable"));
-        let (pool, cache) = setup(&db, plugins);
+        let (pool, registry) = setup(&db, plugins);
         let mut conn = pool.get().unwrap();
         let project = fx::project(&mut conn, "P", None, None);
         let user = fx::user(&mut conn, "alice", false);
@@ -124,7 +121,7 @@ backend_test! {
         let job = SyncJob::claim_next(&mut conn, "w1").unwrap().unwrap();
         drop(conn);
         let mut calls = 0;
-        let (finished, outcomes) = run_job(&cache, &job, &mut |_| calls += 1).unwrap();
+        let (finished, outcomes) = run_job(registry.runner(), &job, &mut |_| calls += 1).unwrap();
         assert_eq!(calls, 2, "progress after each plugin call");
         assert_eq!(finished.status, JobStatus::Failed);
         assert!(finished.finished.is_some());
@@ -137,7 +134,7 @@ backend_test! {
         assert_eq!(summary, [("a_broken", false, 0), ("b_writer", true, 1)]);
         assert!(runs[0].error.as_deref().unwrap().starts_with("source unreachable"));
         assert_eq!(runs[1].error, None);
-        assert!(cache.get_cache_item("b_writer", "written", Some(&project)).unwrap().is_some());
+        assert!(registry.cache_unchecked().get_cache_item("b_writer", "written", Some(&project)).unwrap().is_some());
 
         let events = Event::list(conn, Some(Scope::Project(project.id)), 10).unwrap();
         assert_eq!(events.len(), 1);
@@ -155,14 +152,14 @@ backend_test! {
 
 backend_test! {
     fn run_job_with_every_plugin_ok_is_done(db) {
-        let (pool, cache) = setup(&db, ok_plugins());
+        let (pool, registry) = setup(&db, ok_plugins());
         let mut conn = pool.get().unwrap();
         let a = fx::project(&mut conn, "A", None, None);
         let b = fx::project(&mut conn, "B", None, None);
         request_sync(&mut conn, None, None, Origin::Cli, None).unwrap();
         let job = SyncJob::claim_next(&mut conn, "w1").unwrap().unwrap();
         drop(conn);
-        let (finished, outcomes) = run_job(&cache, &job, &mut |_| {}).unwrap();
+        let (finished, outcomes) = run_job(registry.runner(), &job, &mut |_| {}).unwrap();
         assert_eq!(finished.status, JobStatus::Done);
         assert_eq!(finished.error, None);
         // Two projects and the site-wide scope.
@@ -173,7 +170,7 @@ backend_test! {
         assert!(runs[0].ok);
         assert_eq!(runs[0].items_written, 3);
         for project in [Some(&a), Some(&b), None] {
-            assert!(cache.get_cache_item("writer", "written", project).unwrap().is_some());
+            assert!(registry.cache_unchecked().get_cache_item("writer", "written", project).unwrap().is_some());
         }
         let events = Event::list(conn, Some(Scope::Site), 10).unwrap();
         assert_eq!(events.len(), 1);

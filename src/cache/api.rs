@@ -3,14 +3,13 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use diesel::Connection;
 
 use super::{APP_NAME, DATA_TYPE_JSON, MAX_NAME_LEN, SODAR_CACHE};
 use crate::db::models::{CacheItem, Event, NewCacheItem, NewEvent, Project, User};
 use crate::db::{DbConn, DbPool, DbUuid, JsonText, PooledConn, Scope, now};
-use crate::plugins::{BackendPlugin, ProjectAppPlugin};
+use crate::plugins::BackendPlugin;
 use crate::{Error, Result};
 
 /// Upstream's `SodarCacheAPI`. Cheap to clone.
@@ -27,9 +26,7 @@ struct Inner {
     /// Serializes this process's SQLite writers: they queue here, in order, instead of
     /// sleeping in SQLite's busy handler (which made write latency spiky under load).
     sqlite_writes: Mutex<()>,
-    apps: Arc<[Arc<dyn ProjectAppPlugin>]>,
     app_names: Vec<&'static str>,
-    plugin_timeout: Duration,
 }
 
 /// One item for [`SodarCache::set_cache_items`].
@@ -61,13 +58,11 @@ impl BackendPlugin for SodarCache {
 const BATCH_ROWS: usize = 500;
 
 impl SodarCache {
-    /// A cache API over `pool` that knows these plugins.
-    pub fn new(
-        pool: DbPool,
-        apps: Arc<[Arc<dyn ProjectAppPlugin>]>,
-        plugin_timeout: Duration,
-    ) -> Self {
-        let mut app_names: Vec<&'static str> = apps.iter().map(|a| a.name()).collect();
+    /// A cache API over `pool` that accepts these app names (and `sodarcache`). The
+    /// registry builds it from the registered plugins; the cache knows nothing else
+    /// about them.
+    pub fn new(pool: DbPool, app_names: impl IntoIterator<Item = &'static str>) -> Self {
+        let mut app_names: Vec<&'static str> = app_names.into_iter().collect();
         app_names.push(APP_NAME);
         app_names.sort_unstable();
         app_names.dedup();
@@ -75,9 +70,7 @@ impl SodarCache {
             inner: Arc::new(Inner {
                 pool,
                 sqlite_writes: Mutex::new(()),
-                apps,
                 app_names,
-                plugin_timeout,
             }),
         }
     }
@@ -116,16 +109,6 @@ impl SodarCache {
                 .unwrap_or_else(|e| e.into_inner())
         });
         conn.transaction(f)
-    }
-
-    /// Registered project-app plugins, by name.
-    pub fn project_apps(&self) -> &[Arc<dyn ProjectAppPlugin>] {
-        &self.inner.apps
-    }
-
-    /// The longest a single plugin call may run.
-    pub fn plugin_timeout(&self) -> Duration {
-        self.inner.plugin_timeout
     }
 
     /// Valid app names: the registered plugins and `sodarcache`, sorted.
@@ -354,17 +337,6 @@ impl SodarCache {
             tracing::info!("No items found for deletion (app={app}, project={proj})");
         }
         Ok(n)
-    }
-
-    /// Calls every plugin's `update_cache` in name order, each call isolated, and
-    /// returns every plugin's outcome (upstream stopped at the first exception).
-    pub fn update_cache(
-        &self,
-        name: Option<&str>,
-        project: Option<&Project>,
-        user: Option<&User>,
-    ) -> Result<Vec<super::PluginOutcome>> {
-        super::runner::run_plugins(self, name, project, user, &mut |_| {})
     }
 }
 

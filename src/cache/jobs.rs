@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::SodarCache;
-use super::runner::{PluginOutcome, Progress, run_plugins};
+use super::runner::{PluginOutcome, Progress, Runner, run_plugins};
 use crate::db::models::{Event, JobStatus, NewEvent, Origin, PluginRun, Project, SyncJob, User};
 use crate::db::{DbConn, Scope};
 use crate::{Error, Result};
@@ -45,21 +45,22 @@ pub fn request_sync(
 /// job running: a failure to start is recorded as the job's error. Beats every
 /// [`HEARTBEAT`] (for the default stale threshold; see [`run_job_beating`]).
 pub fn run_job(
-    cache: &SodarCache,
+    runner: &Runner,
     job: &SyncJob,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<(SyncJob, Vec<PluginOutcome>)> {
-    run_job_beating(cache, job, HEARTBEAT, progress)
+    run_job_beating(runner, job, HEARTBEAT, progress)
 }
 
 /// [`run_job`] with the heartbeat every `heartbeat` (use [`heartbeat_for`] the
 /// configured stale threshold).
 pub fn run_job_beating(
-    cache: &SodarCache,
+    runner: &Runner,
     job: &SyncJob,
     heartbeat: Duration,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<(SyncJob, Vec<PluginOutcome>)> {
+    let cache = runner.cache();
     let (project, user) = {
         let mut conn = cache.conn()?;
         let project = match job.project_id {
@@ -78,7 +79,7 @@ pub fn run_job_beating(
         Err(Error::NotFound("The project was deleted".into()))
     } else {
         run_plugins(
-            cache,
+            runner,
             job.item_name.as_deref(),
             project.as_ref(),
             user.as_ref(),
@@ -194,7 +195,7 @@ pub fn worker_id() -> String {
 /// any instance) ends the jobs the dead server left `running`. Its own jobs beat
 /// every [`heartbeat_for`]`(stale_after)`.
 pub async fn run_worker(
-    cache: SodarCache,
+    runner: Runner,
     poll: Duration,
     stale_after: Duration,
     wake: Arc<tokio::sync::Notify>,
@@ -208,7 +209,7 @@ pub async fn run_worker(
         if sweep {
             last_sweep = Some(std::time::Instant::now());
         }
-        let c = cache.clone();
+        let c = runner.cache().clone();
         let w = worker.clone();
         let claimed = tokio::task::spawn_blocking(move || -> Result<Option<SyncJob>> {
             let mut conn = c.conn()?;
@@ -220,10 +221,10 @@ pub async fn run_worker(
         .await;
         match claimed {
             Ok(Ok(Some(job))) => {
-                let c = cache.clone();
+                let r = runner.clone();
                 let uuid = job.uuid;
                 let ran = tokio::task::spawn_blocking(move || {
-                    run_job_beating(&c, &job, heartbeat, &mut |_| {})
+                    run_job_beating(&r, &job, heartbeat, &mut |_| {})
                 })
                 .await;
                 match ran {

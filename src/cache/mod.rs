@@ -10,7 +10,7 @@ pub mod jobs;
 pub mod runner;
 
 pub use api::{CacheWrite, SodarCache};
-pub use runner::{PluginOutcome, Progress, SyncContext};
+pub use runner::{PluginOutcome, Progress, Runner, SyncContext};
 
 /// Name of the backend plugin, as in `get_backend_api("sodar_cache")`.
 pub const SODAR_CACHE: &str = "sodar_cache";

@@ -126,6 +126,45 @@ pub struct Progress<'a> {
     pub total: usize,
 }
 
+/// Runs plugins: the cache they write to, the plugins, and how long one call may run.
+/// The registry builds it; cheap to clone.
+#[derive(Clone)]
+pub struct Runner {
+    cache: SodarCache,
+    plugins: Arc<[Arc<dyn ProjectAppPlugin>]>,
+    timeout: std::time::Duration,
+}
+
+impl Runner {
+    /// A runner of `plugins` (sorted by name) over `cache`.
+    pub fn new(
+        cache: SodarCache,
+        plugins: Arc<[Arc<dyn ProjectAppPlugin>]>,
+        timeout: std::time::Duration,
+    ) -> Self {
+        Runner {
+            cache,
+            plugins,
+            timeout,
+        }
+    }
+
+    /// The cache the plugins write to.
+    pub fn cache(&self) -> &SodarCache {
+        &self.cache
+    }
+
+    /// The plugins, by name.
+    pub fn plugins(&self) -> &[Arc<dyn ProjectAppPlugin>] {
+        &self.plugins
+    }
+
+    /// The longest a single plugin call may run.
+    pub fn timeout(&self) -> std::time::Duration {
+        self.timeout
+    }
+}
+
 /// The projects a sync covers: the given project, or every project plus the
 /// site-wide scope (`None`).
 pub fn scope(cache: &SodarCache, project: Option<&Project>) -> Result<Vec<Option<Project>>> {
@@ -146,14 +185,15 @@ pub fn scope(cache: &SodarCache, project: Option<&Project>) -> Result<Vec<Option
 /// Runs every plugin over the scope and returns each plugin's outcome, by name.
 /// Failures are logged as upstream's `Update failed for plugin "name": "error"`.
 pub fn run_plugins(
-    cache: &SodarCache,
+    runner: &Runner,
     name: Option<&str>,
     project: Option<&Project>,
     user: Option<&User>,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Vec<PluginOutcome>> {
+    let cache = runner.cache();
     let targets = scope(cache, project)?;
-    let plugins = cache.project_apps();
+    let plugins = runner.plugins();
     let total = plugins.len() * targets.len();
     let mut done = 0;
     let mut outcomes = Vec::with_capacity(plugins.len());
@@ -162,14 +202,7 @@ pub fn run_plugins(
         let started = now();
         let mut errors: Vec<String> = Vec::new();
         for target in &targets {
-            let result = call_isolated(
-                plugin,
-                &ctx,
-                name,
-                target.as_ref(),
-                user,
-                cache.plugin_timeout(),
-            );
+            let result = call_isolated(plugin, &ctx, name, target.as_ref(), user, runner.timeout());
             if let Err(e) = result {
                 errors.push(match target {
                     Some(p) => format!("{e} (project {})", p.log_title()),

@@ -67,11 +67,11 @@ pub fn create_if_empty(ctx: &Context, bind: &str) -> anyhow::Result<()> {
             role.map_or("superuser", |r| r.as_str())
         ));
     }
-    if let Some(cache) = ctx.registry.cache() {
+    if ctx.registry.cache().is_some() {
         let (job, _) = request_sync(&mut conn, None, None, Origin::Cli, None)?;
         if let Some(job) = SyncJob::claim(&mut conn, job.id, &worker_id())? {
             drop(conn);
-            run_job(&cache, &job, &mut |_| {})?;
+            run_job(ctx.registry.runner(), &job, &mut |_| {})?;
         }
     }
     eprintln!(

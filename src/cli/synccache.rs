@@ -23,9 +23,9 @@ pub struct Opts {
 
 /// Runs the sync in this process and reports it.
 pub fn run(ctx: &Context, opts: Opts) -> anyhow::Result<ExitCode> {
-    let Some(cache) = ctx.registry.cache() else {
+    if ctx.registry.cache().is_none() {
         anyhow::bail!("SodarCache backend not enabled in settings, cancelled");
-    };
+    }
     let mut conn = ctx.conn()?;
     let project = match &opts.project {
         Some(p) => {
@@ -55,7 +55,7 @@ pub fn run(ctx: &Context, opts: Opts) -> anyhow::Result<ExitCode> {
         Some(job) => {
             let bar = progress_bar();
             let (job, _) = run_job_beating(
-                &cache,
+                ctx.registry.runner(),
                 &job,
                 heartbeat_for(ctx.settings.job_stale_after),
                 &mut |p| {

@@ -4,8 +4,11 @@ use std::any::Any;
 use std::sync::Arc;
 
 use super::{BackendPlugin, ProjectAppPlugin};
-use crate::cache::{SODAR_CACHE, SodarCache};
+use crate::Result;
+use crate::cache::runner::run_plugins;
+use crate::cache::{PluginOutcome, Runner, SODAR_CACHE, SodarCache};
 use crate::db::DbPool;
+use crate::db::models::{Project, User};
 use crate::settings::Settings;
 
 /// Collects plugins before the registry is built.
@@ -38,7 +41,8 @@ impl RegistryBuilder {
             assert_ne!(pair[0].name(), pair[1].name(), "duplicate plugin name");
         }
         let apps: Arc<[Arc<dyn ProjectAppPlugin>]> = self.apps.into();
-        let cache = SodarCache::new(pool, apps.clone(), settings.plugin_timeout);
+        let cache = SodarCache::new(pool, apps.iter().map(|a| a.name()));
+        let runner = Runner::new(cache.clone(), apps.clone(), settings.plugin_timeout);
         let mut backends = self.backends;
         backends.push(Arc::new(cache.clone()));
         backends.retain(|b| settings.enabled_backends.iter().any(|e| e == b.name()));
@@ -47,6 +51,7 @@ impl RegistryBuilder {
             apps,
             backends,
             cache,
+            runner,
         }
     }
 }
@@ -57,6 +62,7 @@ pub struct PluginRegistry {
     apps: Arc<[Arc<dyn ProjectAppPlugin>]>,
     backends: Vec<Arc<dyn BackendPlugin>>,
     cache: SodarCache,
+    runner: Runner,
 }
 
 impl PluginRegistry {
@@ -95,5 +101,22 @@ impl PluginRegistry {
     /// Names that are valid as `app_name`: every registered app plus `sodarcache`.
     pub fn app_names(&self) -> Vec<&'static str> {
         self.cache.app_names()
+    }
+
+    /// What runs the plugins (sync jobs, [`update_cache`](Self::update_cache)).
+    pub fn runner(&self) -> &Runner {
+        &self.runner
+    }
+
+    /// Upstream's `update_cache`: calls every plugin in name order, each call
+    /// isolated, and returns every plugin's outcome (upstream stopped at the first
+    /// exception). Blocking: call it off the async threads.
+    pub fn update_cache(
+        &self,
+        name: Option<&str>,
+        project: Option<&Project>,
+        user: Option<&User>,
+    ) -> Result<Vec<PluginOutcome>> {
+        run_plugins(&self.runner, name, project, user, &mut |_| {})
     }
 }
