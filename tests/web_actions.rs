@@ -92,7 +92,7 @@ fn user_id(app: &TestApp, name: &str) -> i64 {
 }
 
 fn count(app: &TestApp, project: Option<&Project>) -> i64 {
-    CacheItem::count_by_app(&mut app.conn(), Some(Scope::of(project)))
+    CacheItem::count_by_app(&mut app.conn(), Some(Scope::of(project)), None)
         .unwrap()
         .iter()
         .map(|(_, n)| n)

@@ -118,7 +118,7 @@ pub struct ScopePage {
     pub total: i64,
     /// Usernames of the writers, job requesters and actors on this page.
     pub usernames: HashMap<i64, String>,
-    /// Items per app (unfiltered).
+    /// Items per app among those matching the search (not the app filter).
     pub app_counts: Vec<(String, i64)>,
     /// Recent sync jobs.
     pub jobs: Vec<SyncJob>,
@@ -176,18 +176,14 @@ pub fn scope_page(
         ));
     }
     let scope = Scope::of(project.as_ref());
-    let app_counts = CacheItem::count_by_app(conn, Some(scope))?;
-    // Without a name search the per-app counts give the total: one scan, not two.
-    let known_total = query.search.is_none().then(|| {
-        app_counts
-            .iter()
-            .filter(|(app, _)| query.app.as_ref().is_none_or(|a| a == app))
-            .map(|(_, n)| n)
-            .sum::<i64>()
-    });
-    let (items, counted) =
-        CacheItem::query_counted(conn, &ItemQuery { scope, ..query }, known_total.is_none())?;
-    let total = known_total.unwrap_or(counted);
+    // Per-app counts of the items matching the search; they give the total too.
+    let app_counts = CacheItem::count_by_app(conn, Some(scope), query.search.as_deref())?;
+    let total = app_counts
+        .iter()
+        .filter(|(app, _)| query.app.as_ref().is_none_or(|a| a == app))
+        .map(|(_, n)| n)
+        .sum::<i64>();
+    let (items, _) = CacheItem::query_counted(conn, &ItemQuery { scope, ..query }, false)?;
     let jobs = SyncJob::list(conn, Some(scope), 0, 10)?;
     let events = Event::list(conn, Some(scope), 20)?;
     let writers = items.iter().filter_map(|i| i.user_id);
@@ -283,7 +279,7 @@ pub fn delete_preview(
         None if user.is_superuser => None,
         None => return Err(Error::permission_denied()),
     };
-    let counts = CacheItem::count_by_app(conn, project.as_ref().map(Scope::from))?;
+    let counts = CacheItem::count_by_app(conn, project.as_ref().map(Scope::from), None)?;
     Ok((project, counts))
 }
 

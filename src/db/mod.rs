@@ -10,6 +10,7 @@
 pub mod models;
 pub mod schema;
 mod scope;
+pub mod search;
 pub mod types;
 
 use std::path::PathBuf;
@@ -254,12 +255,13 @@ pub fn open(url: &str, options: &PoolOptions) -> Result<DbPool, OpenError> {
     Ok(pool)
 }
 
-/// Applies pending migrations. On PostgreSQL an advisory lock keeps server instances
-/// that start together from migrating twice.
+/// Applies pending migrations, then fills the search keys of rows that lack them
+/// ([`search::backfill`]). On PostgreSQL an advisory lock keeps server instances that
+/// start together from migrating twice.
 pub fn migrate(conn: &mut DbConn) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
     const LOCK: &str = "SELECT pg_advisory_lock(7306447461)";
     const UNLOCK: &str = "SELECT pg_advisory_unlock(7306447461)";
-    match conn {
+    let applied = match &mut *conn {
         DbConn::Pg(c) => {
             c.batch_execute(LOCK)?;
             let applied = c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len());
@@ -267,7 +269,9 @@ pub fn migrate(conn: &mut DbConn) -> Result<usize, Box<dyn std::error::Error + S
             applied
         }
         DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
-    }
+    }?;
+    search::backfill(conn)?;
+    Ok(applied)
 }
 
 fn one_line(s: &str) -> String {

@@ -34,6 +34,8 @@ diesel::table! {
         full_title -> Text,
         date_created -> Timestamp,
         parent_key -> BigInt,
+        title_fold -> Nullable<Text>,
+        title_sort -> Nullable<Text>,
     }
 }
 
@@ -80,6 +82,8 @@ diesel::table! {
         date_modified -> Timestamp,
         user_id -> Nullable<BigInt>,
         project_key -> BigInt,
+        name_fold -> Nullable<Text>,
+        app_fold -> Nullable<Text>,
     }
 }
 

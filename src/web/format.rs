@@ -37,6 +37,24 @@ pub fn count(n: i64) -> String {
     out
 }
 
+/// `{{ n.thousands() }}` in templates (a method, so references of any depth work).
+pub trait Thousands {
+    /// The number with thousands separators.
+    fn thousands(&self) -> String;
+}
+
+impl Thousands for i64 {
+    fn thousands(&self) -> String {
+        count(*self)
+    }
+}
+
+impl Thousands for usize {
+    fn thousands(&self) -> String {
+        count(i64::try_from(*self).unwrap_or(i64::MAX))
+    }
+}
+
 /// `just now`, `3 minutes ago`, `2 days ago` relative to `now`.
 pub fn ago(t: NaiveDateTime, now: NaiveDateTime) -> String {
     let secs = (now - t).num_seconds();

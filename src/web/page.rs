@@ -165,3 +165,96 @@ pub fn page_number(raw: Option<&str>) -> i64 {
 pub fn page_count(total: i64, per_page: i64) -> i64 {
     ((total + per_page - 1) / per_page).max(1)
 }
+
+/// Links to one listing with some of its query parameters changed (search, filters,
+/// sort and page kept unless changed), for sort headers, chips and pagers.
+#[derive(Debug, Clone, Default)]
+pub struct QueryLinks {
+    base: String,
+    params: Vec<(&'static str, String)>,
+}
+
+impl QueryLinks {
+    /// Links to `base` with the current parameters `params` (empty values are left out).
+    pub fn new(base: impl Into<String>, params: &[(&'static str, &str)]) -> Self {
+        QueryLinks {
+            base: base.into(),
+            params: params
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| (*k, (*v).to_owned()))
+                .collect(),
+        }
+    }
+
+    /// The listing's path without parameters.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The link with `changes` applied (an empty value removes the parameter). The
+    /// page goes back to 1 unless `changes` names one.
+    pub fn with(&self, changes: &[(&'static str, &str)]) -> String {
+        let mut params: Vec<(&str, &str)> = self
+            .params
+            .iter()
+            .filter(|(k, _)| *k != "page" && !changes.iter().any(|(c, _)| c == k))
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect();
+        params.extend(
+            changes
+                .iter()
+                .filter(|(k, v)| !(v.is_empty() || *k == "page" && *v == "1"))
+                .copied(),
+        );
+        if params.is_empty() {
+            return self.base.clone();
+        }
+        let query: Vec<String> = params
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode_component(v)))
+            .collect();
+        format!("{}?{}", self.base, query.join("&"))
+    }
+
+    /// The link to page `page`, everything else kept.
+    pub fn page(&self, page: i64) -> String {
+        self.with(&[("page", &page.to_string())])
+    }
+}
+
+/// The sort state of a listing: which column, which direction.
+#[derive(Debug, Clone)]
+pub struct SortState {
+    /// The current sort key.
+    pub key: String,
+    /// Descending.
+    pub desc: bool,
+}
+
+impl SortState {
+    /// `aria-sort` of the column `key`: `ascending`, `descending`, or none.
+    pub fn aria(&self, key: &str) -> Option<&'static str> {
+        (self.key == key).then_some(if self.desc { "descending" } else { "ascending" })
+    }
+
+    /// `▲`/`▼` on the current sort column.
+    pub fn arrow(&self, key: &str) -> &'static str {
+        match self.aria(key) {
+            Some("ascending") => " ▲",
+            Some(_) => " ▼",
+            None => "",
+        }
+    }
+
+    /// The header link of column `key`: sorts by it, flipping the direction when it is
+    /// the current column; `first_desc` columns (sizes, times) start descending.
+    pub fn link(&self, links: &QueryLinks, key: &str, first_desc: bool) -> String {
+        let desc = if self.key == key {
+            !self.desc
+        } else {
+            first_desc
+        };
+        links.with(&[("sort", key), ("dir", if desc { "desc" } else { "" })])
+    }
+}

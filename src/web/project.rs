@@ -8,8 +8,10 @@ use serde::Deserialize;
 
 use super::WebError;
 use super::extract::CurrentUser;
-use super::format::{When, size};
-use super::page::{Layout, block, encode_component, page_count, page_number, parse_uuid, render};
+use super::format::{Thousands, When, size};
+use super::page::{
+    Layout, QueryLinks, SortState, block, page_count, page_number, parse_uuid, render,
+};
 use super::views::{EventView, JobView};
 use crate::cache::admin::{readable_project, scope_page};
 use crate::db::Scope;
@@ -45,7 +47,6 @@ struct ProjectPage {
     title: String,
     path: String,
     uuid: Option<String>,
-    base: String,
     can_manage: bool,
     rows: Vec<ItemRow>,
     total: i64,
@@ -53,50 +54,44 @@ struct ProjectPage {
     pages: i64,
     q: String,
     app: String,
-    sort: String,
-    desc: bool,
+    links: QueryLinks,
+    sort: SortState,
     app_counts: Vec<(String, i64)>,
     jobs: Vec<JobView>,
     events: Vec<EventView>,
 }
 
 impl ProjectPage {
-    /// A link to this page with other list parameters.
-    fn link(&self, sort: &str, desc: bool, page: i64) -> String {
-        let mut parts = Vec::new();
-        if !self.q.is_empty() {
-            parts.push(format!("q={}", encode_component(&self.q)));
-        }
-        if !self.app.is_empty() {
-            parts.push(format!("app={}", encode_component(&self.app)));
-        }
-        parts.push(format!("sort={sort}"));
-        if desc {
-            parts.push("dir=desc".into());
-        }
-        if page > 1 {
-            parts.push(format!("page={page}"));
-        }
-        format!("{}?{}", self.base, parts.join("&"))
+    /// The page itself, without parameters.
+    fn base(&self) -> &str {
+        self.links.base()
     }
 
     /// The header link of a column: sorts by it, flipping direction when it is current.
     fn sort_link(&self, key: &str) -> String {
-        let desc = self.sort == key && !self.desc;
-        self.link(key, desc, 1)
+        self.sort.link(&self.links, key, false)
+    }
+
+    /// ` aria-sort="..."` on the current sort column.
+    fn aria_sort(&self, key: &str) -> String {
+        self.sort
+            .aria(key)
+            .map(|a| format!(" aria-sort=\"{a}\""))
+            .unwrap_or_default()
     }
 
     /// `▲`/`▼` on the current sort column.
     fn arrow(&self, key: &str) -> &'static str {
-        match (self.sort == key, self.desc) {
-            (true, false) => " ▲",
-            (true, true) => " ▼",
-            _ => "",
-        }
+        self.sort.arrow(key)
+    }
+
+    /// An app chip: that app (or all, for `""`), search and sort kept.
+    fn app_link(&self, app: &str) -> String {
+        self.links.with(&[("app", app)])
     }
 
     fn page_link(&self, page: i64) -> String {
-        self.link(&self.sort, self.desc, page)
+        self.links.page(page)
     }
 }
 
@@ -115,7 +110,7 @@ async fn show(
     let desc = query.dir.as_deref() == Some("desc");
     let page = page_number(query.page.as_deref());
     let q = query.q.clone().unwrap_or_default().trim().to_owned();
-    let app = query.app.clone().unwrap_or_default();
+    let app = query.app.clone().unwrap_or_default().trim().to_owned();
     let item_query = ItemQuery {
         scope: Scope::Site, // set by `scope_page`
         search: Some(q.clone()).filter(|s| !s.is_empty()),
@@ -150,7 +145,7 @@ async fn show(
                 .unwrap_or_else(|| "—".into()),
         })
         .collect();
-    let (title, path, uuid, base) = match &data.project {
+    let (title, path, uuid, base): (String, String, Option<String>, String) = match &data.project {
         Some(p) => (
             p.title.clone(),
             p.full_title
@@ -167,12 +162,33 @@ async fn show(
             "/cache/site".to_owned(),
         ),
     };
+    let sort = SortState {
+        key: order.as_str().to_owned(),
+        desc,
+    };
+    let links = QueryLinks::new(
+        base,
+        &[
+            ("q", &q),
+            ("app", &app),
+            ("sort", &sort.key),
+            ("dir", if desc { "desc" } else { "" }),
+            ("page", &page.to_string()),
+        ],
+    );
+    let mut app_counts = data.app_counts.clone();
+    // The chosen app stays offered even when the search leaves none of its items.
+    if !app.is_empty() && !app_counts.iter().any(|(a, _)| *a == app) {
+        app_counts.push((app.clone(), 0));
+        app_counts.sort();
+    }
     render(ProjectPage {
         layout: Layout::new(&session, &user),
         title,
         path,
         uuid,
-        base,
+        links,
+        sort,
         can_manage: data.perms.manage,
         rows,
         total: data.total,
@@ -180,9 +196,7 @@ async fn show(
         pages: page_count(data.total, PAGE_SIZE),
         q,
         app,
-        sort: order.as_str().to_owned(),
-        desc,
-        app_counts: data.app_counts.clone(),
+        app_counts,
         jobs: data
             .jobs
             .iter()

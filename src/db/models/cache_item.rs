@@ -3,11 +3,12 @@
 use chrono::NaiveDateTime;
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable};
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::upsert::excluded;
 
 use crate::db::schema::cache_items;
-use crate::db::{DbConn, DbUuid, JsonText, Scope};
+use crate::db::search::{fold, like_pattern};
+use crate::db::{DbConn, DbUuid, JsonText, MultiBackend, Scope};
 
 /// One cached item, data included.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
@@ -74,6 +75,22 @@ pub struct NewCacheItem<'a> {
     pub date_modified: NaiveDateTime,
     /// Writer; on update, none keeps the previous writer.
     pub user_id: Option<i64>,
+}
+
+/// The row with its search keys (`search::fold` of the name and the app name), as
+/// `upsert` and `upsert_many` write it.
+fn with_keys<'a>(
+    item: &'a NewCacheItem<'a>,
+) -> (
+    &'a NewCacheItem<'a>,
+    diesel::dsl::Eq<cache_items::name_fold, String>,
+    diesel::dsl::Eq<cache_items::app_fold, String>,
+) {
+    (
+        item,
+        cache_items::name_fold.eq(fold(item.name)),
+        cache_items::app_fold.eq(fold(item.app_name)),
+    )
 }
 
 /// Aggregates of one scope's items.
@@ -151,8 +168,6 @@ pub struct ItemQuery {
     pub limit: i64,
 }
 
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
-
 /// The writer's username for sorting, `''` for items without one, so both backends put
 /// them first in ascending order (they order NULLs differently).
 fn writer_name() -> diesel::expression::SqlLiteral<diesel::sql_types::Text> {
@@ -161,18 +176,22 @@ fn writer_name() -> diesel::expression::SqlLiteral<diesel::sql_types::Text> {
     )
 }
 
-/// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
-fn like_pattern(search: &str) -> String {
-    let mut p = String::with_capacity(search.len() + 2);
-    p.push('%');
-    for ch in search.to_lowercase().chars() {
-        if matches!(ch, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(ch);
-    }
-    p.push('%');
-    p
+/// Items whose name or app name contains `search`, case-insensitively for all of
+/// Unicode, the same on both backends (see [`crate::db::search`]). Rows written by an
+/// older server before the start-up backfill fall back to `lower()`.
+pub fn matching(
+    search: &str,
+) -> Box<dyn BoxableExpression<cache_items::table, MultiBackend, SqlType = Bool>> {
+    let pattern = like_pattern(search);
+    Box::new(
+        sql::<Bool>("(COALESCE(cache_items.name_fold, lower(cache_items.name)) LIKE ")
+            .bind::<Text, _>(pattern.clone())
+            .sql(
+                " ESCAPE '\\' OR COALESCE(cache_items.app_fold, lower(cache_items.app_name)) LIKE ",
+            )
+            .bind::<Text, _>(pattern)
+            .sql(" ESCAPE '\\')"),
+    )
 }
 
 impl CacheItem {
@@ -180,7 +199,7 @@ impl CacheItem {
     pub fn upsert(conn: &mut DbConn, item: &NewCacheItem<'_>) -> QueryResult<CacheItem> {
         crate::on_backend!(conn, |c| {
             diesel::insert_into(cache_items::table)
-                .values(item)
+                .values(with_keys(item))
                 .on_conflict((
                     cache_items::project_key,
                     cache_items::app_name,
@@ -191,6 +210,8 @@ impl CacheItem {
                     cache_items::data.eq(excluded(cache_items::data)),
                     cache_items::size_bytes.eq(excluded(cache_items::size_bytes)),
                     cache_items::date_modified.eq(excluded(cache_items::date_modified)),
+                    cache_items::name_fold.eq(excluded(cache_items::name_fold)),
+                    cache_items::app_fold.eq(excluded(cache_items::app_fold)),
                     cache_items::user_id.eq(sql::<Nullable<BigInt>>(
                         "COALESCE(excluded.user_id, cache_items.user_id)",
                     )),
@@ -202,9 +223,10 @@ impl CacheItem {
 
     /// Creates or updates many items in one multi-row statement. Keys must be distinct.
     pub fn upsert_many(conn: &mut DbConn, items: &[NewCacheItem<'_>]) -> QueryResult<usize> {
+        let rows: Vec<_> = items.iter().map(with_keys).collect();
         crate::on_backend!(conn, |c| {
             diesel::insert_into(cache_items::table)
-                .values(items)
+                .values(rows)
                 .on_conflict((
                     cache_items::project_key,
                     cache_items::app_name,
@@ -215,6 +237,8 @@ impl CacheItem {
                     cache_items::data.eq(excluded(cache_items::data)),
                     cache_items::size_bytes.eq(excluded(cache_items::size_bytes)),
                     cache_items::date_modified.eq(excluded(cache_items::date_modified)),
+                    cache_items::name_fold.eq(excluded(cache_items::name_fold)),
+                    cache_items::app_fold.eq(excluded(cache_items::app_fold)),
                     cache_items::user_id.eq(sql::<Nullable<BigInt>>(
                         "COALESCE(excluded.user_id, cache_items.user_id)",
                     )),
@@ -329,6 +353,7 @@ impl CacheItem {
     pub fn count_by_app(
         conn: &mut DbConn,
         scope: Option<Scope>,
+        search: Option<&str>,
     ) -> QueryResult<Vec<(String, i64)>> {
         let mut q = cache_items::table
             .group_by(cache_items::app_name)
@@ -337,6 +362,9 @@ impl CacheItem {
             .into_boxed();
         if let Some(scope) = scope {
             q = q.filter(cache_items::project_key.eq(scope.key()));
+        }
+        if let Some(search) = search.filter(|s| !s.is_empty()) {
+            q = q.filter(matching(search));
         }
         q.load(conn)
     }
@@ -364,11 +392,7 @@ impl CacheItem {
                 q = q.filter(cache_items::app_name.eq(app.clone()));
             }
             if let Some(search) = query.search.as_deref().filter(|s| !s.is_empty()) {
-                q = q.filter(
-                    lower(cache_items::name)
-                        .like(like_pattern(search))
-                        .escape('\\'),
-                );
+                q = q.filter(matching(search));
             }
             q
         };

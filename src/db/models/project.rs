@@ -153,7 +153,9 @@ impl Project {
             projects::description.eq(new.description),
             projects::public_access.eq(new.public_access),
             projects::archive.eq(false),
-            projects::full_title.eq(full_title),
+            projects::title_fold.eq(crate::db::search::fold(&full_title)),
+            projects::title_sort.eq(crate::db::search::natural_key(&full_title)),
+            projects::full_title.eq(&full_title),
             projects::date_created.eq(now()),
         ));
         let parent_id = new.parent.map(|p| p.id);
