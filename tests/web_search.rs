@@ -123,7 +123,7 @@ backend_test! {
         // As if written before the migration (or by an older server).
         diesel::update(cache_items::table)
             .set((cache_items::name_fold.eq(None::<String>), cache_items::app_fold.eq(None::<String>)))
-            .execute(&mut *app.conn())
+            .execute(&mut **app.conn())
             .unwrap();
         run(async {
             let c = logged_in(&app, "ann").await;
@@ -135,7 +135,7 @@ backend_test! {
         let missing: i64 = cache_items::table
             .filter(cache_items::name_fold.is_null().or(cache_items::app_fold.is_null()))
             .count()
-            .get_result(&mut *app.conn())
+            .get_result(&mut **app.conn())
             .unwrap();
         assert_eq!(missing, 0, "every row got its keys");
         run(async {
