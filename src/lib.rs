@@ -17,6 +17,7 @@ pub mod api;
 pub mod auth;
 pub mod cache;
 pub mod cli;
+pub mod metrics;
 pub mod plugins;
 pub mod settings;
 pub mod startup;

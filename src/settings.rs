@@ -35,6 +35,11 @@ pub struct Settings {
     /// 30, at least 1). Workers beat at a sixth of it (at most every 5 s); every server
     /// and CLI sharing a database should use the same value.
     pub job_stale_after: Duration,
+    /// `SODARCACHE_METRICS_TOKEN`: turns `/metrics` on, for `Authorization: Bearer`
+    /// this token.
+    pub metrics_token: Option<String>,
+    /// `SODARCACHE_METRICS_BIND`: serve `/metrics` on this address (only there).
+    pub metrics_bind: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -54,6 +59,11 @@ impl std::fmt::Debug for Settings {
             .field("db_timeout", &self.db_timeout)
             .field("worker_poll", &self.worker_poll)
             .field("job_stale_after", &self.job_stale_after)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("metrics_bind", &self.metrics_bind)
             .finish_non_exhaustive()
     }
 }
@@ -79,11 +89,18 @@ impl Default for Settings {
             db_timeout: Duration::from_secs(5),
             worker_poll: Duration::from_millis(1000),
             job_stale_after: crate::cache::jobs::STALE_AFTER,
+            metrics_token: None,
+            metrics_bind: None,
         }
     }
 }
 
 impl Settings {
+    /// Whether `/metrics` is served at all.
+    pub fn metrics_enabled(&self) -> bool {
+        self.metrics_token.is_some() || self.metrics_bind.is_some()
+    }
+
     /// Reads the environment; `database_url` overrides `DATABASE_URL` when given.
     pub fn from_env(database_url: Option<String>) -> Result<Self, String> {
         Self::from_lookup(database_url, |k| std::env::var(k).ok())
@@ -135,6 +152,8 @@ impl Settings {
                 }
                 Duration::from_secs_f64(secs)
             },
+            metrics_token: get("SODARCACHE_METRICS_TOKEN").filter(|s| !s.trim().is_empty()),
+            metrics_bind: get("SODARCACHE_METRICS_BIND").filter(|s| !s.trim().is_empty()),
         })
     }
 }

@@ -11,6 +11,7 @@ use actix_session::config::CookieContentSecurity;
 use actix_session::storage::CookieSessionStore;
 use actix_web::cookie::SameSite;
 use actix_web::dev::Server;
+use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
@@ -24,6 +25,7 @@ use crate::state::AppState;
 /// A bound server, ready to run.
 pub struct Application {
     port: u16,
+    metrics_port: Option<u16>,
     server: Server,
 }
 
@@ -57,6 +59,13 @@ impl Application {
             wake_worker,
         ));
         let secure = settings.secure_cookies;
+        let metrics_on = settings.metrics_enabled();
+        // With a metrics address, `/metrics` is served there only.
+        let metrics_here = metrics_on && settings.metrics_bind.is_none();
+        let metrics_port = match &settings.metrics_bind {
+            Some(addr) => Some(spawn_metrics_server(addr, state.clone())?),
+            None => None,
+        };
         let server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
                 .cookie_name(COOKIE_NAME.to_owned())
@@ -69,7 +78,16 @@ impl Application {
                 .wrap(crate::web::security_headers())
                 .wrap(sessions)
                 .wrap(TracingLogger::default())
+                .wrap(Condition::new(
+                    metrics_on,
+                    from_fn(crate::metrics::record_requests),
+                ))
                 .app_data(state.clone())
+                .configure(|cfg| {
+                    if metrics_here {
+                        crate::metrics::routes(cfg);
+                    }
+                })
                 .service(web::scope("/cache/api").configure(crate::api::routes))
                 .configure(crate::web::routes)
         })
@@ -78,7 +96,16 @@ impl Application {
         .worker_max_blocking_threads(settings.pool_size as usize + 4)
         .listen(listener)?
         .run();
-        Ok(Application { port, server })
+        Ok(Application {
+            port,
+            metrics_port,
+            server,
+        })
+    }
+
+    /// The port of `SODARCACHE_METRICS_BIND`'s server, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
     /// A handle to stop the server.
@@ -95,4 +122,23 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Serves `/metrics` alone on `addr` (one worker), for a scraper on another network
+/// than the users. Runs until the process stops. Returns the bound port.
+fn spawn_metrics_server(addr: &str, state: web::Data<AppState>) -> anyhow::Result<u16> {
+    let listener = TcpListener::bind(addr)
+        .map_err(|e| anyhow::anyhow!("SODARCACHE_METRICS_BIND: cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr()?;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .configure(crate::metrics::routes)
+    })
+    .workers(1)
+    .listen(listener)?
+    .run();
+    actix_web::rt::spawn(server);
+    tracing::info!("Metrics on http://{local}/metrics");
+    Ok(local.port())
 }

@@ -80,7 +80,9 @@ where
     let pool = state.pool.clone();
     let registry = state.registry.clone();
     let project = project.to_owned();
+    let span = tracing::Span::current();
     web::block(move || -> Result<T> {
+        let _in_request = span.enter(); // log lines name the request
         let mut conn = pool.get()?;
         let caller = credentials.resolve(&mut conn)?;
         if matches!(caller, Caller::Anonymous) && !allow_anonymous {

@@ -23,7 +23,9 @@ pub async fn set(
     let bytes = payload::read_limited(&req, body, state.settings.max_body_bytes).await?;
     let data = payload::parse_data(&req, &bytes)?;
     drop(bytes);
+    let span = tracing::Span::current();
     web::block(move || {
+        let _in_request = span.enter(); // "Updated item ..." names the request
         let user = granted.caller.user();
         let (app, name) = (&path.app_name, &path.item_name);
         let event = activity::event(

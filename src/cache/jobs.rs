@@ -228,7 +228,8 @@ pub async fn run_worker(
                 })
                 .await;
                 match ran {
-                    Ok(Ok((job, _))) => {
+                    Ok(Ok((job, outcomes))) => {
+                        crate::metrics::global().observe_job(&job, &outcomes);
                         tracing::info!(job = %uuid, status = %job.status, "sync job ended")
                     }
                     Ok(Err(e)) => {

@@ -91,6 +91,9 @@ impl SyncContext {
     }
 }
 
+/// How the error of a call that ran past the plugin timeout begins.
+const TIMED_OUT: &str = "timed out after";
+
 /// One plugin's result over the whole scope.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PluginOutcome {
@@ -110,6 +113,13 @@ impl PluginOutcome {
     /// Whether every call succeeded.
     pub fn ok(&self) -> bool {
         self.error.is_none()
+    }
+
+    /// Whether the (first) failure was a call running past the plugin timeout.
+    pub fn timed_out(&self) -> bool {
+        self.error
+            .as_deref()
+            .is_some_and(|e| e.starts_with(TIMED_OUT))
     }
 }
 
@@ -269,7 +279,7 @@ fn call_isolated(
         Ok(Ok(Err(e))) => Err(format!("{e:#}")),
         Ok(Err(panic)) => Err(format!("panicked: {}", panic_message(&panic))),
         Err(mpsc::RecvTimeoutError::Timeout) => {
-            Err(format!("timed out after {} seconds", timeout.as_secs_f64()))
+            Err(format!("{TIMED_OUT} {} seconds", timeout.as_secs_f64()))
         }
         Err(mpsc::RecvTimeoutError::Disconnected) => Err("panicked".into()),
     }

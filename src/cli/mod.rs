@@ -4,6 +4,7 @@
 //! standard error (upstream's wording where upstream has one); a command's result
 //! that scripts read (a UUID, a token) is the only thing on standard output.
 
+mod backup;
 mod deletecache;
 mod demo;
 mod migrate;
@@ -42,6 +43,8 @@ pub enum Command {
     Serve(serve::Opts),
     /// Apply pending database migrations.
     Migrate,
+    /// Write a consistent copy of a SQLite database (while servers run) to a new file.
+    Backup(backup::Opts),
     /// Update the cache by running every app plugin.
     Synccache(synccache::Opts),
     /// Delete cached data.
@@ -95,22 +98,59 @@ impl Context {
     }
 }
 
+/// How log lines look: `SODARCACHE_LOG_FORMAT`, `text` (the default) or `json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per line, with the fields of the spans it happened in (a
+    /// request's `request_id` among them).
+    Json,
+}
+
+impl LogFormat {
+    /// Reads `SODARCACHE_LOG_FORMAT`; anything but `text` or `json` is an error.
+    pub fn from_env() -> Result<Self, String> {
+        const KEY: &str = "SODARCACHE_LOG_FORMAT";
+        match std::env::var(KEY).unwrap_or_default().trim() {
+            "" | "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("{KEY}: \"{other}\" is not text or json")),
+        }
+    }
+}
+
 /// Sets up logging on standard error: `info` unless `RUST_LOG` says otherwise.
-pub fn init_logging() {
+pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+        // Every span from the root down: the request span (request id, method, route)
+        // stays on the line even when an inner span is the current one.
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(true)
+            .try_init(),
+    };
 }
 
 /// Runs a parsed command line with these plugins. Errors are one log line and exit 1.
 pub fn run(cli: Cli, plugins: RegistryBuilder) -> ExitCode {
-    init_logging();
-    match execute(cli, plugins) {
+    let format = LogFormat::from_env();
+    init_logging(format.clone().unwrap_or(LogFormat::Text));
+    match format
+        .map_err(anyhow::Error::msg)
+        .and_then(|_| execute(cli, plugins))
+    {
         Ok(code) => code,
         Err(e) => {
             tracing::error!("{e}");
@@ -126,6 +166,7 @@ pub fn execute(cli: Cli, plugins: RegistryBuilder) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(opts) => serve::run(url, plugins, opts),
         Command::Migrate => migrate::run(url),
+        Command::Backup(opts) => backup::run(url, opts),
         Command::Synccache(opts) => {
             Context::open(url, plugins).and_then(|ctx| synccache::run(&ctx, opts))
         }

@@ -251,6 +251,7 @@ pub fn open(url: &str, options: &PoolOptions) -> Result<DbPool, OpenError> {
         .connection_timeout(options.connection_timeout)
         .test_on_check_out(ping_on_checkout)
         .error_handler(Box::new(r2d2::LoggingErrorHandler))
+        .event_handler(Box::new(crate::metrics::PoolEvents))
         .build_unchecked(manager);
     Ok(pool)
 }
@@ -276,6 +277,31 @@ pub fn migrate(conn: &mut DbConn) -> Result<usize, Box<dyn std::error::Error + S
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Writes a consistent copy of a SQLite database to the new file `path` (`VACUUM
+/// INTO`: one read transaction, so writers in other processes go on meanwhile).
+pub fn vacuum_into(conn: &mut DbConn, path: &std::path::Path) -> Result<(), OpenError> {
+    use diesel::RunQueryDsl;
+    let DbConn::Sqlite(c) = conn else {
+        return Err(OpenError::Scheme(
+            "VACUUM INTO needs a SQLite database".into(),
+        ));
+    };
+    let target = path
+        .to_str()
+        .ok_or_else(|| OpenError::Connect(format!("{} is not a UTF-8 path", path.display())))?;
+    diesel::sql_query("VACUUM INTO ?")
+        .bind::<diesel::sql_types::Text, _>(target)
+        .execute(c)
+        .map(drop)
+        .map_err(|e| {
+            OpenError::Connect(format!(
+                "cannot write {}: {}",
+                path.display(),
+                one_line(&e.to_string())
+            ))
+        })
 }
 
 /// Whether an error is a unique-constraint violation.

@@ -5,6 +5,7 @@
 //! template per page. Errors render through the layout ([`WebError`]).
 
 mod actions;
+pub mod assets;
 mod error;
 mod error_page;
 pub mod extract;
@@ -42,13 +43,6 @@ pub fn security_headers() -> DefaultHeaders {
         .add(("Content-Security-Policy", CSP))
 }
 
-/// Where static files are read from: `SODARCACHE_STATIC_DIR`, else the source tree's.
-pub fn static_dir() -> std::path::PathBuf {
-    std::env::var_os("SODARCACHE_STATIC_DIR")
-        .map(Into::into)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static"))
-}
-
 /// Registers every route of the web layer. Everything but `/healthz` is in one scope
 /// whose errors are styled pages (any URL, any status), whose responses are
 /// `Cache-Control: no-store` unless they say otherwise, and gzip-compressed for
@@ -81,15 +75,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(actions::delete_project)
             .service(actions::confirm_delete_item)
             .service(actions::delete_one_item)
-            .service(
-                web::scope("/static")
-                    .wrap(DefaultHeaders::new().add(("Cache-Control", "public, max-age=86400")))
-                    .service(
-                        actix_files::Files::new("", static_dir())
-                            .use_etag(true)
-                            .use_last_modified(true),
-                    ),
-            )
+            .configure(assets::routes)
             .default_service(web::to(not_found)),
     );
 }

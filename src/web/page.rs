@@ -124,7 +124,11 @@ where
     F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
 {
     let pool = state.pool.clone();
+    // The request's span (its request id) goes along, so log lines written while the
+    // work runs name the request.
+    let span = tracing::Span::current();
     web::block(move || {
+        let _in_request = span.enter();
         let mut conn = pool.get()?;
         f(&mut conn)
     })

@@ -160,6 +160,8 @@ macro_rules! backend_test {
 /// A server on a free port over a test database, stopped on drop.
 pub struct TestApp {
     pub addr: String,
+    /// `http://127.0.0.1:PORT` of the `SODARCACHE_METRICS_BIND` server, when set.
+    pub metrics_addr: Option<String>,
     pub pool: DbPool,
     pub registry: PluginRegistry,
     pub settings: Settings,
@@ -191,13 +193,15 @@ impl TestApp {
             actix_web::rt::System::new().block_on(async move {
                 let app = sodarcache::startup::Application::build(s, p, r, "127.0.0.1:0")
                     .expect("build app");
-                tx.send((app.port(), app.handle())).expect("report port");
+                tx.send((app.port(), app.metrics_port(), app.handle()))
+                    .expect("report port");
                 let _ = app.run_until_stopped().await;
             });
         });
-        let (port, handle) = rx.recv().expect("server started");
+        let (port, metrics_port, handle) = rx.recv().expect("server started");
         TestApp {
             addr: format!("http://127.0.0.1:{port}"),
+            metrics_addr: metrics_port.map(|p| format!("http://127.0.0.1:{p}")),
             pool,
             registry,
             settings,

@@ -7,6 +7,7 @@ mod login_attempt;
 mod project;
 mod role;
 mod site_setting;
+pub mod stats;
 mod sync_job;
 mod token;
 mod user;
