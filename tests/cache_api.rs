@@ -202,6 +202,7 @@ backend_test! {
                 size_bytes: 1,
                 date_modified: sodarcache::db::now(),
                 user_id: None,
+                data_sha256: data.sha256_hex(),
             })
             .execute(&mut **pool.get().unwrap());
         assert!(sodarcache::db::is_unique_violation(&dup.unwrap_err()));
@@ -449,6 +450,7 @@ backend_test! {
             size_bytes: data.len() as i64,
             date_modified: at,
             user_id: None,
+            data_sha256: data.sha256_hex(),
         }).unwrap();
         let read = cache.get_cache_item(APP, "fixed", None).unwrap().unwrap();
         assert_eq!(read.date_modified, at);

@@ -1,16 +1,24 @@
 //! The gate every endpoint passes, in upstream's order: 401 (credentials) → 404
-//! (project, malformed UUID included) → 403 (category) → 403 (role) → 503 (backend).
-//! 406 came before, in the [`envelope`](super::envelope) middleware.
+//! (project, malformed UUID included) → 403 (category) → 403 (access blocked, except
+//! superusers) → 403 (role) → 503 (backend). 406 came before, in the
+//! [`envelope`](super::envelope) middleware.
+//!
+//! [`authorize_item`] is the gate of the per-item reads: for a token caller the gate's
+//! rows and the item come back in one statement ([`ItemAccess`]), so a retrieve is one
+//! round trip to the database; sessions and anonymous callers take the general path.
 
 use std::sync::Arc;
 
 use actix_web::{HttpRequest, web};
 
-use super::auth::{Caller, Credentials, NO_CREDENTIALS};
-use crate::auth::{Access, Permissions};
+use super::ItemPath;
+use super::auth::{Caller, Credentials, INVALID_TOKEN, NO_CREDENTIALS};
+use crate::auth::item_access::{ItemAccess, ItemPart, ItemRequest};
+use crate::auth::{Access, Permissions, token};
 use crate::cache::SodarCache;
 use crate::db::DbConn;
-use crate::db::models::Project;
+use crate::db::models::{Project, ProjectBlock};
+use crate::plugins::PluginRegistry;
 use crate::state::AppState;
 use crate::{Error, Result};
 
@@ -18,6 +26,9 @@ use crate::{Error, Result};
 pub const CATEGORY_NOT_ALLOWED: &str = "Project type \"CATEGORY\" not allowed for this API view";
 /// 403 text for a missing role.
 pub const NO_PERMISSION: &str = crate::error::PERMISSION_DENIED;
+/// 403 text for a project whose access a superuser blocked, as upstream words it.
+pub const ACCESS_BLOCKED: &str =
+    "Access to project temporarily blocked by an administrator, please try again later";
 /// 503 text when the `sodar_cache` backend is not enabled.
 pub const BACKEND_DISABLED: &str = "Cache backend not enabled";
 
@@ -84,37 +95,167 @@ where
     web::block(move || -> Result<T> {
         let _in_request = span.enter(); // log lines name the request
         let mut conn = pool.get()?;
-        let caller = credentials.resolve(&mut conn)?;
-        if matches!(caller, Caller::Anonymous) && !allow_anonymous {
-            return Err(Error::Unauthorized(NO_CREDENTIALS.into()));
-        }
-        let uuid = uuid::Uuid::parse_str(&project).map_err(|_| Error::not_found())?;
-        let project = Project::find_by_uuid(&mut conn, uuid)?.ok_or_else(Error::not_found)?;
-        if project.is_category() {
-            return Err(Error::Forbidden(CATEGORY_NOT_ALLOWED.into()));
-        }
-        let access = match caller.user() {
-            Some(u) => Access::User(u),
-            None => Access::Anonymous,
-        };
-        let perms = Permissions::resolve(&mut conn, access, &project, allow_anonymous)?;
-        if !need.granted_by(perms) {
-            return Err(match caller {
-                Caller::Anonymous => Error::Unauthorized(NO_CREDENTIALS.into()),
-                Caller::User(_) => Error::Forbidden(NO_PERMISSION.into()),
-            });
-        }
-        let cache = registry
-            .cache()
-            .ok_or_else(|| Error::Unavailable(BACKEND_DISABLED.into()))?;
-        work(
+        let granted = gate(
             &mut conn,
-            Granted {
-                project,
-                caller,
-                cache,
-            },
-        )
+            credentials,
+            &project,
+            need,
+            allow_anonymous,
+            &registry,
+        )?;
+        work(&mut conn, granted)
     })
     .await?
+}
+
+/// The general gate, one check after the other (sessions, anonymous callers, and
+/// endpoints that read no single item).
+fn gate(
+    conn: &mut DbConn,
+    credentials: Credentials,
+    project: &str,
+    need: Need,
+    allow_anonymous: bool,
+    registry: &PluginRegistry,
+) -> Result<Granted> {
+    let caller = credentials.resolve(conn)?;
+    if matches!(caller, Caller::Anonymous) && !allow_anonymous {
+        return Err(Error::Unauthorized(NO_CREDENTIALS.into()));
+    }
+    let uuid = uuid::Uuid::parse_str(project).map_err(|_| Error::not_found())?;
+    let project = Project::find_by_uuid(conn, uuid)?.ok_or_else(Error::not_found)?;
+    let is_superuser = caller.user().is_some_and(|u| u.is_superuser);
+    let blocked =
+        !is_superuser && !project.is_category() && ProjectBlock::is_blocked(conn, &project)?;
+    admit(
+        caller,
+        project,
+        blocked,
+        need,
+        registry,
+        |caller, project| {
+            let access = match caller.user() {
+                Some(u) => Access::User(u),
+                None => Access::Anonymous,
+            };
+            Permissions::resolve(conn, access, project, allow_anonymous)
+        },
+    )
+}
+
+/// The checks after the project was found, in upstream's order, on what was read.
+fn admit(
+    caller: Caller,
+    project: Project,
+    blocked: bool,
+    need: Need,
+    registry: &PluginRegistry,
+    permissions: impl FnOnce(&Caller, &Project) -> Result<Permissions>,
+) -> Result<Granted> {
+    if project.is_category() {
+        return Err(Error::Forbidden(CATEGORY_NOT_ALLOWED.into()));
+    }
+    let is_superuser = caller.user().is_some_and(|u| u.is_superuser);
+    if blocked && !is_superuser {
+        return Err(Error::Forbidden(ACCESS_BLOCKED.into()));
+    }
+    if !need.granted_by(permissions(&caller, &project)?) {
+        return Err(match caller {
+            Caller::Anonymous => Error::Unauthorized(NO_CREDENTIALS.into()),
+            Caller::User(_) => Error::Forbidden(NO_PERMISSION.into()),
+        });
+    }
+    let cache = registry
+        .cache()
+        .ok_or_else(|| Error::Unavailable(BACKEND_DISABLED.into()))?;
+    Ok(Granted {
+        project,
+        caller,
+        cache,
+    })
+}
+
+/// The gate of a per-item endpoint and the read of `I` (the item, or its write time),
+/// in one blocking task; `work` gets the item, if it exists, after the gate.
+///
+/// A token caller's gate and read are one statement: the token's user, the project,
+/// the user's best role along the project's ancestors, the block and the item. Nothing
+/// about users, tokens or roles is cached in this process, so a revoked token, an
+/// inactive user, a changed role or a new block counts from the very next request.
+pub async fn authorize_item<I, T, F>(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    path: ItemPath,
+    need: Need,
+    work: F,
+) -> Result<T>
+where
+    I: ItemPart,
+    T: Send + 'static,
+    F: FnOnce(Granted, Option<I>) -> Result<T> + Send + 'static,
+{
+    let credentials = Credentials::from_request(req);
+    let allow_anonymous = state.settings.allow_anonymous;
+    let pool = state.pool.clone();
+    let registry = state.registry.clone();
+    web::block(move || -> Result<T> {
+        let mut conn = pool.get()?;
+        if let Credentials::Token(key) = &credentials {
+            let (granted, item) = token_gate::<I>(&mut conn, key, &path, need, &registry)?;
+            return work(granted, item);
+        }
+        let granted = gate(
+            &mut conn,
+            credentials,
+            &path.project,
+            need,
+            allow_anonymous,
+            &registry,
+        )?;
+        let item = I::load(&mut conn, &granted.project, &path.app_name, &path.item_name)?;
+        work(granted, item)
+    })
+    .await?
+}
+
+/// [`gate`] for a token caller, on the rows of one [`ItemAccess`] statement.
+fn token_gate<I: ItemPart>(
+    conn: &mut DbConn,
+    key: &str,
+    path: &ItemPath,
+    need: Need,
+    registry: &PluginRegistry,
+) -> Result<(Granted, Option<I>)> {
+    let invalid = || Error::Unauthorized(INVALID_TOKEN.into());
+    let (prefix, digest) = token::lookup_key(key).ok_or_else(invalid)?;
+    // A malformed project UUID names no project: the token is still checked first.
+    let project = uuid::Uuid::parse_str(&path.project).unwrap_or(uuid::Uuid::nil());
+    let request = ItemRequest {
+        prefix,
+        digest: &digest,
+        project,
+        app_name: &path.app_name,
+        item_name: &path.item_name,
+    };
+    let access: ItemAccess<I> = I::load_with_access(conn, &request)?.ok_or_else(invalid)?;
+    let now = crate::db::now();
+    if access.expiry.is_some_and(|e| e <= now) || !access.user.is_active {
+        return Err(invalid());
+    }
+    let project = access.project.ok_or_else(Error::not_found)?;
+    let role = access.role;
+    let granted = admit(
+        Caller::User(access.user),
+        project,
+        access.blocked,
+        need,
+        registry,
+        |caller, project| {
+            Ok(match caller.user() {
+                Some(u) if u.is_superuser => Permissions::ALL,
+                _ => Permissions::for_role(role, project.public_access),
+            })
+        },
+    )?;
+    Ok((granted, access.item))
 }

@@ -2,10 +2,12 @@
 //! seconds since the epoch of the item's last write.
 
 use actix_web::web::{Data, Path};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse};
+use chrono::NaiveDateTime;
 
 use super::ItemPath;
-use super::access::{Need, authorize};
+use super::access::{Need, authorize_item};
+use crate::cache::epoch_seconds;
 use crate::state::AppState;
 use crate::{Error, Result};
 
@@ -16,14 +18,17 @@ pub async fn retrieve_date(
     path: Path<ItemPath>,
 ) -> Result<HttpResponse> {
     let path = path.into_inner();
-    let granted = authorize(&req, &state, &path.project, Need::Read).await?;
-    let time = web::block(move || {
-        granted.cache.check_app_name(&path.app_name)?;
-        granted
-            .cache
-            .get_update_time(&path.app_name, &path.item_name, Some(&granted.project))
-    })
-    .await??
-    .ok_or_else(Error::not_found)?;
+    let app_name = path.app_name.clone();
+    let time = authorize_item(
+        &req,
+        &state,
+        path,
+        Need::Read,
+        move |granted, date: Option<NaiveDateTime>| {
+            granted.cache.check_app_name(&app_name)?;
+            date.map(epoch_seconds).ok_or_else(Error::not_found)
+        },
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "update_time": time })))
 }

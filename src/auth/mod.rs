@@ -1,5 +1,6 @@
 //! Who is asking and what they may do: passwords, API tokens, and the permission rules.
 
+pub mod item_access;
 pub mod password;
 pub mod rules;
 pub mod session;

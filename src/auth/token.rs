@@ -54,12 +54,20 @@ pub fn create(conn: &mut DbConn, user: &User, expiry_hours: Option<u32>) -> crat
     Ok(token.secret)
 }
 
+/// A well-formed token's lookup prefix and digest; `None` for anything that cannot
+/// be one of our tokens.
+pub fn lookup_key(token: &str) -> Option<(&str, String)> {
+    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    Some((&token[..PREFIX_LEN], digest(token)))
+}
+
 /// The active user a token belongs to, if the token is valid and not expired.
 pub fn authenticate(conn: &mut DbConn, token: &str) -> crate::Result<Option<User>> {
-    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+    let Some((_, wanted)) = lookup_key(token) else {
         return Ok(None);
-    }
-    let wanted = digest(token);
+    };
     let now = crate::db::now();
     for candidate in ApiToken::find_by_prefix(conn, &token[..PREFIX_LEN])? {
         if constant_time_eq(candidate.digest.as_bytes(), wanted.as_bytes())

@@ -75,12 +75,17 @@ pub fn manageable_project_ids(user: &User) -> _ {
 
 /// SQL rank of a stored role name (lower is stronger), as [`Role::rank`].
 fn rank_sql() -> diesel::expression::SqlLiteral<Integer> {
+    sql::<Integer>(&rank_case())
+}
+
+/// The text of [`rank_sql`], for statements that embed it in a larger SQL fragment.
+pub(crate) fn rank_case() -> String {
     let mut case = String::from("CASE role_assignments.role");
     for role in Role::VARIANTS {
         case.push_str(&format!(" WHEN '{}' THEN {}", role.as_str(), role.rank()));
     }
     case.push_str(" ELSE 1000 END");
-    sql::<Integer>(&case)
+    case
 }
 
 /// `user`'s role in `project` in one query: the strongest assignment on the project and

@@ -371,6 +371,7 @@ fn new_item<'a>(
         size_bytes: data.len() as i64,
         date_modified: now(),
         user_id: user.map(|u| u.id),
+        data_sha256: data.sha256_hex(),
     }
 }
 

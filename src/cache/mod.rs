@@ -9,7 +9,7 @@ mod api;
 pub mod jobs;
 pub mod runner;
 
-pub use api::{CacheWrite, SodarCache};
+pub use api::{CacheWrite, SodarCache, epoch_seconds};
 pub use runner::{PluginOutcome, Progress, Runner, SyncContext};
 
 /// Name of the backend plugin, as in `get_backend_api("sodar_cache")`.

@@ -84,6 +84,14 @@ diesel::table! {
         project_key -> BigInt,
         name_fold -> Nullable<Text>,
         app_fold -> Nullable<Text>,
+        data_sha256 -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    project_access_blocks (project_id) {
+        project_id -> BigInt,
+        blocked_at -> Timestamp,
     }
 }
 
@@ -153,6 +161,7 @@ diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(sync_jobs -> projects (project_id));
 diesel::joinable!(sync_job_plugins -> sync_jobs (job_id));
 diesel::joinable!(events -> projects (project_id));
+diesel::joinable!(project_access_blocks -> projects (project_id));
 
 diesel::table! {
     login_attempts (id) {
@@ -167,6 +176,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     projects,
     project_ancestors,
+    project_access_blocks,
     role_assignments,
     api_tokens,
     cache_items,

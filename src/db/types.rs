@@ -71,6 +71,12 @@ impl JsonText {
         Ok(JsonText(raw.get().to_owned()))
     }
 
+    /// SHA-256 of the text, lowercase hex: what `cache_items.data_sha256` stores.
+    pub fn sha256_hex(&self) -> String {
+        use sha2::{Digest, Sha256};
+        hex::encode(Sha256::digest(self.0.as_bytes()))
+    }
+
     /// The JSON text.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -8,6 +8,7 @@
     reason = "each test binary uses a different part of the helpers"
 )]
 
+pub mod pgwire;
 pub mod proxy;
 
 use std::future::Future;

@@ -32,6 +32,11 @@ pub struct CacheItem {
     pub date_modified: NaiveDateTime,
     /// Who wrote it last, if known.
     pub user_id: Option<i64>,
+    /// SHA-256 of `data`'s text as stored, lowercase hex ([`JsonText::sha256_hex`]):
+    /// set by every write, so the retrieve ETag needs no pass over the data and a
+    /// writer can tell whether the data changed. `None` only for SQLite rows written
+    /// before the column existed, until their next write.
+    pub data_sha256: Option<String>,
 }
 
 /// An item without its data, for listings.
@@ -75,6 +80,8 @@ pub struct NewCacheItem<'a> {
     pub date_modified: NaiveDateTime,
     /// Writer; on update, none keeps the previous writer.
     pub user_id: Option<i64>,
+    /// `data.sha256_hex()`.
+    pub data_sha256: String,
 }
 
 /// The row with its search keys (`search::fold` of the name and the app name), as
@@ -212,6 +219,7 @@ impl CacheItem {
                     cache_items::date_modified.eq(excluded(cache_items::date_modified)),
                     cache_items::name_fold.eq(excluded(cache_items::name_fold)),
                     cache_items::app_fold.eq(excluded(cache_items::app_fold)),
+                    cache_items::data_sha256.eq(excluded(cache_items::data_sha256)),
                     cache_items::user_id.eq(sql::<Nullable<BigInt>>(
                         "COALESCE(excluded.user_id, cache_items.user_id)",
                     )),
@@ -239,6 +247,7 @@ impl CacheItem {
                     cache_items::date_modified.eq(excluded(cache_items::date_modified)),
                     cache_items::name_fold.eq(excluded(cache_items::name_fold)),
                     cache_items::app_fold.eq(excluded(cache_items::app_fold)),
+                    cache_items::data_sha256.eq(excluded(cache_items::data_sha256)),
                     cache_items::user_id.eq(sql::<Nullable<BigInt>>(
                         "COALESCE(excluded.user_id, cache_items.user_id)",
                     )),

@@ -5,6 +5,7 @@ mod cache_item;
 mod event;
 mod login_attempt;
 mod project;
+mod project_block;
 mod role;
 mod site_setting;
 pub mod stats;
@@ -18,6 +19,7 @@ pub use cache_item::{
 pub use event::{Event, NewEvent};
 pub use login_attempt::LoginAttempt;
 pub use project::{NewProject, Project, ProjectType, PublicAccess};
+pub use project_block::ProjectBlock;
 pub use role::{Role, RoleAssignment};
 pub use site_setting::SiteSetting;
 pub use sync_job::{JobStatus, Origin, PluginRun, SyncJob};

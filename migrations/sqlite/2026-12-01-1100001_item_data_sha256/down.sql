@@ -1,0 +1,1 @@
+ALTER TABLE cache_items DROP COLUMN data_sha256;

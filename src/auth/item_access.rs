@@ -1,0 +1,237 @@
+//! A token-authenticated request on one item, decided and answered in one statement:
+//! the token's user, the project named in the path, the user's role there (the best
+//! assignment along the project's ancestors, over the `project_ancestors` closure table),
+//! whether the project's access is blocked, and the item with its writer's UUID. So a
+//! REST retrieve waits for the database once, and nothing is cached in this process: a
+//! revoked token, a changed role or a new block is seen by the very next request.
+//!
+//! The token is found by its lookup prefix and the SHA-512 digest of the whole secret
+//! (equality in SQL: the digest of a 256-bit random secret reveals nothing usable).
+//! [`ItemAccess`] holds the rows as read; the API's gate (`api::access`) applies
+//! upstream's order of checks to them.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Nullable, Text};
+
+use crate::db::models::{CacheItem, Project, Role, User};
+use crate::db::schema::{api_tokens, cache_items, projects, users};
+use crate::db::{DbConn, DbUuid, MultiBackend, Scope};
+
+/// What the request names.
+#[derive(Debug, Clone, Copy)]
+pub struct ItemRequest<'a> {
+    /// The token's lookup prefix.
+    pub prefix: &'a str,
+    /// Hex SHA-512 of the whole token.
+    pub digest: &'a str,
+    /// The project's UUID from the path.
+    pub project: uuid::Uuid,
+    /// App name.
+    pub app_name: &'a str,
+    /// Item name.
+    pub item_name: &'a str,
+}
+
+/// The rows one statement read for an [`ItemRequest`]; `I` is the item part.
+#[derive(Debug, Clone)]
+pub struct ItemAccess<I> {
+    /// The token's user (active or not: the gate decides).
+    pub user: User,
+    /// The token's expiry.
+    pub expiry: Option<NaiveDateTime>,
+    /// The project, when the UUID names one.
+    pub project: Option<Project>,
+    /// The user's best role in the project (finder never counts in a project).
+    pub role: Option<Role>,
+    /// A superuser blocked access to the project.
+    pub blocked: bool,
+    /// The item, when it exists.
+    pub item: Option<I>,
+}
+
+/// An item with its data and its writer's UUID.
+pub type FullItem = (CacheItem, Option<DbUuid>);
+
+/// Declares a unit-struct SQL expression of a fixed text: what `diesel::dsl::sql` does,
+/// but with a static query id, so the whole statement stays a cached prepared statement
+/// (`sql()` marks a statement uncacheable: parsed and planned again on every call). For
+/// the correlated subqueries the DSL cannot express.
+macro_rules! sql_fragment {
+    ($(#[$meta:meta])* $name:ident: $st:ty = $text:expr) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
+        struct $name;
+
+        impl diesel::Expression for $name {
+            type SqlType = $st;
+        }
+
+        impl<QS> diesel::AppearsOnTable<QS> for $name {}
+
+        impl<QS> diesel::SelectableExpression<QS> for $name {}
+
+        impl diesel::expression::ValidGrouping<()> for $name {
+            type IsAggregate = diesel::expression::is_aggregate::Never;
+        }
+
+        impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for $name {
+            fn walk_ast<'b>(
+                &'b self,
+                mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+            ) -> QueryResult<()> {
+                out.push_sql($text);
+                Ok(())
+            }
+        }
+    };
+}
+
+/// The text of [`BestRole`], built once from the role table in `visibility`.
+fn best_role_text() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        format!(
+            "(SELECT role_assignments.role FROM project_ancestors \
+             JOIN role_assignments ON role_assignments.project_id = project_ancestors.ancestor_id \
+             WHERE project_ancestors.project_id = projects.id \
+             AND role_assignments.user_id = users.id AND role_assignments.role <> '{}' \
+             ORDER BY {}, project_ancestors.depth LIMIT 1)",
+            Role::Finder.as_str(),
+            super::visibility::rank_case()
+        )
+    })
+}
+
+sql_fragment! {
+    /// The user's best role in the joined project, as
+    /// [`role_in_project`](super::visibility::role_in_project) decides it (finder never
+    /// counts in a project).
+    BestRole: Nullable<Text> = best_role_text()
+}
+
+sql_fragment! {
+    /// Whether access to the joined project is blocked.
+    Blocked: Bool = "EXISTS (SELECT 1 FROM project_access_blocks \
+         WHERE project_access_blocks.project_id = projects.id)"
+}
+
+/// The statement, with `$item` as the item part of the selection. (Values bound in a
+/// join's `ON` must be owned: Diesel asks `'static` of the FROM clause.)
+macro_rules! item_access_query {
+    ($req:expr, $writer:ident, $item:expr) => {
+        api_tokens::table
+            .inner_join(users::table)
+            .left_join(projects::table.on(projects::uuid.eq(DbUuid($req.project))))
+            .left_join(
+                cache_items::table.on(cache_items::project_key
+                    .eq(projects::id)
+                    .and(cache_items::app_name.eq($req.app_name.to_owned()))
+                    .and(cache_items::name.eq($req.item_name.to_owned()))),
+            )
+            .left_join($writer.on($writer.field(users::id).nullable().eq(cache_items::user_id)))
+            .filter(api_tokens::prefix.eq($req.prefix))
+            .filter(api_tokens::digest.eq($req.digest))
+            .select((
+                User::as_select(),
+                api_tokens::expiry,
+                <Project as Selectable<MultiBackend>>::construct_selection().nullable(),
+                BestRole,
+                Blocked,
+                $item,
+            ))
+    };
+}
+
+type Row<I> = (
+    User,
+    Option<NaiveDateTime>,
+    Option<Project>,
+    Option<String>,
+    bool,
+    I,
+);
+
+fn into_access<I>(row: Row<Option<I>>) -> ItemAccess<I> {
+    let (user, expiry, project, role, blocked, item) = row;
+    ItemAccess {
+        user,
+        expiry,
+        project,
+        role: role.and_then(|r| r.parse().ok()),
+        blocked,
+        item,
+    }
+}
+
+/// The part of an item an endpoint reads: the whole item for a retrieve, its write time
+/// for a retrieve/date. Each reads it either with the gate in one statement
+/// ([`ItemAccess`]) or on its own, after the general gate (sessions, anonymous).
+pub trait ItemPart: Sized + Send + 'static {
+    /// The gate's rows and this part of the item, in one statement.
+    fn load_with_access(
+        conn: &mut DbConn,
+        req: &ItemRequest<'_>,
+    ) -> QueryResult<Option<ItemAccess<Self>>>;
+
+    /// This part of the item at `(project, app_name, item_name)`.
+    fn load(
+        conn: &mut DbConn,
+        project: &Project,
+        app_name: &str,
+        item_name: &str,
+    ) -> QueryResult<Option<Self>>;
+}
+
+impl ItemPart for FullItem {
+    fn load_with_access(
+        conn: &mut DbConn,
+        req: &ItemRequest<'_>,
+    ) -> QueryResult<Option<ItemAccess<Self>>> {
+        let writer = diesel::alias!(users as writer);
+        let row: Option<Row<(Option<CacheItem>, Option<DbUuid>)>> = item_access_query!(
+            req,
+            writer,
+            (
+                <CacheItem as Selectable<MultiBackend>>::construct_selection().nullable(),
+                writer.field(users::uuid).nullable()
+            )
+        )
+        .first(conn)
+        .optional()?;
+        Ok(row
+            .map(|(u, e, p, r, b, (item, by))| into_access((u, e, p, r, b, item.map(|i| (i, by))))))
+    }
+
+    fn load(
+        conn: &mut DbConn,
+        project: &Project,
+        app_name: &str,
+        item_name: &str,
+    ) -> QueryResult<Option<Self>> {
+        CacheItem::find_with_writer(conn, Scope::from(project), app_name, item_name)
+    }
+}
+
+impl ItemPart for NaiveDateTime {
+    fn load_with_access(
+        conn: &mut DbConn,
+        req: &ItemRequest<'_>,
+    ) -> QueryResult<Option<ItemAccess<Self>>> {
+        let writer = diesel::alias!(users as writer);
+        let row: Option<Row<Option<NaiveDateTime>>> =
+            item_access_query!(req, writer, cache_items::date_modified.nullable())
+                .first(conn)
+                .optional()?;
+        Ok(row.map(into_access))
+    }
+
+    fn load(
+        conn: &mut DbConn,
+        project: &Project,
+        app_name: &str,
+        item_name: &str,
+    ) -> QueryResult<Option<Self>> {
+        CacheItem::find_date(conn, Scope::from(project), app_name, item_name)
+    }
+}
