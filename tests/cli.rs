@@ -301,6 +301,31 @@ fn project_add(db: &common::TestDb, args: &[&str]) -> uuid::Uuid {
 }
 
 backend_test! {
+    fn project_block_and_unblock_toggle_the_access_block(db) {
+        let cat = project_add(&db, &["Cat", "--category"]);
+        let proj = project_add(&db, &["Proj", "--parent", &cat.to_string()]);
+        let blocked = |db: &common::TestDb| {
+            let conn = &mut **db.pool().get().unwrap();
+            let p = Project::find_by_uuid(conn, proj).unwrap().unwrap();
+            sodarcache::db::models::ProjectBlock::is_blocked(conn, &p).unwrap()
+        };
+        let out = run(&db, &["project", "block", &proj.to_string()]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(out.stderr.contains("Blocked access to project \"Proj\" ("), "{}", out.stderr);
+        assert!(blocked(&db));
+        assert_eq!(run(&db, &["project", "block", &proj.to_string()]).code, 0, "twice is fine");
+        let out = run(&db, &["project", "unblock", &proj.to_string()]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(!blocked(&db));
+        let out = run(&db, &["project", "block", &cat.to_string()]);
+        assert_eq!(out.code, 1);
+        assert_eq!(out.single_error(), "Only projects can be blocked, not categories");
+        let out = run(&db, &["project", "block", "not-a-uuid"]);
+        assert_eq!(out.code, 1);
+    }
+}
+
+backend_test! {
     fn project_add_prints_only_the_uuid(db) {
         let cat = project_add(&db, &["Cat", "--category"]);
         let proj = project_add(&db, &["Proj", "--parent", &cat.to_string(), "--public-access", "guest"]);

@@ -27,8 +27,7 @@ pub const CATEGORY_NOT_ALLOWED: &str = "Project type \"CATEGORY\" not allowed fo
 /// 403 text for a missing role.
 pub const NO_PERMISSION: &str = crate::error::PERMISSION_DENIED;
 /// 403 text for a project whose access a superuser blocked, as upstream words it.
-pub const ACCESS_BLOCKED: &str =
-    "Access to project temporarily blocked by an administrator, please try again later";
+pub const ACCESS_BLOCKED: &str = ProjectBlock::MESSAGE;
 /// 503 text when the `sodar_cache` backend is not enabled.
 pub const BACKEND_DISABLED: &str = "Cache backend not enabled";
 

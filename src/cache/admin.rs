@@ -6,7 +6,8 @@ use chrono::NaiveDateTime;
 
 use crate::auth::rules::{Permissions, permissions_map};
 use crate::db::models::{
-    CacheItem, CacheItemSummary, Event, ItemQuery, NewEvent, Origin, Project, SyncJob, User,
+    CacheItem, CacheItemSummary, Event, ItemQuery, NewEvent, Origin, Project, ProjectBlock,
+    SyncJob, User,
 };
 use crate::db::{DbConn, Scope};
 use crate::{Error, Result};
@@ -127,13 +128,16 @@ pub struct ScopePage {
 }
 
 /// What `user` may do in `project`; site-wide scope: read for everyone, the rest for
-/// superusers.
+/// superusers. A project whose access is blocked is a 403 for everyone but superusers.
 pub fn scope_permissions(
     conn: &mut DbConn,
     user: &User,
     project: Option<&Project>,
 ) -> Result<Permissions> {
     match project {
+        Some(p) if !user.is_superuser && ProjectBlock::is_blocked(conn, p)? => {
+            Err(Error::Forbidden(ProjectBlock::MESSAGE.into()))
+        }
         Some(p) => Permissions::resolve(conn, crate::auth::Access::User(user), p, false),
         None if user.is_superuser => Ok(Permissions::ALL),
         None => Ok(Permissions {

@@ -1,9 +1,11 @@
 //! `sodarcache project add TITLE ...`: prints the new project's UUID alone on stdout.
+//! `sodarcache project block UUID` / `unblock UUID`: block or restore access to a project
+//! for everyone but superusers (REST API and admin pages answer 403 meanwhile).
 
 use std::process::ExitCode;
 
 use super::{Context, find_project};
-use crate::db::models::{NewProject, Project, ProjectType, PublicAccess};
+use crate::db::models::{NewProject, Project, ProjectBlock, ProjectType, PublicAccess};
 
 /// Project commands.
 #[derive(Debug, clap::Subcommand)]
@@ -24,6 +26,16 @@ pub enum Command {
         /// Public access for everyone: guest or viewer (projects only).
         #[arg(long, value_name = "guest|viewer")]
         public_access: Option<String>,
+    },
+    /// Block access to a project for everyone but superusers.
+    Block {
+        /// Project UUID.
+        project: String,
+    },
+    /// Restore access to a blocked project.
+    Unblock {
+        /// Project UUID.
+        project: String,
     },
 }
 
@@ -68,6 +80,32 @@ pub fn run(ctx: &Context, cmd: Command) -> anyhow::Result<ExitCode> {
                 project.log_title()
             );
             println!("{}", project.uuid);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Block { project } => {
+            let mut conn = ctx.conn()?;
+            let project = find_project(&mut conn, &project)?;
+            if project.is_category() {
+                anyhow::bail!("Only projects can be blocked, not categories");
+            }
+            if ProjectBlock::block(&mut conn, &project)? {
+                tracing::info!("Blocked access to project {}", project.log_title());
+            } else {
+                tracing::info!(
+                    "Access to project {} was already blocked",
+                    project.log_title()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Unblock { project } => {
+            let mut conn = ctx.conn()?;
+            let project = find_project(&mut conn, &project)?;
+            if ProjectBlock::unblock(&mut conn, &project)? {
+                tracing::info!("Unblocked access to project {}", project.log_title());
+            } else {
+                tracing::info!("Access to project {} was not blocked", project.log_title());
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

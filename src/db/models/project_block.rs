@@ -20,6 +20,10 @@ pub struct ProjectBlock {
 }
 
 impl ProjectBlock {
+    /// What a blocked project answers non-superusers (403), in upstream's words.
+    pub const MESSAGE: &'static str =
+        "Access to project temporarily blocked by an administrator, please try again later";
+
     /// Whether access to `project` is blocked.
     pub fn is_blocked(conn: &mut DbConn, project: &Project) -> QueryResult<bool> {
         diesel::select(diesel::dsl::exists(
