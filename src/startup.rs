@@ -75,21 +75,25 @@ impl Application {
                 .cookie_content_security(CookieContentSecurity::Private)
                 .build();
             App::new()
-                .wrap(crate::web::security_headers())
-                .wrap(sessions)
-                .wrap(TracingLogger::default())
                 .wrap(Condition::new(
                     metrics_on,
                     from_fn(crate::metrics::record_requests),
                 ))
                 .app_data(state.clone())
+                .configure(crate::web::health_routes)
                 .configure(|cfg| {
                     if metrics_here {
                         crate::metrics::routes(cfg);
                     }
                 })
-                .service(web::scope("/cache/api").configure(crate::api::routes))
-                .configure(crate::web::routes)
+                .service(
+                    web::scope("")
+                        .wrap(crate::web::security_headers())
+                        .wrap(sessions)
+                        .wrap(TracingLogger::default())
+                        .service(web::scope("/cache/api").configure(crate::api::routes))
+                        .configure(crate::web::routes),
+                )
         })
         // Database work cannot run wider than the pool; more blocking threads would
         // only add memory (each can keep its own allocator arena).

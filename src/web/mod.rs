@@ -43,12 +43,21 @@ pub fn security_headers() -> DefaultHeaders {
         .add(("Content-Security-Policy", CSP))
 }
 
-/// Registers every route of the web layer. Everything but `/healthz` is in one scope
-/// whose errors are styled pages (any URL, any status), whose responses are
-/// `Cache-Control: no-store` unless they say otherwise, and gzip-compressed for
-/// clients that accept it.
+/// `/healthz`, registered by startup outside the other middleware (no session, no
+/// tracing span; the security headers only): load balancers call it often.
+pub fn health_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/healthz")
+            .wrap(security_headers())
+            .route(web::get().to(health::healthz)),
+    );
+}
+
+/// Registers the admin pages: one scope whose errors are styled pages (any URL, any
+/// status), whose responses are `Cache-Control: no-store` unless they say otherwise,
+/// and gzip-compressed for clients that accept it.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(health::healthz).service(
+    cfg.service(
         web::scope("")
             .wrap(ErrorHandlers::new().default_handler(error_page::styled_errors))
             .wrap(from_fn(no_store))
