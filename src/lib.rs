@@ -22,4 +22,5 @@ pub mod plugins;
 pub mod settings;
 pub mod startup;
 pub mod state;
+pub mod time_zone;
 pub mod web;

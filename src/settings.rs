@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::time_zone::SiteTimeZone;
+
 /// Default database: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://sodarcache.sqlite3";
 
@@ -40,6 +42,9 @@ pub struct Settings {
     pub metrics_token: Option<String>,
     /// `SODARCACHE_METRICS_BIND`: serve `/metrics` on this address (only there).
     pub metrics_bind: Option<String>,
+    /// `SODARCACHE_TIME_ZONE`: IANA name of the zone REST timestamps are rendered in
+    /// (default `UTC`; SODAR sites use `Europe/Berlin`).
+    pub time_zone: SiteTimeZone,
 }
 
 impl std::fmt::Debug for Settings {
@@ -64,6 +69,7 @@ impl std::fmt::Debug for Settings {
                 &self.metrics_token.as_ref().map(|_| "<redacted>"),
             )
             .field("metrics_bind", &self.metrics_bind)
+            .field("time_zone", &self.time_zone)
             .finish_non_exhaustive()
     }
 }
@@ -91,6 +97,7 @@ impl Default for Settings {
             job_stale_after: crate::cache::jobs::STALE_AFTER,
             metrics_token: None,
             metrics_bind: None,
+            time_zone: SiteTimeZone::utc(),
         }
     }
 }
@@ -154,6 +161,10 @@ impl Settings {
             },
             metrics_token: get("SODARCACHE_METRICS_TOKEN").filter(|s| !s.trim().is_empty()),
             metrics_bind: get("SODARCACHE_METRICS_BIND").filter(|s| !s.trim().is_empty()),
+            time_zone: match get("SODARCACHE_TIME_ZONE").filter(|s| !s.is_empty()) {
+                Some(name) => SiteTimeZone::named(&name)?,
+                None => d.time_zone,
+            },
         })
     }
 }

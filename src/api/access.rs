@@ -20,6 +20,7 @@ use crate::db::DbConn;
 use crate::db::models::{Project, ProjectBlock};
 use crate::plugins::PluginRegistry;
 use crate::state::AppState;
+use crate::time_zone::SiteTimeZone;
 use crate::{Error, Result};
 
 /// 403 text for a category in a project-only view (superusers included).
@@ -60,6 +61,8 @@ pub struct Granted {
     pub caller: Caller,
     /// The enabled cache backend.
     pub cache: Arc<SodarCache>,
+    /// The zone timestamps are rendered in (`SODARCACHE_TIME_ZONE`).
+    pub time_zone: SiteTimeZone,
 }
 
 /// Runs the gate for the project UUID `project` (as it came in the path).
@@ -89,6 +92,7 @@ where
     let allow_anonymous = state.settings.allow_anonymous;
     let pool = state.pool.clone();
     let registry = state.registry.clone();
+    let time_zone = state.settings.time_zone.clone();
     let project = project.to_owned();
     let span = tracing::Span::current();
     web::block(move || -> Result<T> {
@@ -100,12 +104,15 @@ where
             &project,
             need,
             allow_anonymous,
-            &registry,
+            (&registry, &time_zone),
         )?;
         work(&mut conn, granted)
     })
     .await?
 }
+
+/// What a granted request is handed besides its project and caller.
+type Backend<'a> = (&'a PluginRegistry, &'a SiteTimeZone);
 
 /// The general gate, one check after the other (sessions, anonymous callers, and
 /// endpoints that read no single item).
@@ -115,7 +122,7 @@ fn gate(
     project: &str,
     need: Need,
     allow_anonymous: bool,
-    registry: &PluginRegistry,
+    backend: Backend<'_>,
 ) -> Result<Granted> {
     let caller = credentials.resolve(conn)?;
     if matches!(caller, Caller::Anonymous) && !allow_anonymous {
@@ -131,7 +138,7 @@ fn gate(
         project,
         blocked,
         need,
-        registry,
+        backend,
         |caller, project| {
             let access = match caller.user() {
                 Some(u) => Access::User(u),
@@ -148,7 +155,7 @@ fn admit(
     project: Project,
     blocked: bool,
     need: Need,
-    registry: &PluginRegistry,
+    (registry, time_zone): Backend<'_>,
     permissions: impl FnOnce(&Caller, &Project) -> Result<Permissions>,
 ) -> Result<Granted> {
     if project.is_category() {
@@ -171,6 +178,7 @@ fn admit(
         project,
         caller,
         cache,
+        time_zone: time_zone.clone(),
     })
 }
 
@@ -197,10 +205,12 @@ where
     let allow_anonymous = state.settings.allow_anonymous;
     let pool = state.pool.clone();
     let registry = state.registry.clone();
+    let time_zone = state.settings.time_zone.clone();
     web::block(move || -> Result<T> {
         let mut conn = pool.get()?;
         if let Credentials::Token(key) = &credentials {
-            let (granted, item) = token_gate::<I>(&mut conn, key, &path, need, &registry)?;
+            let (granted, item) =
+                token_gate::<I>(&mut conn, key, &path, need, (&registry, &time_zone))?;
             return work(granted, item);
         }
         let granted = gate(
@@ -209,7 +219,7 @@ where
             &path.project,
             need,
             allow_anonymous,
-            &registry,
+            (&registry, &time_zone),
         )?;
         let item = I::load(&mut conn, &granted.project, &path.app_name, &path.item_name)?;
         work(granted, item)
@@ -223,7 +233,7 @@ fn token_gate<I: ItemPart>(
     key: &str,
     path: &ItemPath,
     need: Need,
-    registry: &PluginRegistry,
+    backend: Backend<'_>,
 ) -> Result<(Granted, Option<I>)> {
     let invalid = || Error::Unauthorized(INVALID_TOKEN.into());
     let (prefix, digest) = token::lookup_key(key).ok_or_else(invalid)?;
@@ -248,7 +258,7 @@ fn token_gate<I: ItemPart>(
         project,
         access.blocked,
         need,
-        registry,
+        backend,
         |caller, project| {
             Ok(match caller.user() {
                 Some(u) if u.is_superuser => Permissions::ALL,

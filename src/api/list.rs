@@ -140,7 +140,7 @@ fn load(granted: &Granted, page: &PageRequest) -> Result<(Vec<Entry>, i64)> {
             app_name: r.app_name,
             name: r.name,
             size: r.size_bytes,
-            date_modified: super::rfc3339(r.date_modified),
+            date_modified: granted.time_zone.render(r.date_modified),
         })
         .collect();
     Ok((entries, count))

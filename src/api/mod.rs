@@ -21,11 +21,13 @@ pub mod delete;
 pub mod envelope;
 pub mod list;
 pub mod media;
+pub mod metadata;
 pub mod openapi;
 pub mod payload;
 pub mod retrieve;
 pub mod set;
 
+use actix_web::http::Method;
 use actix_web::middleware::from_fn;
 use actix_web::web;
 use serde::Deserialize;
@@ -43,14 +45,17 @@ pub struct ItemPath {
     pub item_name: String,
 }
 
-/// A timestamp as upstream renders it: RFC 3339, UTC, microseconds, `Z`.
-pub fn rfc3339(t: chrono::NaiveDateTime) -> String {
-    t.and_utc()
-        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
-
 async fn not_found() -> crate::Result<actix_web::HttpResponse> {
     Err(crate::Error::not_found())
+}
+
+/// `OPTIONS` on a per-item endpoint described by `view`.
+fn options_of(view: &'static metadata::View) -> actix_web::Route {
+    web::method(Method::OPTIONS).to(
+        move |req: actix_web::HttpRequest,
+              state: web::Data<crate::state::AppState>,
+              path: web::Path<ItemPath>| { metadata::item_options(req, state, path, view) },
+    )
 }
 
 /// Registers the API routes (mounted at `/cache/api`).
@@ -66,17 +71,36 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .app_data(path_config)
             .service(
                 web::resource(format!("/retrieve/date{item}"))
-                    .route(web::get().to(date::retrieve_date)),
+                    .route(web::get().to(date::retrieve_date))
+                    .route(web::head().to(date::retrieve_date))
+                    .route(options_of(&metadata::DATE)),
             )
             .service(
-                web::resource(format!("/retrieve{item}")).route(web::get().to(retrieve::retrieve)),
+                web::resource(format!("/retrieve{item}"))
+                    .route(web::get().to(retrieve::retrieve))
+                    .route(web::head().to(retrieve::retrieve))
+                    .route(options_of(&metadata::RETRIEVE)),
             )
-            .service(web::resource(format!("/set{item}")).route(web::post().to(set::set)))
             .service(
-                web::resource(format!("/delete{item}")).route(web::delete().to(delete::delete)),
+                web::resource(format!("/set{item}"))
+                    .route(web::post().to(set::set))
+                    .route(options_of(&metadata::SET)),
             )
-            .service(web::resource("/list/{project}").route(web::get().to(list::list)))
-            .service(web::resource("/openapi.json").route(web::get().to(openapi::openapi)))
+            .service(
+                web::resource(format!("/delete{item}"))
+                    .route(web::delete().to(delete::delete))
+                    .route(options_of(&metadata::DELETE)),
+            )
+            .service(
+                web::resource("/list/{project}")
+                    .route(web::get().to(list::list))
+                    .route(web::method(Method::OPTIONS).to(metadata::list_options)),
+            )
+            .service(
+                web::resource("/openapi.json")
+                    .route(web::get().to(openapi::openapi))
+                    .route(web::method(Method::OPTIONS).to(metadata::openapi_options)),
+            )
             .default_service(web::to(not_found)),
     );
 }

@@ -1,5 +1,6 @@
 //! Reading `set`'s body: `{"data": <any JSON>}` (kept as the client's text, never
-//! re-encoded) or a form with `data=<string>` (stored as a JSON string, as upstream).
+//! re-encoded) or a form with `data=<string>`, form-encoded or `multipart/form-data`
+//! (stored as a JSON string, as upstream).
 //!
 //! The body is read after authorization, with the size limit applied while reading
 //! (compressed bodies included): over the limit is a 413, never a 500.
@@ -77,11 +78,12 @@ pub async fn read_limited(
 
 /// The `data` of a `set` body, by the request's content type (none: JSON).
 pub fn parse_data(req: &HttpRequest, body: &[u8]) -> Result<JsonText, BodyError> {
-    let kind = req
+    let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .map(|v| v.to_str().unwrap_or("invalid"))
-        .unwrap_or("")
+        .unwrap_or("");
+    let kind = content_type
         .split(';')
         .next()
         .unwrap_or("")
@@ -91,6 +93,8 @@ pub fn parse_data(req: &HttpRequest, body: &[u8]) -> Result<JsonText, BodyError>
         Ok(from_json(body)?)
     } else if kind == "application/x-www-form-urlencoded" {
         Ok(from_form(body)?)
+    } else if kind == "multipart/form-data" {
+        Ok(from_multipart(content_type, body)?)
     } else {
         Err(BodyError::Unsupported(kind))
     }
@@ -118,6 +122,69 @@ fn from_form(body: &[u8]) -> Result<JsonText, Error> {
     )))
 }
 
+/// The `data` field of a `multipart/form-data` body (`curl -F data=...`, or a file part
+/// named `data` as Python's `requests` sends with `files=`): its text, stored as a JSON
+/// string like a form-encoded `data`. The whole body is already in memory (and under the
+/// size limit), so the parts are found by splitting on the boundary.
+fn from_multipart(content_type: &str, body: &[u8]) -> Result<JsonText, Error> {
+    let bad = |what: &str| Error::BadRequest(format!("Multipart form parse error - {what}"));
+    let boundary = content_type
+        .split(';')
+        .skip(1)
+        .filter_map(|p| p.trim().split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("boundary"))
+        .map(|(_, v)| v.trim().trim_matches('"'))
+        .filter(|b| !b.is_empty() && b.len() <= 200)
+        .ok_or_else(|| bad("missing boundary"))?;
+    let delimiter = format!("--{boundary}");
+    let mut rest = body;
+    // Everything before the first delimiter is preamble.
+    let start = find(rest, delimiter.as_bytes()).ok_or_else(|| bad("no parts"))?;
+    rest = &rest[start + delimiter.len()..];
+    loop {
+        if rest.starts_with(b"--") {
+            return Err(missing());
+        }
+        rest = rest
+            .strip_prefix(b"\r\n")
+            .ok_or_else(|| bad("malformed part"))?;
+        let end = find(rest, format!("\r\n{delimiter}").as_bytes())
+            .ok_or_else(|| bad("unterminated part"))?;
+        let part = &rest[..end];
+        rest = &rest[end + 2 + delimiter.len()..];
+        let split = find(part, b"\r\n\r\n").ok_or_else(|| bad("part without headers"))?;
+        let (headers, content) = (&part[..split], &part[split + 4..]);
+        let headers = std::str::from_utf8(headers).map_err(|_| bad("part headers"))?;
+        if part_name(headers).as_deref() == Some("data") {
+            let text = std::str::from_utf8(content)
+                .map_err(|_| Error::BadRequest("Form data is not valid UTF-8.".into()))?;
+            return Ok(JsonText::from_value(&serde_json::Value::String(
+                text.to_owned(),
+            )));
+        }
+    }
+}
+
+/// The `name` of a part, from its `Content-Disposition: form-data; name="..."` header.
+fn part_name(headers: &str) -> Option<String> {
+    let disposition = headers.split("\r\n").find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.trim()
+            .eq_ignore_ascii_case("content-disposition")
+            .then_some(value)
+    })?;
+    disposition.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.trim().split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("name")
+            .then(|| v.trim().trim_matches('"').to_owned())
+    })
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,6 +201,35 @@ mod tests {
         assert!(matches!(from_json(b"[1]"), Err(Error::BadRequest(_))));
         assert!(matches!(
             from_json(b"{\"data\": "),
+            Err(Error::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn multipart_data_field_or_file_part_is_stored_as_a_json_string() {
+        let ct = "multipart/form-data; boundary=XyZ";
+        let field = b"--XyZ\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nx\r\n\
+--XyZ\r\nContent-Disposition: form-data; name=\"data\"\r\n\r\n{\"a\": 1}\r\n--XyZ--\r\n";
+        assert_eq!(
+            from_multipart(ct, field).unwrap().as_str(),
+            r#""{\"a\": 1}""#
+        );
+        let file = b"--XyZ\r\nContent-Disposition: form-data; name=\"data\"; filename=\"data\"\r\n\
+Content-Type: application/octet-stream\r\n\r\nline 1\r\nline 2\r\n--XyZ--\r\n";
+        assert_eq!(
+            from_multipart(ct, file).unwrap().as_str(),
+            r#""line 1\r\nline 2""#
+        );
+        let none = b"--XyZ\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--XyZ--\r\n";
+        assert!(matches!(
+            from_multipart(ct, none),
+            Err(Error::BadRequest(_))
+        ));
+        for bad in [&b"garbage"[..], b"--XyZ\r\nno end", b""] {
+            assert!(matches!(from_multipart(ct, bad), Err(Error::BadRequest(_))));
+        }
+        assert!(matches!(
+            from_multipart("multipart/form-data", field),
             Err(Error::BadRequest(_))
         ));
     }

@@ -72,7 +72,7 @@ fn render(granted: &Granted, app_name: &str, item: Option<FullItem>) -> Result<R
         project: granted.project.uuid.0,
         app_name: &item.app_name,
         name: &item.name,
-        date_modified: super::rfc3339(item.date_modified),
+        date_modified: granted.time_zone.render(item.date_modified),
         user,
     };
     let mut head = serde_json::to_string(&head)
