@@ -127,3 +127,19 @@ backend_test! {
         });
     }
 }
+
+backend_test! {
+    fn an_encoded_slash_in_the_item_name_reaches_the_item(db) {
+        let w = World::new(&db);
+        run(async {
+            let set = format!("/cache/api/set/{}/{}/irods%2Frows%2Fassay1", w.project.uuid, api_helpers::APP);
+            let r = w.set(&set, As::User("owner"), serde_json::json!({"rows": 1})).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            assert_eq!(w.stored(&w.project, "irods/rows/assay1").as_deref(), Some(r#"{"rows":1}"#));
+            let get = format!("/cache/api/retrieve/{}/{}/irods%2Frows%2Fassay1", w.project.uuid, api_helpers::APP);
+            let got = w.get(&get, As::User("owner")).await;
+            assert_eq!(got.status, 200, "{}", got.text);
+            assert_eq!(got.json()["name"], "irods/rows/assay1");
+        });
+    }
+}
