@@ -115,3 +115,33 @@ fn one_retrieve_date_and_one_healthz_are_one_round_trip_each() {
     assert_eq!(date.round_trips, REQUESTS, "retrieve/date: {date:?}");
     assert_eq!(health.round_trips, REQUESTS, "/healthz: {health:?}");
 }
+
+#[test]
+fn one_set_is_the_gate_then_the_write_in_one_transaction() {
+    let Some(db) = TestDb::postgres() else { return };
+    let world = World::create(&mut db.pool().get().expect("conn"));
+    let rt = runtime();
+    let (app, proxy) = proxied_app(&db, &rt);
+    let client = api_client(&world.token, Duration::from_secs(30));
+    let base = app.addr.clone();
+
+    let counted = rt.block_on(async {
+        for i in 0..3 {
+            let r = set(&client, &base, &world.project, "item", &json!(i))
+                .await
+                .expect("warm-up");
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        }
+        let before = proxy.snapshot();
+        for i in 0..REQUESTS {
+            let r = set(&client, &base, &world.project, "item", &json!(i))
+                .await
+                .expect("set");
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        }
+        proxy.snapshot().since(before)
+    });
+    // The gate (one statement), then BEGIN, the upsert, the activity event, COMMIT.
+    assert_eq!(counted.round_trips, 5 * REQUESTS, "{counted:?}");
+    assert_eq!(counted.connections, 0, "{counted:?}");
+}

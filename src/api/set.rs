@@ -5,9 +5,10 @@
 use actix_web::web::{Data, Path, Payload};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::access::{Need, authorize};
+use super::access::{Need, authorize_item};
 use super::{ItemPath, activity, payload};
 use crate::Error;
+use crate::auth::item_access::Exists;
 use crate::state::AppState;
 
 /// The handler.
@@ -18,7 +19,15 @@ pub async fn set(
     body: Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
     let path = path.into_inner();
-    let granted = authorize(&req, &state, &path.project, Need::Write).await?;
+    // The gate alone (a token's in one statement); the body is read after it.
+    let granted = authorize_item(
+        &req,
+        &state,
+        path.clone(),
+        Need::Write,
+        |granted, _: Option<Exists>| Ok(granted),
+    )
+    .await?;
     granted.cache.check_app_name(&path.app_name)?;
     let bytes = payload::read_limited(&req, body, state.settings.max_body_bytes).await?;
     let data = payload::parse_data(&req, &bytes)?;

@@ -213,6 +213,34 @@ impl ItemPart for FullItem {
     }
 }
 
+/// Only whether the item exists: the gate of an endpoint that does not read the item
+/// (set), still in one statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exists;
+
+impl ItemPart for Exists {
+    fn load_with_access(
+        conn: &mut DbConn,
+        req: &ItemRequest<'_>,
+    ) -> QueryResult<Option<ItemAccess<Self>>> {
+        let writer = diesel::alias!(users as writer);
+        let row: Option<Row<Option<i64>>> =
+            item_access_query!(req, writer, cache_items::id.nullable())
+                .first(conn)
+                .optional()?;
+        Ok(row.map(|(u, e, p, r, b, id)| into_access((u, e, p, r, b, id.map(|_| Exists)))))
+    }
+
+    fn load(
+        conn: &mut DbConn,
+        project: &Project,
+        app_name: &str,
+        item_name: &str,
+    ) -> QueryResult<Option<Self>> {
+        Ok(CacheItem::find_date(conn, Scope::from(project), app_name, item_name)?.map(|_| Exists))
+    }
+}
+
 impl ItemPart for NaiveDateTime {
     fn load_with_access(
         conn: &mut DbConn,
