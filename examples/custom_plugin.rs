@@ -11,12 +11,9 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use serde_json::json;
-use sodarcache::cache::SyncContext;
-use sodarcache::cli::{self, Cli};
-use sodarcache::db::models::{Project, User};
-use sodarcache::plugins::{ExampleProjectApp, PluginRegistry, ProjectAppPlugin};
+use sodarcache::plugin::ExampleProjectApp;
+use sodarcache::plugin::prelude::*;
 
 /// Caches word counts per project.
 struct WordCountApp;
@@ -30,32 +27,26 @@ impl ProjectAppPlugin for WordCountApp {
         "Word counts"
     }
 
-    fn update_cache(
-        &self,
-        ctx: &SyncContext,
-        name: Option<&str>,
-        project: Option<&Project>,
-        user: Option<&User>,
-    ) -> anyhow::Result<()> {
-        if name.is_some_and(|n| n != "word_counts") {
+    fn sync_project(&self, ctx: &SyncContext, project: &ProjectView) -> SyncResult {
+        if !ctx.wants("word_counts") {
             return Ok(());
         }
-        let Some(project) = project else {
-            return Ok(()); // nothing site-wide
-        };
         let count = |s: &str| s.split_whitespace().count();
-        let data = json!({
-            "title_words": count(&project.title),
-            "description_words": count(&project.description),
-        });
-        ctx.set_cache_item(self.name(), "word_counts", &data, Some(project), user)?;
+        ctx.set(
+            "word_counts",
+            &json!({
+                "title_words": count(&project.title),
+                "description_words": count(&project.description),
+            }),
+        )?;
         Ok(())
     }
 }
 
 fn main() -> ExitCode {
-    let plugins = PluginRegistry::builder()
-        .project_app(ExampleProjectApp)
-        .project_app(WordCountApp);
-    cli::run(Cli::parse(), plugins)
+    run_cli(
+        PluginRegistry::builder()
+            .project_app(ExampleProjectApp)
+            .project_app(WordCountApp),
+    )
 }

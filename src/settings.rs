@@ -15,7 +15,7 @@ pub struct Settings {
     pub database_url: String,
     /// `SODARCACHE_ENABLED_BACKEND_PLUGINS`: comma-separated, default `sodar_cache`.
     pub enabled_backends: Vec<String>,
-    /// `SODARCACHE_PLUGIN_TIMEOUT_SECONDS`: longest one plugin call may run (default 600).
+    /// `SODARCACHE_PLUGIN_TIMEOUT_SECONDS`: longest one plugin may run within a job (default 600).
     pub plugin_timeout: Duration,
     /// `SODARCACHE_SECRET_KEY`: signs and encrypts session cookies (64+ bytes); when
     /// unset, a key is generated once and kept in the database.

@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 use common::{TestApp, TestDb, fixtures};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
-use sodarcache::cache::SyncContext;
-use sodarcache::db::models::{Project, Role, User};
-use sodarcache::plugins::{ExampleProjectApp, PluginRegistry, ProjectAppPlugin};
+use sodarcache::db::models::{Project, Role};
+use sodarcache::plugin::prelude::*;
+use sodarcache::plugins::ExampleProjectApp;
 
 /// A second app, so one app's items can be deleted while the other's stay.
 struct NotesApp;
@@ -33,23 +33,11 @@ impl ProjectAppPlugin for NotesApp {
         "Notes"
     }
 
-    fn update_cache(
-        &self,
-        ctx: &SyncContext,
-        _name: Option<&str>,
-        project: Option<&Project>,
-        user: Option<&User>,
-    ) -> anyhow::Result<()> {
-        let Some(project) = project else {
-            return Ok(());
-        };
+    fn sync_project(&self, ctx: &SyncContext, project: &ProjectView) -> SyncResult {
         for i in 0..3 {
-            ctx.set_cache_item(
-                "notes_app",
+            ctx.set(
                 &format!("note_{i}"),
                 &json!({"n": i, "text": format!("Note {i} of {}", project.title)}),
-                Some(project),
-                user,
             )?;
         }
         Ok(())
@@ -398,7 +386,7 @@ fn owner_deletes_one_apps_items_through_the_confirmation_page() {
         assert!(
             text_of(&c, ".flash")
                 .await
-                .contains("Deleted 3 cached items.")
+                .contains("Deleted 3 cached items of app \"notes_app\".")
         );
         let items = text_of(&c, "#items").await;
         assert!(

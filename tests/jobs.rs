@@ -9,6 +9,7 @@ use sodarcache::db::models::JobStatus;
 use sodarcache::db::models::{Event, Origin, PluginRun, Project, SyncJob};
 use sodarcache::db::schema::sync_jobs;
 use sodarcache::db::{DbPool, now};
+use sodarcache::plugin::Progress;
 use sodarcache::plugins::{PluginRegistry, RegistryBuilder};
 
 use common::fixtures as fx;
@@ -77,7 +78,7 @@ backend_test! {
         let claimed = SyncJob::claim_next(&mut conn, "w1").unwrap().unwrap();
         assert_eq!(claimed.uuid, first.uuid);
         drop(conn);
-        let (finished, _) = run_job(registry.runner(), &claimed, &mut |_| {}).unwrap();
+        let (finished, _) = run_job(registry.runner(), &claimed, None).unwrap();
         assert_eq!(finished.status, JobStatus::Done);
         let conn = &mut **pool.get().unwrap();
         let (second, joined) = request_sync(conn, Some(&project), None, Origin::Web, None).unwrap();
@@ -120,9 +121,11 @@ backend_test! {
         request_sync(&mut conn, Some(&project), None, Origin::Api, Some(&user)).unwrap();
         let job = SyncJob::claim_next(&mut conn, "w1").unwrap().unwrap();
         drop(conn);
-        let mut calls = 0;
-        let (finished, outcomes) = run_job(registry.runner(), &job, &mut |_| calls += 1).unwrap();
-        assert_eq!(calls, 2, "progress after each plugin call");
+        let reports = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = reports.clone();
+        let observe = std::sync::Arc::new(move |p: &Progress| seen.lock().unwrap().push(p.plugin.clone()));
+        let (finished, outcomes) = run_job(registry.runner(), &job, Some(observe)).unwrap();
+        assert_eq!(*reports.lock().unwrap(), ["a_broken", "b_writer"], "progress as each plugin starts");
         assert_eq!(finished.status, JobStatus::Failed);
         assert!(finished.finished.is_some());
         assert_eq!(finished.error, None, "plugin errors live in the plugin runs");
@@ -159,7 +162,7 @@ backend_test! {
         request_sync(&mut conn, None, None, Origin::Cli, None).unwrap();
         let job = SyncJob::claim_next(&mut conn, "w1").unwrap().unwrap();
         drop(conn);
-        let (finished, outcomes) = run_job(registry.runner(), &job, &mut |_| {}).unwrap();
+        let (finished, outcomes) = run_job(registry.runner(), &job, None).unwrap();
         assert_eq!(finished.status, JobStatus::Done);
         assert_eq!(finished.error, None);
         // Two projects and the site-wide scope.

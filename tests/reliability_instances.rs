@@ -19,11 +19,11 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::json;
-use sodarcache::cache::SyncContext;
 use sodarcache::cache::jobs::request_sync;
 use sodarcache::db::models::JobStatus;
-use sodarcache::db::models::{Origin, Project, SyncJob, User};
-use sodarcache::plugins::{PluginRegistry, ProjectAppPlugin, RegistryBuilder};
+use sodarcache::db::models::{Origin, Project, SyncJob};
+use sodarcache::plugin::prelude::*;
+use sodarcache::plugins::RegistryBuilder;
 
 use common::fixtures as fx;
 use common::{TestApp, TestDb};
@@ -31,7 +31,7 @@ use reliability::World;
 
 /// Calls of [`Counting::update_cache`] across both servers of this process, per
 /// project id (tests using it run one at a time: see [`SERIAL`]).
-static CALLS: Mutex<BTreeMap<i64, usize>> = Mutex::new(BTreeMap::new());
+static CALLS: Mutex<BTreeMap<uuid::Uuid, usize>> = Mutex::new(BTreeMap::new());
 static TOTAL: AtomicUsize = AtomicUsize::new(0);
 /// The tests that count calls must not run at the same time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -48,21 +48,11 @@ impl ProjectAppPlugin for Counting {
         "Counting plugin"
     }
 
-    fn update_cache(
-        &self,
-        ctx: &SyncContext,
-        _name: Option<&str>,
-        project: Option<&Project>,
-        user: Option<&User>,
-    ) -> anyhow::Result<()> {
+    fn sync_project(&self, ctx: &SyncContext, project: &ProjectView) -> SyncResult {
         TOTAL.fetch_add(1, Ordering::SeqCst);
-        *CALLS
-            .lock()
-            .unwrap()
-            .entry(project.map_or(0, |p| p.id))
-            .or_default() += 1;
+        *CALLS.lock().unwrap().entry(project.uuid).or_default() += 1;
         std::thread::sleep(Duration::from_millis(300));
-        ctx.set_cache_item("counting", "count", &json!({ "ran": true }), project, user)?;
+        ctx.set("count", &json!({ "ran": true }))?;
         Ok(())
     }
 }
@@ -215,7 +205,7 @@ fn two_servers_polling_one_postgres_run_each_queued_job_once() {
     let calls = CALLS.lock().unwrap().clone();
     for p in &projects {
         assert_eq!(
-            calls.get(&p.id),
+            calls.get(&p.uuid.0),
             Some(&1),
             "project {} synced once: {calls:?}",
             p.title

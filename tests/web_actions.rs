@@ -323,11 +323,11 @@ backend_test! {
             let resp = post(&c, &app, &path, &[("csrf_token", &csrf(&html)), ("app", "slow_app")]).await;
             assert_redirect_to(&resp, &format!("/cache/project/{}", w.p.uuid));
             let html = page(&c, &app, &format!("/cache/project/{}", w.p.uuid)).await;
-            assert!(html.contains("Deleted 2 cached items."), "{html}");
+            assert!(html.contains("Deleted 2 cached items of app &#34;slow_app&#34;."), "{html}");
             assert!(!html.contains("slow_app <span"), "no slow_app items left");
             assert_eq!(count(&app, Some(&w.p)), 3);
             // The flash is shown once.
-            assert!(!page(&c, &app, &format!("/cache/project/{}", w.p.uuid)).await.contains("Deleted 2 cached items."));
+            assert!(!page(&c, &app, &format!("/cache/project/{}", w.p.uuid)).await.contains("Deleted 2 cached items"));
 
             // An unknown app is a client error and deletes nothing.
             let resp = post_csrf(&c, &app, &path, &[("app", "nope")]).await;
@@ -430,7 +430,7 @@ backend_test! {
             // One app across the site.
             let resp = post(&root, &app, "/cache/delete", &[("csrf_token", &csrf(&html)), ("app", "slow_app")]).await;
             assert_redirect_to(&resp, "/cache/");
-            assert!(page(&root, &app, "/cache/").await.contains("Deleted 1 cached item."));
+            assert!(page(&root, &app, "/cache/").await.contains("Deleted 1 cached item of app &#34;slow_app&#34;."));
             assert_eq!(count(&app, Some(&w.other)), 0);
             assert_eq!(count(&app, Some(&w.p)), 1);
             // Everything, site-wide items included.

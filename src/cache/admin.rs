@@ -347,19 +347,40 @@ pub fn visible_job(conn: &mut DbConn, user: &User, uuid: uuid::Uuid) -> Result<J
     Ok((job, project, runs, who))
 }
 
-/// How the activity log and `deletecache` describe a delete of `n` items.
-pub fn deleted_description(n: usize, app: Option<&str>, project: Option<&Project>) -> String {
+/// ` of app "a"`, ` of app "a" and its sub-apps "a.x", "a.y"`, or nothing (no app).
+pub fn of_app(app: Option<&str>, sub_apps: &[&str]) -> String {
+    let Some(app) = app else {
+        return String::new();
+    };
+    if sub_apps.is_empty() {
+        return format!(" of app \"{app}\"");
+    }
+    let subs: Vec<String> = sub_apps.iter().map(|s| format!("\"{s}\"")).collect();
+    format!(" of app \"{app}\" and its sub-apps {}", subs.join(", "))
+}
+
+/// How the activity log and `deletecache` describe a delete of `n` items (of `app`,
+/// which included `sub_apps`).
+pub fn deleted_description(
+    n: usize,
+    app: Option<&str>,
+    sub_apps: &[&str],
+    project: Option<&Project>,
+) -> String {
     let items = if n == 1 { "item" } else { "items" };
-    let of_app = app.map(|a| format!(" of app \"{a}\"")).unwrap_or_default();
     let from = project.map_or_else(
         || "all projects".to_owned(),
         |p| format!("project {}", p.log_title()),
     );
-    format!("Deleted {n} cached data {items}{of_app} from {from}")
+    format!(
+        "Deleted {n} cached data {items}{} from {from}",
+        of_app(app, sub_apps)
+    )
 }
 
-/// Deletes a scope's items (optionally one app's) and logs the action with them, in one
-/// transaction on `conn`. No project: every item of the site. Returns how many went.
+/// Deletes a scope's items (optionally one app's, with its sub-apps) and logs the
+/// action with them, in one transaction on `conn`. No project: every item of the site.
+/// Returns how many went.
 pub fn delete_scope(
     conn: &mut DbConn,
     cache: &super::SodarCache,
@@ -374,7 +395,12 @@ pub fn delete_scope(
             user_id: user.map(|u| u.id),
             event_name: "cache_delete",
             origin,
-            description: deleted_description(n, app, project),
+            description: deleted_description(
+                n,
+                app,
+                app.map_or(&[], |a| cache.sub_apps_of(a)),
+                project,
+            ),
             ok: true,
         })
     })

@@ -27,6 +27,18 @@ struct Inner {
     /// sleeping in SQLite's busy handler (which made write latency spiky under load).
     sqlite_writes: Mutex<()>,
     app_names: Vec<&'static str>,
+    /// Each plugin's sub-apps, by plugin name.
+    sub_apps: HashMap<&'static str, &'static [&'static str]>,
+}
+
+/// One item for [`SodarCache::put_many`], addressed by scope and writer id.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ScopedWrite<'a> {
+    pub(crate) scope: Scope,
+    pub(crate) app_name: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) data: &'a JsonText,
+    pub(crate) user_id: Option<i64>,
 }
 
 /// One item for [`SodarCache::set_cache_items`].
@@ -61,16 +73,35 @@ impl SodarCache {
     /// A cache API over `pool` that accepts these app names (and `sodarcache`). The
     /// registry builds it from the registered plugins; the cache knows nothing else
     /// about them.
-    pub fn new(pool: DbPool, app_names: impl IntoIterator<Item = &'static str>) -> Self {
-        let mut app_names: Vec<&'static str> = app_names.into_iter().collect();
-        app_names.push(APP_NAME);
+    ///
+    /// Each app comes with its sub-apps (names it writes under that are not plugins);
+    /// they are valid app names too, and deleting an app's cache includes theirs.
+    ///
+    /// Panics if a name is given twice: that is a programming error.
+    pub fn new(
+        pool: DbPool,
+        apps: impl IntoIterator<Item = (&'static str, &'static [&'static str])>,
+    ) -> Self {
+        let sub_apps: HashMap<&'static str, &'static [&'static str]> = apps.into_iter().collect();
+        let mut app_names: Vec<&'static str> = vec![APP_NAME];
+        for (app, subs) in &sub_apps {
+            app_names.push(app);
+            app_names.extend(subs.iter().copied());
+        }
         app_names.sort_unstable();
+        let n = app_names.len();
         app_names.dedup();
+        assert_eq!(
+            n,
+            app_names.len(),
+            "an app or sub-app name is declared twice"
+        );
         SodarCache {
             inner: Arc::new(Inner {
                 pool,
                 sqlite_writes: Mutex::new(()),
                 app_names,
+                sub_apps,
             }),
         }
     }
@@ -111,7 +142,12 @@ impl SodarCache {
         conn.transaction(f)
     }
 
-    /// Valid app names: the registered plugins and `sodarcache`, sorted.
+    /// The sub-apps of app `app_name` (none unless it is a plugin that declared some).
+    pub fn sub_apps_of(&self, app_name: &str) -> &'static [&'static str] {
+        self.inner.sub_apps.get(app_name).copied().unwrap_or(&[])
+    }
+
+    /// Valid app names: the registered plugins, their sub-apps and `sodarcache`, sorted.
     pub fn app_names(&self) -> Vec<&'static str> {
         self.inner.app_names.clone()
     }
@@ -195,7 +231,8 @@ impl SodarCache {
     ) -> Result<CacheItem> {
         self.check_write(app_name, name, data)?;
         let item = self.write_on(conn, |conn| {
-            let item = CacheItem::upsert(conn, &new_item(app_name, name, data, project, user))?;
+            let row = new_item(app_name, name, data, Scope::of(project), user.map(|u| u.id));
+            let item = CacheItem::upsert(conn, &row)?;
             if let Some(event) = event {
                 Event::record(conn, event)?;
             }
@@ -208,12 +245,30 @@ impl SodarCache {
     /// Writes many items in one transaction: all or none. Every item is validated
     /// before anything is written; a key given twice keeps its last data.
     pub fn set_cache_items(&self, items: &[CacheWrite<'_>]) -> Result<usize> {
+        let writes: Vec<ScopedWrite<'_>> = items
+            .iter()
+            .map(|w| ScopedWrite {
+                scope: Scope::of(w.project),
+                app_name: w.app_name,
+                name: w.name,
+                data: &w.data,
+                user_id: w.user.map(|u| u.id),
+            })
+            .collect();
+        let n = self.put_many(&writes)?;
+        tracing::info!("Updated {n} items in cache");
+        Ok(n)
+    }
+
+    /// [`set_cache_items`](Self::set_cache_items) for writes addressed by scope and
+    /// writer id (the plugin context's batches).
+    pub(crate) fn put_many(&self, items: &[ScopedWrite<'_>]) -> Result<usize> {
         for item in items {
-            self.check_write(item.app_name, item.name, &item.data)?;
+            self.check_write(item.app_name, item.name, item.data)?;
         }
         let mut last: HashMap<(Scope, &str, &str), usize> = HashMap::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
-            last.insert((Scope::of(item.project), item.app_name, item.name), i);
+            last.insert((item.scope, item.app_name, item.name), i);
         }
         let mut keep: Vec<usize> = last.into_values().collect();
         keep.sort_unstable();
@@ -221,7 +276,7 @@ impl SodarCache {
             .iter()
             .map(|&i| {
                 let w = &items[i];
-                new_item(w.app_name, w.name, &w.data, w.project, w.user)
+                new_item(w.app_name, w.name, w.data, w.scope, w.user_id)
             })
             .collect();
         self.write(|conn| {
@@ -230,7 +285,6 @@ impl SodarCache {
             }
             Ok(())
         })?;
-        tracing::info!("Updated {} items in cache", rows.len());
         Ok(rows.len())
     }
 
@@ -303,8 +357,9 @@ impl SodarCache {
         Ok(deleted)
     }
 
-    /// Deletes items in one statement, optionally of one app and/or one project (no
-    /// project: every project and the site-wide items). Returns how many went.
+    /// Deletes items in one statement, optionally of one app (with its sub-apps) and/or
+    /// one project (no project: every project and the site-wide items). Returns how
+    /// many went.
     pub fn delete_cache(&self, app_name: Option<&str>, project: Option<&Project>) -> Result<usize> {
         let mut conn = self.conn()?;
         self.delete_cache_recorded(&mut conn, app_name, project, |_| None)
@@ -322,8 +377,13 @@ impl SodarCache {
         if let Some(app) = app_name {
             self.check_app_name(app)?;
         }
+        let apps: Option<Vec<&str>> = app_name.map(|app| {
+            std::iter::once(app)
+                .chain(self.sub_apps_of(app).iter().copied())
+                .collect()
+        });
         let n = self.write_on(conn, |conn| {
-            let n = CacheItem::delete_matching(conn, app_name, project.map(Scope::from))?;
+            let n = CacheItem::delete_matching(conn, apps.as_deref(), project.map(Scope::from))?;
             if let Some(event) = event(n) {
                 Event::record(conn, &event)?;
             }
@@ -359,18 +419,18 @@ fn new_item<'a>(
     app_name: &'a str,
     name: &'a str,
     data: &'a JsonText,
-    project: Option<&Project>,
-    user: Option<&User>,
+    scope: Scope,
+    user_id: Option<i64>,
 ) -> NewCacheItem<'a> {
     NewCacheItem {
         uuid: DbUuid(uuid::Uuid::new_v4()),
-        project_id: project.map(|p| p.id),
+        project_id: scope.project_id(),
         app_name,
         name,
         data,
         size_bytes: data.len() as i64,
         date_modified: now(),
-        user_id: user.map(|u| u.id),
+        user_id,
         data_sha256: data.sha256_hex(),
     }
 }

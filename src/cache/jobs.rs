@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::SodarCache;
-use super::runner::{PluginOutcome, Progress, Runner, run_plugins};
+use super::runner::{PluginOutcome, Runner, SyncTarget, job_state, run_plugins};
 use crate::db::models::{Event, JobStatus, NewEvent, Origin, PluginRun, Project, SyncJob, User};
 use crate::db::{DbConn, Scope};
+use crate::plugin::Progress;
 use crate::{Error, Result};
 
 /// How often a running job's worker records that it is alive, at most (see [`heartbeat_for`]).
@@ -47,10 +48,13 @@ pub fn request_sync(
 pub fn run_job(
     runner: &Runner,
     job: &SyncJob,
-    progress: &mut dyn FnMut(Progress<'_>),
+    on_progress: Option<OnProgress>,
 ) -> Result<(SyncJob, Vec<PluginOutcome>)> {
-    run_job_beating(runner, job, HEARTBEAT, progress)
+    run_job_beating(runner, job, HEARTBEAT, on_progress)
 }
+
+/// Called with every progress report of a running job (from the plugin's thread).
+pub type OnProgress = Arc<dyn Fn(&Progress) + Send + Sync>;
 
 /// [`run_job`] with the heartbeat every `heartbeat` (use [`heartbeat_for`] the
 /// configured stale threshold).
@@ -58,7 +62,7 @@ pub fn run_job_beating(
     runner: &Runner,
     job: &SyncJob,
     heartbeat: Duration,
-    progress: &mut dyn FnMut(Progress<'_>),
+    on_progress: Option<OnProgress>,
 ) -> Result<(SyncJob, Vec<PluginOutcome>)> {
     let cache = runner.cache();
     let (project, user) = {
@@ -78,13 +82,17 @@ pub fn run_job_beating(
     let result = if job.project_id.is_some() && project.is_none() {
         Err(Error::NotFound("The project was deleted".into()))
     } else {
-        run_plugins(
-            runner,
-            job.item_name.as_deref(),
-            project.as_ref(),
-            user.as_ref(),
-            progress,
-        )
+        let target = SyncTarget {
+            project: project.clone(),
+            user,
+            item_name: job.item_name.clone(),
+            app: None,
+        };
+        let shared = job_state(&target, on_progress);
+        let outcomes = run_plugins(runner, &target, &shared);
+        // The job has ended: a plugin left running is refused from now on.
+        shared.cancel();
+        outcomes
     };
     drop(stop);
     let _ = beat.join();
@@ -223,10 +231,9 @@ pub async fn run_worker(
             Ok(Ok(Some(job))) => {
                 let r = runner.clone();
                 let uuid = job.uuid;
-                let ran = tokio::task::spawn_blocking(move || {
-                    run_job_beating(&r, &job, heartbeat, &mut |_| {})
-                })
-                .await;
+                let ran =
+                    tokio::task::spawn_blocking(move || run_job_beating(&r, &job, heartbeat, None))
+                        .await;
                 match ran {
                     Ok(Ok((job, outcomes))) => {
                         crate::metrics::global().observe_job(&job, &outcomes);

@@ -9,8 +9,9 @@ mod api;
 pub mod jobs;
 pub mod runner;
 
+pub(crate) use api::ScopedWrite;
 pub use api::{CacheWrite, SodarCache, epoch_seconds};
-pub use runner::{PluginOutcome, Progress, Runner, SyncContext};
+pub use runner::{PluginOutcome, Runner, SyncTarget};
 
 /// Name of the backend plugin, as in `get_backend_api("sodar_cache")`.
 pub const SODAR_CACHE: &str = "sodar_cache";

@@ -33,7 +33,8 @@ pub fn run(ctx: &Context, opts: Opts) -> anyhow::Result<ExitCode> {
     if n == 0 {
         tracing::info!("No cached data found");
     } else {
-        tracing::info!("{}", deleted_description(n, app, project));
+        let sub_apps = app.map_or(&[][..], |a| cache.sub_apps_of(a));
+        tracing::info!("{}", deleted_description(n, app, sub_apps, project));
     }
     Ok(ExitCode::SUCCESS)
 }

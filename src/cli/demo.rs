@@ -71,7 +71,7 @@ pub fn create_if_empty(ctx: &Context, bind: &str) -> anyhow::Result<()> {
         let (job, _) = request_sync(&mut conn, None, None, Origin::Cli, None)?;
         if let Some(job) = SyncJob::claim(&mut conn, job.id, &worker_id())? {
             drop(conn);
-            run_job(ctx.registry.runner(), &job, &mut |_| {})?;
+            run_job(ctx.registry.runner(), &job, None)?;
         }
     }
     eprintln!(

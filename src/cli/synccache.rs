@@ -3,6 +3,7 @@
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -12,6 +13,7 @@ use crate::cache::jobs::{
     heartbeat_for, request_sync, run_job_beating, sweep_stale_after, worker_id,
 };
 use crate::db::models::{JobStatus, Origin, SyncJob};
+use crate::plugin::Progress;
 
 /// Options.
 #[derive(Debug, clap::Args)]
@@ -54,19 +56,16 @@ pub fn run(ctx: &Context, opts: Opts) -> anyhow::Result<ExitCode> {
     let finished = match claimed {
         Some(job) => {
             let bar = progress_bar();
+            let shown = bar.clone();
             let (job, _) = run_job_beating(
                 ctx.registry.runner(),
                 &job,
                 heartbeat_for(ctx.settings.job_stale_after),
-                &mut |p| {
-                    bar.set_length(p.total as u64);
-                    bar.set_position(p.done as u64);
-                    bar.set_message(format!(
-                        "{} / {}",
-                        p.plugin,
-                        p.project.map_or("site-wide", |p| p.title.as_str())
-                    ));
-                },
+                Some(Arc::new(move |p: &Progress| {
+                    shown.set_length(p.total);
+                    shown.set_position(p.done);
+                    shown.set_message(format!("{}: {}", p.plugin, p.message));
+                })),
             )?;
             bar.finish_and_clear();
             job

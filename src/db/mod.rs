@@ -1,7 +1,7 @@
 //! Database access: one connection type over SQLite and PostgreSQL, the pool, migrations.
 //!
 //! Queries are written once against [`DbConn`]. The few statements `MultiBackend` cannot
-//! express (upserts, `FOR UPDATE SKIP LOCKED`) go through [`on_backend!`], which runs the
+//! express (upserts, `FOR UPDATE SKIP LOCKED`) go through [`on_backend!`](crate::on_backend), which runs the
 //! same Diesel DSL on the inner connection of either backend.
 //!
 //! SQLite write transactions must begin with a write statement: a deferred transaction
@@ -38,6 +38,7 @@ pub enum DbConn {
 ///
 /// For the few statements `MultiBackend` cannot build, such as `ON CONFLICT` upserts.
 #[macro_export]
+#[doc(hidden)]
 macro_rules! on_backend {
     ($conn:expr, |$c:ident| $body:expr) => {
         match $conn {

@@ -65,6 +65,26 @@ impl JsonText {
         JsonText(raw.get().to_owned())
     }
 
+    /// Wraps text that serde_json just produced (so it is valid JSON).
+    pub(crate) fn from_trusted(text: String) -> Self {
+        JsonText(text)
+    }
+
+    /// Takes ownership of raw JSON text without copying it.
+    pub fn from_raw_box(raw: Box<RawValue>) -> Self {
+        let text: Box<str> = raw.into();
+        JsonText(text.into_string())
+    }
+
+    /// Validates `bytes` as one JSON document and keeps them without copying.
+    pub fn from_json_bytes(bytes: Vec<u8>) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice::<&RawValue>(&bytes)?;
+        // Valid JSON is valid UTF-8.
+        String::from_utf8(bytes)
+            .map(JsonText)
+            .map_err(|e| serde::de::Error::custom(e.to_string()))
+    }
+
     /// Validates `text` as one JSON document.
     pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
         let raw: Box<RawValue> = serde_json::from_str(text)?;

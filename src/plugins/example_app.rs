@@ -3,9 +3,7 @@
 
 use serde_json::json;
 
-use super::ProjectAppPlugin;
-use crate::cache::SyncContext;
-use crate::db::models::{Project, RoleAssignment, User};
+use crate::plugin::prelude::*;
 
 /// The example plugin shipped in the binary.
 #[derive(Debug, Clone, Copy, Default)]
@@ -25,32 +23,19 @@ impl ProjectAppPlugin for ExampleProjectApp {
         "Example project app"
     }
 
-    fn update_cache(
-        &self,
-        ctx: &SyncContext,
-        name: Option<&str>,
-        project: Option<&Project>,
-        user: Option<&User>,
-    ) -> anyhow::Result<()> {
-        if name.is_some_and(|n| n != SUMMARY_ITEM) {
+    fn sync_project(&self, ctx: &SyncContext, project: &ProjectView) -> SyncResult {
+        if !ctx.wants(SUMMARY_ITEM) {
             return Ok(());
         }
-        // Nothing site-wide, and categories get no summary.
-        let Some(project) = project.filter(|p| !p.is_category()) else {
-            return Ok(());
-        };
-        let members = {
-            let mut conn = ctx.conn()?;
-            RoleAssignment::members(&mut conn, project.id)?
-        };
+        let members = ctx.members(project)?;
         let mut by_role = serde_json::Map::new();
-        for (username, role) in &members {
+        for member in &members {
             by_role
-                .entry(role.as_str())
+                .entry(member.role.as_str())
                 .or_insert_with(|| json!([]))
                 .as_array_mut()
                 .expect("inserted as an array")
-                .push(json!(username));
+                .push(json!(member.user.username));
         }
         let data = json!({
             "title": project.title,
@@ -58,10 +43,10 @@ impl ProjectAppPlugin for ExampleProjectApp {
             "description": project.description,
             "members": by_role,
             "member_count": members.len(),
-            "archived": project.archive,
+            "archived": project.archived,
             "public_access": project.public_access.map(|a| a.as_str()),
         });
-        ctx.set_cache_item(EXAMPLE_APP, SUMMARY_ITEM, &data, Some(project), user)?;
+        ctx.set(SUMMARY_ITEM, &data)?;
         Ok(())
     }
 }

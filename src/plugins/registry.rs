@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use super::{BackendPlugin, ProjectAppPlugin};
 use crate::Result;
-use crate::cache::runner::run_plugins;
-use crate::cache::{PluginOutcome, Runner, SODAR_CACHE, SodarCache};
+use crate::cache::runner::{job_state, run_plugins};
+use crate::cache::{PluginOutcome, Runner, SODAR_CACHE, SodarCache, SyncTarget};
 use crate::db::DbPool;
 use crate::db::models::{Project, User};
+use crate::plugin::{ItemFilter, ItemView, Page, read_items};
 use crate::settings::Settings;
 
 /// Collects plugins before the registry is built.
@@ -34,14 +35,14 @@ impl RegistryBuilder {
     /// Builds the registry. Plugins are sorted by name; the `sodar_cache` backend is
     /// created over `pool` and is available only when enabled in `settings`.
     ///
-    /// Panics if two project-app plugins share a name: that is a programming error.
+    /// Panics if two plugins (or sub-apps) share a name: that is a programming error.
     pub fn build(mut self, pool: DbPool, settings: &Settings) -> PluginRegistry {
         self.apps.sort_by_key(|p| p.name());
         for pair in self.apps.windows(2) {
             assert_ne!(pair[0].name(), pair[1].name(), "duplicate plugin name");
         }
         let apps: Arc<[Arc<dyn ProjectAppPlugin>]> = self.apps.into();
-        let cache = SodarCache::new(pool, apps.iter().map(|a| a.name()));
+        let cache = SodarCache::new(pool, apps.iter().map(|a| (a.name(), a.sub_apps())));
         let runner = Runner::new(cache.clone(), apps.clone(), settings.plugin_timeout);
         let mut backends = self.backends;
         backends.push(Arc::new(cache.clone()));
@@ -98,7 +99,8 @@ impl PluginRegistry {
         &self.cache
     }
 
-    /// Names that are valid as `app_name`: every registered app plus `sodarcache`.
+    /// Names that are valid as `app_name`: every registered app, their sub-apps, and
+    /// `sodarcache`.
     pub fn app_names(&self) -> Vec<&'static str> {
         self.cache.app_names()
     }
@@ -117,6 +119,21 @@ impl PluginRegistry {
         project: Option<&Project>,
         user: Option<&User>,
     ) -> Result<Vec<PluginOutcome>> {
-        run_plugins(&self.runner, name, project, user, &mut |_| {})
+        let target = SyncTarget {
+            project: project.cloned(),
+            user: user.cloned(),
+            item_name: name.map(str::to_owned),
+            app: None,
+        };
+        let job = job_state(&target, None);
+        let outcomes = run_plugins(&self.runner, &target, &job);
+        job.cancel();
+        outcomes
+    }
+
+    /// Items of an app across projects, by name prefix, one page at a time (for code
+    /// that reads what plugins wrote, like upstream's `get_model()` queries).
+    pub fn items(&self, filter: &ItemFilter) -> crate::plugin::Result<Page<ItemView>> {
+        read_items(&self.cache, filter)
     }
 }

@@ -12,7 +12,7 @@ use super::extract::{CsrfForm, CurrentUser, NoFields};
 use super::page::{Layout, block, flash, forbidden, parse_uuid, redirect, render};
 use crate::Error;
 use crate::cache::admin::{
-    delete_item, delete_preview, delete_scope, manageable_item, manageable_project,
+    delete_item, delete_preview, delete_scope, manageable_item, manageable_project, of_app,
 };
 use crate::cache::jobs::request_sync;
 use crate::db::models::{Origin, Project, User};
@@ -130,19 +130,26 @@ pub async fn delete_site(
     }
     let cache = cache_of(&state)?;
     let app = Some(form.app.clone()).filter(|a| !a.is_empty());
+    let sub_apps = app.as_deref().map_or(&[][..], |a| cache.sub_apps_of(a));
+    let a = app.clone();
     let n = block(&state, move |conn| {
-        delete_scope(conn, &cache, Some(&user), None, app.as_deref(), Origin::Web)
+        delete_scope(conn, &cache, Some(&user), None, a.as_deref(), Origin::Web)
     })
     .await?;
-    flash(&session, "success", deleted_message(n));
+    flash(
+        &session,
+        "success",
+        deleted_message(n, app.as_deref(), sub_apps),
+    );
     Ok(redirect("/cache/"))
 }
 
-fn deleted_message(n: usize) -> String {
+fn deleted_message(n: usize, app: Option<&str>, sub_apps: &[&str]) -> String {
+    let of = of_app(app, sub_apps);
     match n {
-        0 => "Nothing was cached there: no items deleted.".to_owned(),
-        1 => "Deleted 1 cached item.".to_owned(),
-        n => format!("Deleted {n} cached items."),
+        0 => format!("Nothing was cached there{of}: no items deleted."),
+        1 => format!("Deleted 1 cached item{of}."),
+        n => format!("Deleted {n} cached items{of}."),
     }
 }
 
@@ -183,7 +190,8 @@ pub async fn delete_project(
     let uuid = parse_uuid(&path)?;
     let cache = cache_of(&state)?;
     let app = Some(form.app.clone()).filter(|a| !a.is_empty());
-    let u = user.clone();
+    let sub_apps = app.as_deref().map_or(&[][..], |a| cache.sub_apps_of(a));
+    let (u, a) = (user.clone(), app.clone());
     let (project, n) = block(&state, move |conn| {
         let project = manageable_project(conn, &u, uuid)?;
         let n = delete_scope(
@@ -191,13 +199,17 @@ pub async fn delete_project(
             &cache,
             Some(&u),
             Some(&project),
-            app.as_deref(),
+            a.as_deref(),
             Origin::Web,
         )?;
         Ok((project, n))
     })
     .await?;
-    flash(&session, "success", deleted_message(n));
+    flash(
+        &session,
+        "success",
+        deleted_message(n, app.as_deref(), sub_apps),
+    );
     Ok(redirect(&format!("/cache/project/{}", project.uuid)))
 }
 

@@ -4,9 +4,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use sodarcache::cache::SyncContext;
-use sodarcache::db::models::{Project, User};
-use sodarcache::plugins::ProjectAppPlugin;
+use sodarcache::plugin::prelude::*;
 
 /// What a call does after its optional sleep.
 #[derive(Debug, Clone, Copy)]
@@ -74,24 +72,97 @@ impl ProjectAppPlugin for TestPlugin {
         "Test plugin"
     }
 
-    fn update_cache(
-        &self,
-        ctx: &SyncContext,
-        _name: Option<&str>,
-        project: Option<&Project>,
-        user: Option<&User>,
-    ) -> anyhow::Result<()> {
+    fn sync_project(&self, ctx: &SyncContext, _project: &ProjectView) -> SyncResult {
+        self.call(ctx)
+    }
+
+    /// Every project, then its own site-wide item (so a site job writes everywhere).
+    fn sync_site(&self, ctx: &SyncContext) -> SyncResult {
+        ctx.each_project(|ctx, project| self.sync_project(ctx, project))?;
+        self.call(ctx)
+    }
+}
+
+impl TestPlugin {
+    fn call(&self, ctx: &SyncContext) -> SyncResult {
         if let Some(d) = self.sleep {
             std::thread::sleep(d);
         }
         match self.outcome {
             Outcome::Nothing => {}
-            Outcome::Write(item) => {
-                ctx.set_cache_item(self.name, item, &json!({ "ok": true }), project, user)?;
-            }
+            Outcome::Write(item) => ctx.set(item, &json!({ "ok": true }))?,
             Outcome::Fail(message) => anyhow::bail!("{message}"),
             Outcome::Panic => panic!("plugin exploded"),
         }
         Ok(())
+    }
+}
+
+type ProjectFn = dyn Fn(&SyncContext, &ProjectView) -> SyncResult + Send + Sync;
+type SiteFn = dyn Fn(&SyncContext) -> SyncResult + Send + Sync;
+
+/// A plugin whose syncs are closures, with optional sub-apps: for tests of the
+/// context's contract. Without `on_site`, the trait's default `sync_site` runs.
+#[derive(Clone)]
+pub struct FnPlugin {
+    name: &'static str,
+    sub_apps: &'static [&'static str],
+    project: std::sync::Arc<ProjectFn>,
+    site: Option<std::sync::Arc<SiteFn>>,
+}
+
+impl FnPlugin {
+    /// A plugin named `name` writing also under `sub_apps`; it does nothing yet.
+    pub fn new(name: &'static str, sub_apps: &'static [&'static str]) -> Self {
+        FnPlugin {
+            name,
+            sub_apps,
+            project: std::sync::Arc::new(|_, _| Ok(())),
+            site: None,
+        }
+    }
+
+    /// What `sync_project` does.
+    pub fn on_project(
+        self,
+        f: impl Fn(&SyncContext, &ProjectView) -> SyncResult + Send + Sync + 'static,
+    ) -> Self {
+        FnPlugin {
+            project: std::sync::Arc::new(f),
+            ..self
+        }
+    }
+
+    /// What `sync_site` does (instead of the default loop).
+    pub fn on_site(self, f: impl Fn(&SyncContext) -> SyncResult + Send + Sync + 'static) -> Self {
+        FnPlugin {
+            site: Some(std::sync::Arc::new(f)),
+            ..self
+        }
+    }
+}
+
+impl ProjectAppPlugin for FnPlugin {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn title(&self) -> &'static str {
+        "Closure plugin"
+    }
+
+    fn sub_apps(&self) -> &'static [&'static str] {
+        self.sub_apps
+    }
+
+    fn sync_project(&self, ctx: &SyncContext, project: &ProjectView) -> SyncResult {
+        (self.project)(ctx, project)
+    }
+
+    fn sync_site(&self, ctx: &SyncContext) -> SyncResult {
+        match &self.site {
+            Some(f) => f(ctx),
+            None => ctx.each_project(|ctx, p| self.sync_project(ctx, p)),
+        }
     }
 }

@@ -115,6 +115,9 @@ pub struct ScopeTotals {
     pub newest: Option<NaiveDateTime>,
 }
 
+/// An item with its project's UUID (none: site-wide).
+pub type ItemWithProject = (CacheItem, Option<DbUuid>);
+
 /// Sort order of a listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ItemOrder {
@@ -174,6 +177,8 @@ pub struct ItemQuery {
     /// Rows to return.
     pub limit: i64,
 }
+
+diesel::define_sql_function!(fn substr(x: diesel::sql_types::Text, from: diesel::sql_types::Integer, count: diesel::sql_types::Integer) -> diesel::sql_types::Text);
 
 /// The writer's username for sorting, `''` for items without one, so both backends put
 /// them first in ascending order (they order NULLs differently).
@@ -340,16 +345,16 @@ impl CacheItem {
         .execute(conn)
     }
 
-    /// Deletes in one statement: optionally one app's items, optionally one scope's
-    /// (none: every project and the site-wide items).
+    /// Deletes in one statement: optionally only these apps' items, optionally one
+    /// scope's (none: every project and the site-wide items).
     pub fn delete_matching(
         conn: &mut DbConn,
-        app_name: Option<&str>,
+        apps: Option<&[&str]>,
         scope: Option<Scope>,
     ) -> QueryResult<usize> {
         let mut q = diesel::delete(cache_items::table).into_boxed();
-        if let Some(app) = app_name {
-            q = q.filter(cache_items::app_name.eq(app));
+        if let Some(apps) = apps {
+            q = q.filter(cache_items::app_name.eq_any(apps));
         }
         if let Some(scope) = scope {
             q = q.filter(cache_items::project_key.eq(scope.key()));
@@ -440,6 +445,34 @@ impl CacheItem {
             (ItemOrder::User, true) => q.order((writer_name().desc(), cache_items::id.desc())),
         };
         let rows = q.offset(query.offset).limit(query.limit).load(conn)?;
+        Ok((rows, total))
+    }
+
+    /// One app's items whose names start with `prefix`, across projects (with each
+    /// project's UUID), by project then name, one page; and the number of matches.
+    pub fn list_by_prefix(
+        conn: &mut DbConn,
+        app_name: &str,
+        prefix: &str,
+        offset: i64,
+        limit: i64,
+    ) -> QueryResult<(Vec<ItemWithProject>, i64)> {
+        use crate::db::schema::projects;
+        // `substr(...) = prefix` is case-sensitive on both backends (SQLite's LIKE is not).
+        let chars = prefix.chars().count() as i32;
+        let filtered = || {
+            cache_items::table
+                .filter(cache_items::app_name.eq(app_name))
+                .filter(substr(cache_items::name, 1, chars).eq(prefix))
+        };
+        let total: i64 = filtered().count().get_result(conn)?;
+        let rows = filtered()
+            .left_join(projects::table)
+            .order((cache_items::project_key, cache_items::name))
+            .select((CacheItem::as_select(), projects::uuid.nullable()))
+            .offset(offset)
+            .limit(limit)
+            .load(conn)?;
         Ok((rows, total))
     }
 

@@ -126,6 +126,22 @@ impl RoleAssignment {
             .load(conn)
     }
 
+    /// Members of a project (direct assignments only) with their roles, by rank then
+    /// username.
+    pub fn members_of(conn: &mut DbConn, project_id: i64) -> QueryResult<Vec<(User, Role)>> {
+        let mut members: Vec<(User, Role)> = role_assignments::table
+            .inner_join(users::table)
+            .filter(role_assignments::project_id.eq(project_id))
+            .select((User::as_select(), role_assignments::role))
+            .load(conn)?;
+        members.sort_by(|a, b| {
+            a.1.rank()
+                .cmp(&b.1.rank())
+                .then_with(|| a.0.username.cmp(&b.0.username))
+        });
+        Ok(members)
+    }
+
     /// Members of a project (direct assignments only) as `(username, role)`, by rank.
     pub fn members(conn: &mut DbConn, project_id: i64) -> QueryResult<Vec<(String, Role)>> {
         let mut members: Vec<(String, Role)> = role_assignments::table
