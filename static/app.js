@@ -61,3 +61,39 @@ document.addEventListener("DOMContentLoaded", () => {
   refreshTimes();
   setInterval(refreshTimes, 30000);
 });
+
+// Job lists: rows of queued and running jobs update themselves (status, duration)
+// until they end. Without this script the lists show the state when loaded.
+function badge(job) {
+  const span = document.createElement("span");
+  span.className = "status status-" + job.status;
+  span.textContent = job.status;
+  if (!job.link) return span;
+  const a = document.createElement("a");
+  a.href = "/cache/jobs/" + job.uuid;
+  a.appendChild(span);
+  return a;
+}
+function pollJobs() {
+  const active = [...document.querySelectorAll("[data-job][data-active]")];
+  if (active.length === 0) return;
+  const ids = active.map((el) => el.dataset.job).join(",");
+  fetch("/cache/jobs/live?ids=" + encodeURIComponent(ids), { credentials: "same-origin", headers: { Accept: "application/json" } })
+    .then((r) => (r.ok ? r.json() : { jobs: [] }))
+    .then((data) => {
+      for (const job of data.jobs) {
+        for (const row of document.querySelectorAll('[data-job="' + job.uuid + '"]')) {
+          const status = row.querySelector(".job-status") || row;
+          const old = status.querySelector(".status");
+          const holder = old && old.parentElement.tagName === "A" ? old.parentElement : old;
+          if (holder) holder.replaceWith(badge(job));
+          const duration = row.querySelector(".job-duration");
+          if (duration) duration.textContent = job.duration;
+          if (!job.active) delete row.dataset.active;
+        }
+      }
+    })
+    .catch(() => {})
+    .finally(() => setTimeout(pollJobs, 2000));
+}
+document.addEventListener("DOMContentLoaded", () => setTimeout(pollJobs, 2000));

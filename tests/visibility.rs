@@ -190,3 +190,24 @@ backend_test! {
         assert_sql_agrees_with_rust(conn, &users, &projects);
     }
 }
+
+backend_test! {
+    fn a_blocked_project_is_readable_and_manageable_by_superusers_only(db) {
+        let pool = db.pool();
+        let conn = &mut **pool.get().unwrap();
+        let (users, projects) = varied_site(conn);
+        let public = projects.iter().find(|p| p.title == "P public").unwrap();
+        let owned = projects.iter().find(|p| p.title == "P top").unwrap();
+        for p in [public, owned] {
+            sodarcache::db::models::ProjectBlock::block(conn, p).unwrap();
+        }
+        for user in &users {
+            let readable = ids(conn, |c| readable_project_ids(user).load(c).unwrap());
+            let manageable = ids(conn, |c| manageable_project_ids(user).load(c).unwrap());
+            for p in [public, owned] {
+                assert_eq!(readable.contains(&p.id), user.is_superuser, "{} reads {}", user.username, p.title);
+                assert_eq!(manageable.contains(&p.id), user.is_superuser, "{} manages {}", user.username, p.title);
+            }
+        }
+    }
+}

@@ -598,9 +598,10 @@ backend_test! {
             // The list shows it with its scope, requester and origin.
             let html = page(&c, &app, "/cache/jobs").await;
             assert!(html.contains(&format!("href=\"/cache/jobs/{uuid}\"")));
-            assert!(html.contains("title=\"Synced\">Synced</span></td>") && html.contains("<td>ann</td>") && html.contains("<td>web</td>"), "{html}");
+            assert!(html.contains("title=\"Synced\">Synced</a></td>") && html.contains("title=\"ann\">ann</span>") && html.contains("<td>web</td>"), "{html}");
 
-            // Jobs of projects the user cannot read, and site jobs, are not shown to them.
+            // Jobs of projects the user cannot read are not shown to them; whole-site jobs
+            // are (they cover the user's projects), but not linked: their page is 403.
             let (hidden_job, site_job) = {
                 let conn = &mut **app.conn();
                 let (h, _) = request_sync(conn, Some(&hidden), None, Origin::Cli, None).unwrap();
@@ -608,7 +609,9 @@ backend_test! {
                 (h, s)
             };
             let html = page(&c, &app, "/cache/jobs").await;
-            assert!(!html.contains(&hidden_job.uuid.to_string()) && !html.contains(&site_job.uuid.to_string()));
+            assert!(!html.contains(&hidden_job.uuid.to_string()), "{html}");
+            assert!(html.contains(&format!("data-job=\"{}\"", site_job.uuid)), "{html}");
+            assert!(!html.contains(&format!("href=\"/cache/jobs/{}\"", site_job.uuid)), "{html}");
             let (status, _) = get(&c, &app, &format!("/cache/jobs/{}", hidden_job.uuid)).await;
             assert_eq!(status, StatusCode::FORBIDDEN);
             let (status, _) = get(&c, &app, &format!("/cache/jobs/{}", site_job.uuid)).await;

@@ -20,7 +20,7 @@ use diesel::sql_types::{Bool, Integer};
 
 use crate::db::DbConn;
 use crate::db::models::{Project, ProjectType, PublicAccess, Role, User};
-use crate::db::schema::{project_ancestors, projects, role_assignments};
+use crate::db::schema::{project_access_blocks, project_ancestors, projects, role_assignments};
 
 /// The roles that may read a project's cache.
 const READ_ROLES: [Role; 4] = [Role::Owner, Role::Delegate, Role::Contributor, Role::Guest];
@@ -40,24 +40,45 @@ fn holding_role(user_id: i64, roles: Vec<Role>) -> _ {
         .select(project_ancestors::project_id)
 }
 
-/// `SELECT projects.id` of the projects (type PROJECT, never categories) whose cache
-/// `user` may read: every project for a superuser; otherwise those where the user holds
-/// owner, delegate, contributor or guest on the project or a parent category, and
-/// those with public guest access. Use as `column.eq_any(readable_project_ids(user))`.
+/// The condition on `projects` of the projects (type PROJECT, never categories) whose
+/// cache `user` may read: every project for a superuser; otherwise those where the
+/// user holds owner, delegate, contributor or guest on the project or a parent
+/// category, and those with public guest access; never a blocked project (issue 10's
+/// `project block`). For queries over `projects` itself
+/// (Diesel cannot nest `projects` in a subquery of `projects`):
+/// `projects::table.filter(readable_projects(user))`.
 ///
 /// A role grants read exactly when its rank is at most guest's, so "the best role
 /// reads" is "some role along the chain reads": no ranking is needed here.
 #[dsl::auto_type]
-pub fn readable_project_ids(user: &User) -> _ {
+pub fn readable_projects(user: &User) -> _ {
     let kind: ProjectType = ProjectType::Project;
     let everything: dsl::AsExprOf<bool, Bool> = user.is_superuser.into_sql::<Bool>();
     let guest: PublicAccess = PublicAccess::Guest;
     let public: dsl::Eq<projects::public_access, PublicAccess> = projects::public_access.eq(guest);
     let by_role: holding_role = holding_role(user.id, READ_ROLES.to_vec());
-    projects::table
-        .filter(projects::project_type.eq(kind))
-        .filter(everything.or(public).or(projects::id.eq_any(by_role)))
-        .select(projects::id)
+    let blocked: blocked_ids = blocked_ids();
+    projects::project_type.eq(kind).and(
+        everything.or(public
+            .or(projects::id.eq_any(by_role))
+            .and(projects::id.ne_all(blocked))),
+    )
+}
+
+/// `SELECT project_id` of the projects whose access an administrator blocked
+/// (`sodarcache project block`): closed to everyone but superusers.
+#[dsl::auto_type]
+fn blocked_ids() -> _ {
+    project_access_blocks::table.select(project_access_blocks::project_id)
+}
+
+/// `SELECT projects.id` of the projects whose cache `user` may read (see
+/// [`readable_projects`]), for other tables:
+/// `sync_jobs::project_id.assume_not_null().eq_any(readable_project_ids(user))`.
+#[dsl::auto_type]
+pub fn readable_project_ids(user: &User) -> _ {
+    let readable: readable_projects = readable_projects(user);
+    projects::table.filter(readable).select(projects::id)
 }
 
 /// `SELECT projects.id` of the projects whose cache `user` may sync and delete: owner
@@ -67,9 +88,10 @@ pub fn manageable_project_ids(user: &User) -> _ {
     let kind: ProjectType = ProjectType::Project;
     let everything: dsl::AsExprOf<bool, Bool> = user.is_superuser.into_sql::<Bool>();
     let by_role: holding_role = holding_role(user.id, MANAGE_ROLES.to_vec());
+    let blocked: blocked_ids = blocked_ids();
     projects::table
         .filter(projects::project_type.eq(kind))
-        .filter(everything.or(projects::id.eq_any(by_role)))
+        .filter(everything.or(projects::id.eq_any(by_role).and(projects::id.ne_all(blocked))))
         .select(projects::id)
 }
 

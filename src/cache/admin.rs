@@ -2,109 +2,13 @@
 
 use std::collections::HashMap;
 
-use chrono::NaiveDateTime;
-
-use crate::auth::rules::{Permissions, permissions_map};
+use crate::auth::rules::Permissions;
 use crate::db::models::{
-    CacheItem, CacheItemSummary, Event, ItemQuery, NewEvent, Origin, Project, ProjectBlock,
-    SyncJob, User,
+    CacheItem, CacheItemSummary, Event, ItemQuery, JobQuery, JobScope, NewEvent, Origin, Project,
+    ProjectBlock, SyncJob, User,
 };
 use crate::db::{DbConn, Scope};
 use crate::{Error, Result};
-
-/// Aggregates of one scope's items.
-#[derive(Debug, Clone, Default)]
-pub struct ScopeStats {
-    /// Items.
-    pub items: i64,
-    /// Total data size in bytes.
-    pub bytes: i64,
-    /// Oldest update.
-    pub oldest: Option<NaiveDateTime>,
-    /// Newest update.
-    pub newest: Option<NaiveDateTime>,
-    /// Apps with items, sorted.
-    pub apps: Vec<String>,
-    /// The newest finished sync job.
-    pub last_sync: Option<SyncJob>,
-}
-
-/// A project as the overview lists it.
-#[derive(Debug, Clone)]
-pub struct ProjectRow {
-    /// The project.
-    pub project: Project,
-    /// What the viewer may do.
-    pub perms: Permissions,
-    /// Its cache.
-    pub stats: ScopeStats,
-}
-
-/// The overview page's data.
-#[derive(Debug, Clone)]
-pub struct Overview {
-    /// Readable projects (type PROJECT), by full title.
-    pub projects: Vec<ProjectRow>,
-    /// Site-wide items.
-    pub site: ScopeStats,
-}
-
-/// Every project `user` may read, with its cache statistics, plus the site-wide items.
-pub fn overview(conn: &mut DbConn, user: &User) -> Result<Overview> {
-    let perms = permissions_map(conn, user)?;
-    let stats = CacheItem::stats_by_project(conn)?;
-    let apps = CacheItem::apps_by_project(conn)?;
-    let jobs = SyncJob::latest_finished_by_project(conn)?;
-    let mut by_scope: HashMap<Scope, ScopeStats> = HashMap::new();
-    for t in stats {
-        by_scope.insert(
-            t.scope,
-            ScopeStats {
-                items: t.items,
-                bytes: t.bytes,
-                oldest: t.oldest,
-                newest: t.newest,
-                ..ScopeStats::default()
-            },
-        );
-    }
-    for (scope, app) in apps {
-        by_scope.entry(scope).or_default().apps.push(app);
-    }
-    for job in jobs {
-        let entry = by_scope.entry(job.scope()).or_default();
-        if entry.last_sync.is_none() {
-            entry.last_sync = Some(job);
-        }
-    }
-    // A site-wide sync covers every project: show it when it is newer than the project's own.
-    let site_sync = by_scope.get(&Scope::Site).and_then(|s| s.last_sync.clone());
-    let mut projects: Vec<ProjectRow> = perms
-        .into_values()
-        .filter(|(p, perms)| perms.read && !p.is_category())
-        .map(|(project, perms)| {
-            let mut stats = by_scope
-                .get(&Scope::from(&project))
-                .cloned()
-                .unwrap_or_default();
-            if let Some(site) = &site_sync
-                && stats.last_sync.as_ref().is_none_or(|own| own.id < site.id)
-            {
-                stats.last_sync = Some(site.clone());
-            }
-            ProjectRow {
-                stats,
-                project,
-                perms,
-            }
-        })
-        .collect();
-    projects.sort_by(|a, b| a.project.full_title.cmp(&b.project.full_title));
-    Ok(Overview {
-        projects,
-        site: by_scope.remove(&Scope::Site).unwrap_or_default(),
-    })
-}
 
 /// A project page (or the site-wide page when `project` is none).
 #[derive(Debug, Clone)]
@@ -121,8 +25,10 @@ pub struct ScopePage {
     pub usernames: HashMap<i64, String>,
     /// Items per app among those matching the search (not the app filter).
     pub app_counts: Vec<(String, i64)>,
-    /// Recent sync jobs.
+    /// Recent sync jobs that covered the scope (the project's own and whole-site ones).
     pub jobs: Vec<SyncJob>,
+    /// The newest finished one: the scope's last sync, as the overview shows it.
+    pub last_sync: Option<SyncJob>,
     /// Recent activity.
     pub events: Vec<Event>,
 }
@@ -188,7 +94,24 @@ pub fn scope_page(
         .map(|(_, n)| n)
         .sum::<i64>();
     let (items, _) = CacheItem::query_counted(conn, &ItemQuery { scope, ..query }, false)?;
-    let jobs = SyncJob::list(conn, Some(scope), 0, 10)?;
+    // The jobs that covered this scope, as the jobs list shows them for it.
+    let job_scope = match &project {
+        Some(p) => JobScope::Covering(p.clone()),
+        None => JobScope::Site,
+    };
+    let (jobs, _) = SyncJob::list_visible(
+        conn,
+        user,
+        &JobQuery {
+            scope: job_scope,
+            limit: 10,
+            ..JobQuery::default()
+        },
+    )?;
+    let last_sync = match &project {
+        Some(p) => last_sync_job(conn, p)?,
+        None => SyncJob::latest_finished(conn, Scope::Site)?,
+    };
     let events = Event::list(conn, Some(scope), 20)?;
     let writers = items.iter().filter_map(|i| i.user_id);
     let actors = jobs.iter().filter_map(|j| j.user_id);
@@ -206,8 +129,18 @@ pub fn scope_page(
         usernames,
         app_counts,
         jobs,
+        last_sync,
         events,
     })
+}
+
+/// The last sync of `project` (see [`last_sync_id_sql`](crate::db::models::last_sync_id_sql)).
+fn last_sync_job(conn: &mut DbConn, project: &Project) -> Result<Option<SyncJob>> {
+    let ids: Vec<i64> = Project::last_sync_ids(conn, &[project.id])?
+        .into_iter()
+        .map(|(_, j)| j)
+        .collect();
+    Ok(SyncJob::find_many(conn, &ids)?.pop())
 }
 
 /// An item with its project, for a viewer who may read it.
@@ -287,32 +220,38 @@ pub fn delete_preview(
     Ok((project, counts))
 }
 
-/// Jobs the viewer may see, newest first: superusers all; others those of projects
-/// they can read.
-pub fn visible_jobs(
-    conn: &mut DbConn,
-    user: &User,
-    limit: i64,
-) -> Result<Vec<(SyncJob, Option<Project>)>> {
-    let perms = permissions_map(conn, user)?;
-    let jobs = SyncJob::list(
-        conn,
-        None,
-        0,
-        if user.is_superuser { limit } else { limit * 5 },
-    )?;
-    Ok(jobs
+/// A page of the jobs list: each job with its project, the number of matches, and
+/// the requesters' names.
+#[derive(Debug, Clone)]
+pub struct JobList {
+    /// This page, newest first.
+    pub jobs: Vec<(SyncJob, Option<Project>)>,
+    /// Matching jobs in all pages.
+    pub total: i64,
+    /// Requesters' names by id.
+    pub usernames: HashMap<i64, String>,
+}
+
+/// The jobs `user` may see that match `query` (visibility decided in the query).
+pub fn job_list(conn: &mut DbConn, user: &User, query: &JobQuery) -> Result<JobList> {
+    let (jobs, total) = SyncJob::list_visible(conn, user, query)?;
+    let ids: Vec<i64> = jobs.iter().filter_map(|j| j.project_id).collect();
+    let projects: HashMap<i64, Project> = Project::find_many(conn, &ids)?
         .into_iter()
-        .filter_map(|job| match job.project_id {
-            None if user.is_superuser => Some((job, None)),
-            None => None,
-            Some(id) => perms
-                .get(&id)
-                .filter(|(_, p)| p.read)
-                .map(|(project, _)| (job.clone(), Some(project.clone()))),
-        })
-        .take(limit as usize)
-        .collect())
+        .map(|p| (p.id, p))
+        .collect();
+    let usernames = usernames(conn, jobs.iter().filter_map(|j| j.user_id))?;
+    Ok(JobList {
+        jobs: jobs
+            .into_iter()
+            .map(|j| {
+                let p = j.project_id.and_then(|id| projects.get(&id)).cloned();
+                (j, p)
+            })
+            .collect(),
+        total,
+        usernames,
+    })
 }
 
 /// A job, its project, its plugin outcomes and the requester's name.

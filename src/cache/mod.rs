@@ -7,6 +7,7 @@
 pub mod admin;
 mod api;
 pub mod jobs;
+pub mod overview;
 pub mod runner;
 
 pub(crate) use api::ScopedWrite;

@@ -4,49 +4,210 @@
 use actix_session::Session;
 use actix_web::{HttpResponse, get, web};
 use askama::Template;
+use serde::{Deserialize, Serialize};
 
 use super::WebError;
 use super::extract::CurrentUser;
-use super::format::{When, duration};
-use super::page::{Layout, block, parse_uuid, render};
+use super::format::{Thousands, When, duration};
+use super::page::{Layout, QueryLinks, block, page_count, page_number, parse_uuid, render};
 use super::views::JobView;
-use crate::cache::admin::{usernames, visible_job, visible_jobs};
+use crate::cache::admin::{job_list, readable_project, visible_job};
+use crate::db::models::{JobQuery, JobScope, JobStatus, Origin};
 use crate::state::AppState;
+
+/// Jobs per page.
+pub const PAGE_SIZE: i64 = 50;
+
+/// Filters and page of the jobs list (bad values are ignored, an unknown project is
+/// a 404).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct JobsQuery {
+    status: Option<String>,
+    origin: Option<String>,
+    project: Option<String>,
+    site: Option<String>,
+    user: Option<String>,
+    page: Option<String>,
+}
 
 #[derive(Template)]
 #[template(path = "jobs.html")]
 struct JobsPage {
     layout: Layout,
     jobs: Vec<JobView>,
+    total: i64,
+    page: i64,
+    pages: i64,
+    status: String,
+    origin: String,
+    project: Option<(String, String)>,
+    site: bool,
+    username: String,
+    filtered: bool,
+    links: QueryLinks,
 }
 
-/// Recent jobs the user may see.
+impl JobsPage {
+    fn page_link(&self, page: i64) -> String {
+        self.links.page(page)
+    }
+}
+
+/// The jobs the user may see, filtered and paginated in the database.
 #[get("/cache/jobs")]
 pub async fn list_jobs(
     CurrentUser(user): CurrentUser,
     session: Session,
     state: web::Data<AppState>,
+    query: web::Query<JobsQuery>,
 ) -> Result<HttpResponse, WebError> {
+    let query = query.into_inner();
+    let page = page_number(query.page.as_deref());
+    let status = query.status.as_deref().and_then(JobStatus::parse);
+    let origin = query.origin.as_deref().and_then(Origin::parse);
+    let site = query.site.as_deref() == Some("1");
+    let username = query.user.unwrap_or_default().trim().to_owned();
+    let project_uuid = match query
+        .project
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        Some(p) => Some(parse_uuid(p)?),
+        None => None,
+    };
     let u = user.clone();
-    let (jobs, names) = block(&state, move |conn| {
-        let jobs = visible_jobs(conn, &u, 100)?;
-        let names = usernames(conn, jobs.iter().filter_map(|(j, _)| j.user_id))?;
-        Ok((jobs, names))
+    let name = Some(username.clone()).filter(|n| !n.is_empty());
+    let (list, project) = block(&state, move |conn| {
+        let project = match project_uuid {
+            Some(uuid) => Some(readable_project(conn, &u, uuid)?.0),
+            None => None,
+        };
+        let scope = match (&project, site) {
+            (Some(p), _) => JobScope::Covering(p.clone()),
+            (None, true) => JobScope::Site,
+            (None, false) => JobScope::All,
+        };
+        let list = job_list(
+            conn,
+            &u,
+            &JobQuery {
+                status,
+                origin,
+                scope,
+                username: name,
+                uuids: None,
+                offset: (page - 1).saturating_mul(PAGE_SIZE),
+                limit: PAGE_SIZE,
+            },
+        )?;
+        Ok((list, project))
     })
     .await?;
+    let status = status.map(|s| s.as_str().to_owned()).unwrap_or_default();
+    let origin = origin.map(|o| o.as_str().to_owned()).unwrap_or_default();
+    let project_param = project
+        .as_ref()
+        .map(|p| p.uuid.to_string())
+        .unwrap_or_default();
+    let links = QueryLinks::new(
+        "/cache/jobs",
+        &[
+            ("status", &status),
+            ("origin", &origin),
+            ("project", &project_param),
+            ("site", if site && project.is_none() { "1" } else { "" }),
+            ("user", &username),
+            ("page", &page.to_string()),
+        ],
+    );
+    let jobs = list
+        .jobs
+        .iter()
+        .map(|(j, p)| {
+            let who = j.user_id.and_then(|id| list.usernames.get(&id));
+            JobView::new(j, p.as_ref(), who.map(String::as_str), &user)
+        })
+        .collect();
     render(JobsPage {
         layout: Layout::new(&session, &user),
-        jobs: jobs
-            .iter()
-            .map(|(j, p)| {
-                JobView::new(
-                    j,
-                    p.as_ref(),
-                    j.user_id.and_then(|id| names.get(&id)).map(String::as_str),
-                )
-            })
-            .collect(),
+        jobs,
+        total: list.total,
+        page,
+        pages: page_count(list.total, PAGE_SIZE),
+        filtered: !status.is_empty()
+            || !origin.is_empty()
+            || project.is_some()
+            || site
+            || !username.is_empty(),
+        status,
+        origin,
+        project: project.map(|p| (p.uuid.to_string(), p.full_title)),
+        site,
+        username,
+        links,
     })
+}
+
+/// `?ids=UUID,UUID,...` of the live-status endpoint.
+#[derive(Debug, Deserialize)]
+pub struct LiveQuery {
+    #[serde(default)]
+    ids: String,
+}
+
+/// One job's state for the pages' live updates.
+#[derive(Debug, Serialize)]
+struct LiveJob {
+    uuid: String,
+    status: &'static str,
+    duration: String,
+    link: bool,
+    active: bool,
+}
+
+/// `GET /cache/jobs/live?ids=...`: the status of up to 100 jobs the user may see, as
+/// JSON, for the small script that keeps running rows of the job lists current.
+#[get("/cache/jobs/live")]
+pub async fn live_jobs(
+    CurrentUser(user): CurrentUser,
+    state: web::Data<AppState>,
+    query: web::Query<LiveQuery>,
+) -> Result<HttpResponse, WebError> {
+    let uuids: Vec<uuid::Uuid> = query
+        .ids
+        .split(',')
+        .filter_map(|s| uuid::Uuid::parse_str(s.trim()).ok())
+        .take(100)
+        .collect();
+    let u = user.clone();
+    let list = block(&state, move |conn| {
+        job_list(
+            conn,
+            &u,
+            &JobQuery {
+                uuids: Some(uuids),
+                limit: 100,
+                ..JobQuery::default()
+            },
+        )
+    })
+    .await?;
+    let jobs: Vec<LiveJob> = list
+        .jobs
+        .iter()
+        .map(|(j, p)| {
+            let view = JobView::new(j, p.as_ref(), None, &user);
+            LiveJob {
+                uuid: view.uuid,
+                status: j.status.as_str(),
+                duration: view.duration,
+                link: view.link,
+                active: view.active,
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "jobs": jobs })))
 }
 
 struct RunView {
@@ -82,7 +243,7 @@ pub async fn show_job(
     let (job, project, runs, who) = block(&state, move |conn| visible_job(conn, &u, uuid)).await?;
     render(JobPage {
         layout: Layout::new(&session, &user),
-        job: JobView::new(&job, project.as_ref(), who.as_deref()),
+        job: JobView::new(&job, project.as_ref(), who.as_deref(), &user),
         project_uuid: project.as_ref().map(|p| p.uuid.to_string()),
         running: !job.is_finished(),
         started: When::opt(job.started),

@@ -75,6 +75,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(item::show_item)
             .service(item::download_item)
             .service(jobs::list_jobs)
+            .service(jobs::live_jobs)
             .service(jobs::show_job)
             .service(actions::sync_site)
             .service(actions::sync_project)

@@ -1,16 +1,39 @@
-//! `GET /cache/`: every readable project with its cache at a glance, plus site-wide items.
+//! `GET /cache/`: the projects a user may read with their cache at a glance, searched,
+//! filtered, sorted and paginated in the database, with totals and site-wide items.
 
 use actix_session::Session;
 use actix_web::{HttpResponse, get, web};
 use askama::Template;
+use serde::Deserialize;
 
 use super::WebError;
 use super::extract::CurrentUser;
-use super::format::{When, size};
-use super::page::{Layout, block, redirect, render};
-use crate::cache::admin::{ScopeStats, overview};
-use crate::db::models::JobStatus;
+use super::format::{Thousands, When, size};
+use super::page::{
+    Layout, QueryLinks, SortState, block, page_count, page_number, redirect, render,
+};
+use super::views::LastSync;
+use crate::cache::overview::{ScopeStats, overview};
+use crate::db::models::{ProjectOrder, ProjectQuery, ReadableTotals, User};
 use crate::state::AppState;
+
+/// Projects per page.
+pub const PAGE_SIZE: i64 = 50;
+/// Without a `stale` filter, projects whose newest item is older than this many days
+/// are marked stale.
+pub const DEFAULT_STALE_DAYS: i64 = 30;
+
+/// Search, filters, sort and page (all optional; bad values are ignored).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct OverviewQuery {
+    q: Option<String>,
+    sort: Option<String>,
+    dir: Option<String>,
+    page: Option<String>,
+    status: Option<String>,
+    stale: Option<String>,
+    empty: Option<String>,
+}
 
 /// One row of the overview.
 struct Row {
@@ -18,6 +41,7 @@ struct Row {
     path: String,
     title: String,
     stats: StatsView,
+    stale: bool,
 }
 
 /// A scope's statistics, formatted.
@@ -27,22 +51,23 @@ struct StatsView {
     size: String,
     newest: Option<When>,
     oldest: Option<When>,
-    last_sync: Option<(String, JobStatus, When)>,
+    last_sync: Option<LastSync>,
 }
 
 impl StatsView {
-    fn new(s: &ScopeStats) -> Self {
+    fn new(s: &ScopeStats, viewer: &User) -> Self {
         StatsView {
             items: s.items,
             apps: s.apps.join(", "),
             size: size(s.bytes),
             newest: When::opt(s.newest),
             oldest: When::opt(s.oldest),
-            last_sync: s.last_sync.as_ref().and_then(|j| {
-                j.finished
-                    .map(|f| (j.uuid.to_string(), j.status, When::new(f)))
-            }),
+            last_sync: s.last_sync.as_ref().and_then(|j| LastSync::new(j, viewer)),
         }
+    }
+
+    fn failed(&self) -> bool {
+        self.last_sync.as_ref().is_some_and(LastSync::failed)
     }
 }
 
@@ -52,6 +77,40 @@ struct OverviewPage {
     layout: Layout,
     rows: Vec<Row>,
     site: StatsView,
+    totals: ReadableTotals,
+    total_size: String,
+    matching: i64,
+    page: i64,
+    pages: i64,
+    q: String,
+    failed_only: bool,
+    stale: String,
+    stale_days: i64,
+    empty_only: bool,
+    filtered: bool,
+    links: QueryLinks,
+    sort: SortState,
+}
+
+impl OverviewPage {
+    fn sort_link(&self, key: &str) -> String {
+        self.sort.link(&self.links, key, key != "title")
+    }
+
+    fn aria_sort(&self, key: &str) -> String {
+        self.sort
+            .aria(key)
+            .map(|a| format!(" aria-sort=\"{a}\""))
+            .unwrap_or_default()
+    }
+
+    fn arrow(&self, key: &str) -> &'static str {
+        self.sort.arrow(key)
+    }
+
+    fn page_link(&self, page: i64) -> String {
+        self.links.page(page)
+    }
 }
 
 /// `/` goes to the overview.
@@ -74,9 +133,39 @@ pub async fn show_overview(
     CurrentUser(user): CurrentUser,
     session: Session,
     state: web::Data<AppState>,
+    query: web::Query<OverviewQuery>,
 ) -> Result<HttpResponse, WebError> {
+    let query = query.into_inner();
+    let order = query
+        .sort
+        .as_deref()
+        .and_then(ProjectOrder::parse)
+        .unwrap_or_default();
+    let desc = query.dir.as_deref() == Some("desc");
+    let page = page_number(query.page.as_deref());
+    let q = query.q.unwrap_or_default().trim().to_owned();
+    let failed_only = query.status.as_deref() == Some("failed");
+    let stale_filter: Option<i64> = query
+        .stale
+        .as_deref()
+        .and_then(|d| d.trim().parse().ok())
+        .filter(|d: &i64| (0..=36_500).contains(d));
+    let empty_only = query.empty.as_deref() == Some("1");
+    let stale_days = stale_filter.unwrap_or(DEFAULT_STALE_DAYS);
+    let now = crate::db::now();
+    let stale_before = now - chrono::Duration::days(stale_days);
+    let project_query = ProjectQuery {
+        search: Some(q.clone()).filter(|s| !s.is_empty()),
+        failed: failed_only,
+        stale_before: stale_filter.map(|_| stale_before),
+        empty: empty_only,
+        order,
+        desc,
+        offset: (page - 1).saturating_mul(PAGE_SIZE),
+        limit: PAGE_SIZE,
+    };
     let u = user.clone();
-    let data = block(&state, move |conn| overview(conn, &u)).await?;
+    let data = block(&state, move |conn| overview(conn, &u, &project_query)).await?;
     let rows = data
         .projects
         .iter()
@@ -89,12 +178,50 @@ pub async fn show_overview(
                 .map(|(parent, _)| parent.to_owned())
                 .unwrap_or_default(),
             title: r.project.title.clone(),
-            stats: StatsView::new(&r.stats),
+            stats: StatsView::new(&r.stats, &user),
+            stale: r.stats.newest.is_some_and(|n| n < stale_before),
         })
         .collect();
+    let stale = stale_filter.map(|d| d.to_string()).unwrap_or_default();
+    let sort = SortState {
+        key: order.as_str().to_owned(),
+        desc,
+    };
+    let links = QueryLinks::new(
+        "/cache/",
+        &[
+            ("q", &q),
+            ("status", if failed_only { "failed" } else { "" }),
+            ("stale", &stale),
+            ("empty", if empty_only { "1" } else { "" }),
+            (
+                "sort",
+                if order == ProjectOrder::Title {
+                    ""
+                } else {
+                    &sort.key
+                },
+            ),
+            ("dir", if desc { "desc" } else { "" }),
+            ("page", &page.to_string()),
+        ],
+    );
     render(OverviewPage {
         layout: Layout::new(&session, &user),
         rows,
-        site: StatsView::new(&data.site),
+        site: StatsView::new(&data.site, &user),
+        total_size: size(data.totals.bytes),
+        totals: data.totals,
+        matching: data.matching,
+        page,
+        pages: page_count(data.matching, PAGE_SIZE),
+        filtered: !q.is_empty() || failed_only || stale_filter.is_some() || empty_only,
+        q,
+        failed_only,
+        stale,
+        stale_days,
+        empty_only,
+        links,
+        sort,
     })
 }

@@ -12,7 +12,7 @@ use super::format::{Thousands, When, size};
 use super::page::{
     Layout, QueryLinks, SortState, block, page_count, page_number, parse_uuid, render,
 };
-use super::views::{EventView, JobView};
+use super::views::{EventView, JobView, LastSync};
 use crate::cache::admin::{readable_project, scope_page};
 use crate::db::Scope;
 use crate::db::models::{ItemOrder, ItemQuery, Project, User};
@@ -58,6 +58,7 @@ struct ProjectPage {
     sort: SortState,
     app_counts: Vec<(String, i64)>,
     jobs: Vec<JobView>,
+    last_sync: Option<LastSync>,
     events: Vec<EventView>,
 }
 
@@ -200,8 +201,15 @@ async fn show(
         jobs: data
             .jobs
             .iter()
-            .map(|j| JobView::new(j, data.project.as_ref(), name_of(j.user_id)))
+            .map(|j| {
+                let project = j.project_id.and(data.project.as_ref());
+                JobView::new(j, project, name_of(j.user_id), &user)
+            })
             .collect(),
+        last_sync: data
+            .last_sync
+            .as_ref()
+            .and_then(|j| LastSync::new(j, &user)),
         events: data
             .events
             .iter()

@@ -1,7 +1,7 @@
 //! Small display structs shared by several pages.
 
 use super::format::{When, duration};
-use crate::db::models::{Event, JobStatus, Origin, Project, SyncJob};
+use crate::db::models::{Event, JobStatus, Origin, Project, SyncJob, User};
 
 /// A sync job as a status badge with a link.
 #[derive(Debug, Clone)]
@@ -22,11 +22,18 @@ pub struct JobView {
     pub finished: Option<When>,
     /// Run time, once started.
     pub duration: String,
+    /// Whether the viewer may open the job page (site jobs: superusers).
+    pub link: bool,
+    /// The project's UUID, for a project's job.
+    pub project_uuid: Option<String>,
+    /// Queued or running.
+    pub active: bool,
 }
 
 impl JobView {
-    /// Formats a job; `project` is its project if any, `who` the requester's name.
-    pub fn new(job: &SyncJob, project: Option<&Project>, who: Option<&str>) -> Self {
+    /// Formats a job for `viewer`; `project` is its project if any, `who` the
+    /// requester's name.
+    pub fn new(job: &SyncJob, project: Option<&Project>, who: Option<&str>, viewer: &User) -> Self {
         JobView {
             uuid: job.uuid.to_string(),
             status: job.status,
@@ -36,6 +43,19 @@ impl JobView {
             created: When::new(job.created),
             finished: When::opt(job.finished),
             duration: job.duration().map(duration).unwrap_or_else(|| "—".into()),
+            link: job.project_id.is_some() || viewer.is_superuser,
+            project_uuid: project.map(|p| p.uuid.to_string()),
+            active: !job.status.is_finished(),
+        }
+    }
+
+    /// The badge, linked to the job page when the viewer may open it.
+    pub fn badge(&self) -> String {
+        let badge = status_badge(self.status);
+        if self.link {
+            format!("<a href=\"/cache/jobs/{}\">{badge}</a>", self.uuid)
+        } else {
+            badge
         }
     }
 }
@@ -66,4 +86,55 @@ impl EventView {
             who: who.unwrap_or("—").to_owned(),
         }
     }
+}
+
+/// The last sync of a scope as the pages show it: status badge and finish time, linked
+/// to the job page only when the viewer may open it (site jobs: superusers).
+#[derive(Debug, Clone)]
+pub struct LastSync {
+    /// The job's UUID.
+    pub uuid: String,
+    /// `done` or `failed`.
+    pub status: JobStatus,
+    /// When it finished.
+    pub when: When,
+    /// Whether the viewer may open the job page.
+    pub link: bool,
+}
+
+impl LastSync {
+    /// The finished `job` for `viewer`, if it has finished.
+    pub fn new(job: &SyncJob, viewer: &User) -> Option<Self> {
+        Some(LastSync {
+            uuid: job.uuid.to_string(),
+            status: job.status,
+            when: When::new(job.finished?),
+            link: job.project_id.is_some() || viewer.is_superuser,
+        })
+    }
+
+    /// Whether the last sync failed.
+    pub fn failed(&self) -> bool {
+        self.status == JobStatus::Failed
+    }
+
+    /// The badge (a link when allowed) and the relative time.
+    pub fn html(&self) -> String {
+        let badge = status_badge(self.status);
+        if self.link {
+            format!(
+                "<a href=\"/cache/jobs/{}\">{badge}</a> {}",
+                self.uuid,
+                self.when.html()
+            )
+        } else {
+            format!("{badge} {}", self.when.html())
+        }
+    }
+}
+
+/// `<span class="status status-done">done</span>`.
+pub fn status_badge(status: JobStatus) -> String {
+    let s = status.as_str();
+    format!("<span class=\"status status-{s}\">{s}</span>")
 }

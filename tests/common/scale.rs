@@ -167,6 +167,22 @@ pub fn build(db: &TestDb, app: &TestApp) -> Scale {
         .set(projects::date_created.eq(now() - Duration::days(60)))
         .execute(conn)
         .expect("backdate projects");
+    let ids: Vec<i64> = projects.iter().map(|p| p.id).collect();
+    let mut reloaded = Project::find_many(conn, &ids).expect("reload projects");
+    reloaded.sort_by_key(|p| ids.iter().position(|&i| i == p.id));
+    let projects = reloaded;
+    let find_project = |id: i64| {
+        projects
+            .iter()
+            .find(|p| p.id == id)
+            .expect("project")
+            .clone()
+    };
+    let (big, long, guest_project) = (
+        find_project(big.id),
+        find_project(long.id),
+        find_project(guest_project.id),
+    );
     Scale {
         projects,
         big,

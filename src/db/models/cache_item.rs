@@ -476,12 +476,14 @@ impl CacheItem {
         Ok((rows, total))
     }
 
-    /// Aggregates per scope (each project with items, and the site).
-    pub fn stats_by_project(conn: &mut DbConn) -> QueryResult<Vec<ScopeTotals>> {
+    /// Aggregates of the given scopes (those with items).
+    pub fn stats_for(conn: &mut DbConn, scopes: &[Scope]) -> QueryResult<Vec<ScopeTotals>> {
+        let keys: Vec<i64> = scopes.iter().map(|s| s.key()).collect();
         use diesel::dsl::{count_star, max, min};
         type Row = (i64, i64, i64, Option<NaiveDateTime>, Option<NaiveDateTime>);
         // SUM(bigint) is numeric on PostgreSQL: cast it back so both backends agree.
         let rows: Vec<Row> = cache_items::table
+            .filter(cache_items::project_key.eq_any(keys))
             .group_by(cache_items::project_key)
             .select((
                 cache_items::project_key,
@@ -503,9 +505,11 @@ impl CacheItem {
             .collect())
     }
 
-    /// Distinct app names per scope.
-    pub fn apps_by_project(conn: &mut DbConn) -> QueryResult<Vec<(Scope, String)>> {
+    /// Distinct app names of the given scopes.
+    pub fn apps_for(conn: &mut DbConn, scopes: &[Scope]) -> QueryResult<Vec<(Scope, String)>> {
+        let keys: Vec<i64> = scopes.iter().map(|s| s.key()).collect();
         let rows: Vec<(i64, String)> = cache_items::table
+            .filter(cache_items::project_key.eq_any(keys))
             .select((cache_items::project_key, cache_items::app_name))
             .distinct()
             .order((cache_items::project_key, cache_items::app_name))

@@ -3,9 +3,11 @@
 
 mod cache_item;
 mod event;
+mod job_list;
 mod login_attempt;
 mod project;
 mod project_block;
+mod project_list;
 mod role;
 mod site_setting;
 pub mod stats;
@@ -17,9 +19,11 @@ pub use cache_item::{
     CacheItem, CacheItemSummary, ItemOrder, ItemQuery, NewCacheItem, ScopeTotals,
 };
 pub use event::{Event, NewEvent};
+pub use job_list::{JobQuery, JobScope};
 pub use login_attempt::LoginAttempt;
 pub use project::{NewProject, Project, ProjectType, PublicAccess};
 pub use project_block::ProjectBlock;
+pub use project_list::{ProjectOrder, ProjectQuery, ReadableTotals, last_sync_id_sql};
 pub use role::{Role, RoleAssignment};
 pub use site_setting::SiteSetting;
 pub use sync_job::{JobStatus, Origin, PluginRun, SyncJob};

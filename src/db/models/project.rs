@@ -203,6 +203,14 @@ impl Project {
             .optional()
     }
 
+    /// The projects with these ids.
+    pub fn find_many(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<Project>> {
+        projects::table
+            .filter(projects::id.eq_any(ids))
+            .select(Project::as_select())
+            .load(conn)
+    }
+
     /// The project with this id, if any.
     pub fn find_by_id(conn: &mut DbConn, id: i64) -> QueryResult<Option<Project>> {
         projects::table

@@ -331,13 +331,25 @@ impl SyncJob {
         q.offset(offset).limit(limit).load(conn)
     }
 
-    /// Recent finished jobs, newest first, for overviews (the first per scope wins).
-    pub fn latest_finished_by_project(conn: &mut DbConn) -> QueryResult<Vec<SyncJob>> {
-        // Few distinct scopes; newest first, first per project wins in the caller.
-        sync_jobs::table
+    /// The newest finished job of exactly this scope (for the site: whole-site jobs).
+    pub fn latest_finished(conn: &mut DbConn, scope: Scope) -> QueryResult<Option<SyncJob>> {
+        let q = sync_jobs::table
             .filter(sync_jobs::status.eq_any([JobStatus::Done, JobStatus::Failed]))
             .order(sync_jobs::id.desc())
-            .limit(1000)
+            .select(SyncJob::as_select())
+            .into_boxed();
+        match scope {
+            Scope::Site => q.filter(sync_jobs::project_id.is_null()),
+            Scope::Project(id) => q.filter(sync_jobs::project_id.eq(id)),
+        }
+        .first(conn)
+        .optional()
+    }
+
+    /// The jobs with these ids.
+    pub fn find_many(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<SyncJob>> {
+        sync_jobs::table
+            .filter(sync_jobs::id.eq_any(ids))
             .select(SyncJob::as_select())
             .load(conn)
     }

@@ -1,0 +1,111 @@
+//! Listing sync jobs with who may see them decided inside the query, so every job a
+//! user may see is reachable by paging, whatever else the site ran.
+
+use diesel::dsl::exists;
+use diesel::prelude::*;
+
+use super::{JobStatus, Origin, Project, SyncJob, User};
+use crate::auth::visibility::readable_project_ids;
+use crate::db::schema::{sync_jobs, users};
+use crate::db::{DbConn, DbUuid};
+
+/// Which jobs by scope.
+#[derive(Debug, Clone, Default)]
+pub enum JobScope {
+    /// Every job the viewer may see.
+    #[default]
+    All,
+    /// Whole-site jobs only.
+    Site,
+    /// The jobs that covered this project: its own, and whole-site jobs that started
+    /// after it was created (or have not started yet).
+    Covering(Project),
+}
+
+/// Filters and page of a job listing.
+#[derive(Debug, Clone, Default)]
+pub struct JobQuery {
+    /// Only this status.
+    pub status: Option<JobStatus>,
+    /// Only this origin.
+    pub origin: Option<Origin>,
+    /// Scope filter.
+    pub scope: JobScope,
+    /// Only jobs requested by this username.
+    pub username: Option<String>,
+    /// Only these jobs.
+    pub uuids: Option<Vec<uuid::Uuid>>,
+    /// Rows to skip.
+    pub offset: i64,
+    /// Rows to return.
+    pub limit: i64,
+}
+
+impl SyncJob {
+    /// One page of the jobs `viewer` may see (newest first) and how many match in all.
+    ///
+    /// Superusers see every job; others the jobs of projects they may read, and the
+    /// whole-site jobs when they may read any project (a site job covers them). A site
+    /// job's page stays for superusers: it names every project.
+    pub fn list_visible(
+        conn: &mut DbConn,
+        viewer: &User,
+        query: &JobQuery,
+    ) -> QueryResult<(Vec<SyncJob>, i64)> {
+        let filtered = || {
+            let mut q = sync_jobs::table.into_boxed();
+            if !viewer.is_superuser {
+                q = q.filter(
+                    sync_jobs::project_id
+                        .assume_not_null()
+                        .eq_any(readable_project_ids(viewer))
+                        .or(sync_jobs::project_id
+                            .is_null()
+                            .and(exists(readable_project_ids(viewer)))),
+                );
+            }
+            if let Some(status) = query.status {
+                q = q.filter(sync_jobs::status.eq(status));
+            }
+            if let Some(origin) = query.origin {
+                q = q.filter(sync_jobs::origin.eq(origin));
+            }
+            match &query.scope {
+                JobScope::All => {}
+                JobScope::Site => q = q.filter(sync_jobs::project_id.is_null()),
+                JobScope::Covering(p) => {
+                    q = q.filter(
+                        sync_jobs::project_id
+                            .eq(p.id)
+                            .or(sync_jobs::project_id.is_null().and(
+                                sync_jobs::started
+                                    .is_null()
+                                    .or(sync_jobs::started.ge(p.date_created)),
+                            )),
+                    )
+                }
+            }
+            if let Some(uuids) = &query.uuids {
+                q = q.filter(sync_jobs::uuid.eq_any(uuids.iter().copied().map(DbUuid)));
+            }
+            if let Some(name) = &query.username {
+                q = q.filter(
+                    sync_jobs::user_id.assume_not_null().eq_any(
+                        users::table
+                            .filter(users::username.eq(name.clone()))
+                            .select(users::id),
+                    ),
+                );
+            }
+            q
+        };
+        let total: i64 = filtered().count().get_result(conn)?;
+        let rows = filtered()
+            .order(sync_jobs::id.desc())
+            .select(SyncJob::as_select())
+            .offset(query.offset)
+            .limit(query.limit)
+            .load(conn)?;
+        Ok((rows, total))
+    }
+}
