@@ -91,7 +91,11 @@ pub fn manageable_project_ids(user: &User) -> _ {
     let blocked: blocked_ids = blocked_ids();
     projects::table
         .filter(projects::project_type.eq(kind))
-        .filter(everything.or(projects::id.eq_any(by_role).and(projects::id.ne_all(blocked))))
+        .filter(
+            everything.or(projects::id
+                .eq_any(by_role)
+                .and(projects::id.ne_all(blocked))),
+        )
         .select(projects::id)
 }
 
