@@ -166,6 +166,36 @@ fn bench_backend(c: &mut Criterion, backend: &str, db: common::TestDb) {
                 .expect("update")
         });
     });
+    // Every write changes the data, so each one makes a version: history kept (the
+    // default, 5 versions) against history off. Issue 12: within 1.5x.
+    let other = doc(2);
+    for keep in [0u32, 5] {
+        sodarcache::db::models::ItemVersion::set_keep(&mut cache.conn().expect("conn"), keep)
+            .expect("history setting");
+        let flip = AtomicU64::new(0);
+        g.bench_function(
+            BenchmarkId::new("set_cache_item", format!("change_history_{keep}")),
+            |b| {
+                b.iter(|| {
+                    let d = if flip.fetch_add(1, Ordering::Relaxed).is_multiple_of(2) {
+                        &other
+                    } else {
+                        &data
+                    };
+                    cache
+                        .set_cache_item(
+                            APP,
+                            &format!("changing-{keep}"),
+                            d,
+                            "json",
+                            Some(&f.single),
+                            Some(&f.user),
+                        )
+                        .expect("change")
+                });
+            },
+        );
+    }
     g.bench_function("get_cache_item", |b| {
         b.iter(|| {
             let item = cache.get_cache_item(APP, "update", Some(&f.single));
@@ -209,6 +239,25 @@ fn bench_backend(c: &mut Criterion, backend: &str, db: common::TestDb) {
             BatchSize::SmallInput,
         );
     });
+    // Every item changes at every call: history kept against history off.
+    for keep in [0u32, 5] {
+        sodarcache::db::models::ItemVersion::set_keep(&mut cache.conn().expect("conn"), keep)
+            .expect("history setting");
+        let flip = AtomicU64::new(0);
+        g.bench_function(
+            BenchmarkId::new("set_cache_items_1000", format!("change_history_{keep}")),
+            |b| {
+                b.iter_batched(
+                    || {
+                        let r = flip.fetch_add(1, Ordering::Relaxed) as usize % 2;
+                        f.docs[r..BATCH + r].to_vec()
+                    },
+                    |docs| set_items(&f.names[..BATCH], docs),
+                    BatchSize::SmallInput,
+                );
+            },
+        );
+    }
 
     // Reading a whole project, and the admin page's first page of 50.
     for (project, n) in [(&f.small, SMALL), (&f.large, LARGE)] {

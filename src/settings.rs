@@ -45,6 +45,9 @@ pub struct Settings {
     /// `SODARCACHE_TIME_ZONE`: IANA name of the zone REST timestamps are rendered in
     /// (default `UTC`; SODAR sites use `Europe/Berlin`).
     pub time_zone: SiteTimeZone,
+    /// `SODARCACHE_HISTORY_VERSIONS`: earlier versions kept per item (default 5, 0 off).
+    /// Stored in the database at start, so every writer of it keeps the same number.
+    pub history_versions: u32,
 }
 
 impl std::fmt::Debug for Settings {
@@ -70,6 +73,7 @@ impl std::fmt::Debug for Settings {
             )
             .field("metrics_bind", &self.metrics_bind)
             .field("time_zone", &self.time_zone)
+            .field("history_versions", &self.history_versions)
             .finish_non_exhaustive()
     }
 }
@@ -98,6 +102,7 @@ impl Default for Settings {
             metrics_token: None,
             metrics_bind: None,
             time_zone: SiteTimeZone::utc(),
+            history_versions: 5,
         }
     }
 }
@@ -164,6 +169,14 @@ impl Settings {
             time_zone: match get("SODARCACHE_TIME_ZONE").filter(|s| !s.is_empty()) {
                 Some(name) => SiteTimeZone::named(&name)?,
                 None => d.time_zone,
+            },
+            history_versions: {
+                const KEY: &str = "SODARCACHE_HISTORY_VERSIONS";
+                let n: u32 = parse(&get, KEY, d.history_versions)?;
+                if n > 1000 {
+                    return Err(format!("{KEY}: \"{n}\" must be between 0 and 1000"));
+                }
+                n
             },
         })
     }

@@ -18,6 +18,7 @@ use tracing_actix_web::TracingLogger;
 use crate::auth::session::COOKIE_NAME;
 use crate::cache::jobs::run_worker;
 use crate::db::DbPool;
+use crate::db::models::ItemVersion;
 use crate::plugins::PluginRegistry;
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -50,6 +51,7 @@ impl Application {
         });
         let key = {
             let mut conn = pool.get()?;
+            ItemVersion::set_keep(&mut conn, settings.history_versions)?;
             crate::auth::session::cookie_key(&mut conn, settings.secret_key.as_deref())?
         };
         actix_web::rt::spawn(run_worker(

@@ -92,6 +92,7 @@ backend_test! {
             documented.sort_unstable();
             assert_eq!(documented, [
                 "/delete/{project}/{app_name}/{item_name}",
+                "/history/{project}/{app_name}/{item_name}",
                 "/list/{project}",
                 "/openapi.json",
                 "/retrieve/date/{project}/{app_name}/{item_name}",

@@ -203,6 +203,8 @@ backend_test! {
                 date_modified: sodarcache::db::now(),
                 user_id: None,
                 data_sha256: data.sha256_hex(),
+                origin: None,
+                job_id: None,
             })
             .execute(&mut **pool.get().unwrap());
         assert!(sodarcache::db::is_unique_violation(&dup.unwrap_err()));
@@ -451,6 +453,8 @@ backend_test! {
             date_modified: at,
             user_id: None,
             data_sha256: data.sha256_hex(),
+            origin: None,
+            job_id: None,
         }).unwrap();
         let read = cache.get_cache_item(APP, "fixed", None).unwrap().unwrap();
         assert_eq!(read.date_modified, at);

@@ -74,6 +74,15 @@ pub static DELETE: View = View {
     renders: [MEDIA_TYPE],
     parses: PARSES,
 };
+/// `history/{project}/{app}/{item}`.
+pub static HISTORY: View = View {
+    name: "Cache Item History Api",
+    description: "List the kept versions of a cache item, newest first, without their data. Returns 404 if cache item is not set.",
+    allow: "GET, OPTIONS",
+    need: Need::Read,
+    renders: [MEDIA_TYPE],
+    parses: PARSES,
+};
 /// `list/{project}`.
 pub static LIST: View = View {
     name: "Cache Item List Api",

@@ -11,6 +11,7 @@
 //! | `POST set/{project}/{app_name}/{item_name}` | [`set`] |
 //! | `GET list/{project}` | [`list`] (beyond upstream) |
 //! | `DELETE delete/{project}/{app_name}/{item_name}` | [`delete`] (beyond upstream) |
+//! | `GET history/{project}/{app_name}/{item_name}` | [`history`] (beyond upstream) |
 //! | `GET openapi.json` | [`openapi`] |
 
 pub mod access;
@@ -19,6 +20,7 @@ pub mod auth;
 pub mod date;
 pub mod delete;
 pub mod envelope;
+pub mod history;
 pub mod list;
 pub mod media;
 pub mod metadata;
@@ -95,6 +97,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 web::resource("/list/{project}")
                     .route(web::get().to(list::list))
                     .route(web::method(Method::OPTIONS).to(metadata::list_options)),
+            )
+            .service(
+                web::resource(format!("/history{item}"))
+                    .route(web::get().to(history::history))
+                    .route(options_of(&metadata::HISTORY)),
             )
             .service(
                 web::resource("/openapi.json")

@@ -46,6 +46,18 @@ fn item_params() -> Value {
     ])
 }
 
+/// `item_params` plus retrieve's `version` query parameter.
+fn with_version(mut params: Value) -> Value {
+    if let Some(list) = params.as_array_mut() {
+        list.push(json!({
+            "name": "version", "in": "query", "required": false,
+            "description": "a kept version (see history); 404 when it is not kept",
+            "schema": { "type": "integer", "minimum": 1 },
+        }));
+    }
+    params
+}
+
 /// The document.
 pub fn document() -> Value {
     json!({
@@ -63,7 +75,7 @@ pub fn document() -> Value {
         "paths": {
             "/retrieve/{project}/{app_name}/{item_name}": { "get": {
                 "summary": "An item with its data",
-                "parameters": item_params(),
+                "parameters": with_version(item_params()),
                 "responses": responses(json!({
                     "200": ok("The item; `ETag` header set", "Item"),
                     "304": { "description": "`If-None-Match` matched the item's ETag" },
@@ -93,6 +105,11 @@ pub fn document() -> Value {
                 "summary": "Delete an item (owner, delegate, contributor)",
                 "parameters": item_params(),
                 "responses": responses(json!({ "200": ok("Deleted", "Ok") })),
+            }},
+            "/history/{project}/{app_name}/{item_name}": { "get": {
+                "summary": "The kept versions of an item, newest (current) first, without data",
+                "parameters": item_params(),
+                "responses": responses(json!({ "200": ok("The versions", "History") })),
             }},
             "/list/{project}": { "get": {
                 "summary": "A project's items without data, by app and name",
@@ -136,6 +153,22 @@ pub fn document() -> Value {
                     "date_modified": { "type": "string", "format": "date-time" },
                     "user": { "type": "string", "format": "uuid", "nullable": true },
                     "data": {},
+                }},
+                "History": { "type": "object", "properties": {
+                    "project": { "type": "string", "format": "uuid" },
+                    "app_name": { "type": "string" },
+                    "name": { "type": "string" },
+                    "versions": { "type": "array", "items": { "type": "object", "properties": {
+                        "version": { "type": "integer", "minimum": 1 },
+                        "date_modified": { "type": "string", "format": "date-time" },
+                        "user": { "type": "string", "format": "uuid", "nullable": true },
+                        "origin": { "type": "string", "enum": ["api", "sync", "library"],
+                                    "nullable": true },
+                        "job": { "type": "string", "format": "uuid", "nullable": true,
+                                 "description": "the sync job that wrote this version" },
+                        "size": { "type": "integer", "description": "bytes of JSON text" },
+                        "current": { "type": "boolean" },
+                    }}},
                 }},
                 "ItemList": { "type": "object", "properties": {
                     "count": { "type": "integer" },

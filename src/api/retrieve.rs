@@ -20,8 +20,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::ItemPath;
-use super::access::{Granted, Need, authorize_item};
+use super::access::{Granted, Need, authorize_item, authorize_with};
 use crate::auth::item_access::FullItem;
+use crate::db::models::CacheItem;
+use crate::db::{DbConn, Scope};
 use crate::state::AppState;
 use crate::{Error, Result};
 
@@ -48,11 +50,38 @@ pub async fn retrieve(
     path: Path<ItemPath>,
 ) -> Result<HttpResponse> {
     let path = path.into_inner();
-    let app_name = path.app_name.clone();
-    let rendered = authorize_item(&req, &state, path, Need::Read, move |granted, item| {
-        render(&granted, &app_name, item)
-    })
-    .await?;
+    // `?version=N` (history) takes its own route; without a query string the common
+    // path is the single statement it always was.
+    let rendered =
+        match req.query_string() {
+            "" => {
+                let app_name = path.app_name.clone();
+                authorize_item(&req, &state, path, Need::Read, move |granted, item| {
+                    render(&granted, &app_name, item)
+                })
+                .await?
+            }
+            query => {
+                // A bad value is a 400 after the access checks, in upstream's order.
+                let version = version_param(query);
+                let project = path.project.clone();
+                authorize_with(&req, &state, &project, Need::Read, move |conn, granted| {
+                    match version? {
+                        None => {
+                            let item = CacheItem::find_with_writer(
+                                conn,
+                                Scope::from(&granted.project),
+                                &path.app_name,
+                                &path.item_name,
+                            )?;
+                            render(&granted, &path.app_name, item)
+                        }
+                        Some(v) => render_version(conn, &granted, &path, v),
+                    }
+                })
+                .await?
+            }
+        };
     if etag_matches(&req, &rendered.etag) {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, rendered.etag))
@@ -75,13 +104,64 @@ fn render(granted: &Granted, app_name: &str, item: Option<FullItem>) -> Result<R
         date_modified: granted.time_zone.render(item.date_modified),
         user,
     };
-    let mut head = serde_json::to_string(&head)
+    let data_sha256 = item.data_sha256.unwrap_or_else(|| item.data.sha256_hex());
+    assemble(&head, item.data.into_string(), &data_sha256)
+}
+
+/// `version=N` from the query string: none without it, a positive integer, or a 400.
+fn version_param(query: &str) -> Result<Option<i64>> {
+    let bad = || Error::BadRequest("version must be a positive integer".into());
+    let params =
+        actix_web::web::Query::<std::collections::HashMap<String, String>>::from_query(query)
+            .map_err(|_| bad())?;
+    match params.get("version") {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(Some)
+            .ok_or_else(bad),
+    }
+}
+
+/// Version `version` of the item (the current one or a kept earlier one), in the same
+/// shape as the current item; a version that is not kept is a 404.
+fn render_version(
+    conn: &mut DbConn,
+    granted: &Granted,
+    path: &ItemPath,
+    version: i64,
+) -> Result<Rendered> {
+    granted.cache.check_app_name(&path.app_name)?;
+    let item = CacheItem::find(
+        conn,
+        Scope::from(&granted.project),
+        &path.app_name,
+        &path.item_name,
+    )?
+    .ok_or_else(Error::not_found)?;
+    let (app_name, name) = (item.app_name.clone(), item.name.clone());
+    let v = crate::cache::history::version_data(conn, item, version)?
+        .ok_or_else(|| Error::NotFound(format!("No version {version} of this item is kept")))?;
+    let head = Head {
+        project: granted.project.uuid.0,
+        app_name: &app_name,
+        name: &name,
+        date_modified: granted.time_zone.render(v.date_modified),
+        user: v.user.map(|u| u.0),
+    };
+    let data_sha256 = v.data.sha256_hex();
+    assemble(&head, v.data.into_string(), &data_sha256)
+}
+
+/// The body `{head..., "data": <data>}` in three chunks, and its ETag.
+fn assemble(head: &Head<'_>, data: String, data_sha256: &str) -> Result<Rendered> {
+    let mut head = serde_json::to_string(head)
         .map_err(|e| Error::Internal(format!("rendering an item: {e}")))?;
     // `{...}` → `{...,"data":` then the stored text, then `}`.
     head.pop();
     head.push_str(",\"data\":");
-    let data_sha256 = item.data_sha256.unwrap_or_else(|| item.data.sha256_hex());
-    let data = item.data.into_string();
     let mut hasher = Sha256::new();
     hasher.update(head.as_bytes());
     hasher.update(data_sha256.as_bytes());

@@ -9,6 +9,7 @@ use super::access::{Need, authorize_item};
 use super::{ItemPath, activity, payload};
 use crate::Error;
 use crate::auth::item_access::Exists;
+use crate::cache::Provenance;
 use crate::state::AppState;
 
 /// The handler.
@@ -53,6 +54,7 @@ pub async fn set(
                 &data,
                 Some(&granted.project),
                 user,
+                Provenance::API,
                 Some(&event),
             )
             .map(drop)

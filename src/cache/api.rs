@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use diesel::Connection;
 
 use super::{APP_NAME, DATA_TYPE_JSON, MAX_NAME_LEN, SODAR_CACHE};
-use crate::db::models::{CacheItem, Event, NewCacheItem, NewEvent, Project, User};
+use crate::db::models::{CacheItem, Event, NewCacheItem, NewEvent, Project, User, WriteOrigin};
 use crate::db::{DbConn, DbPool, DbUuid, JsonText, PooledConn, Scope, now};
 use crate::plugins::BackendPlugin;
 use crate::{Error, Result};
@@ -54,6 +54,37 @@ pub struct CacheWrite<'a> {
     pub project: Option<&'a Project>,
     /// The writer.
     pub user: Option<&'a User>,
+}
+
+/// Where a write comes from; kept with the item's current data and, once replaced,
+/// with the version in its history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Provenance {
+    /// REST, a sync, or other code.
+    pub origin: WriteOrigin,
+    /// The sync job writing, if known.
+    pub job_id: Option<i64>,
+}
+
+impl Provenance {
+    /// Code calling the backend API directly.
+    pub const LIBRARY: Provenance = Provenance {
+        origin: WriteOrigin::Library,
+        job_id: None,
+    };
+    /// A REST `set`.
+    pub const API: Provenance = Provenance {
+        origin: WriteOrigin::Api,
+        job_id: None,
+    };
+
+    /// A plugin during a sync (of this job, when known).
+    pub fn sync(job_id: Option<i64>) -> Self {
+        Provenance {
+            origin: WriteOrigin::Sync,
+            job_id,
+        }
+    }
 }
 
 impl BackendPlugin for SodarCache {
@@ -213,7 +244,8 @@ impl SodarCache {
         user: Option<&User>,
     ) -> Result<CacheItem> {
         let mut conn = self.conn()?;
-        self.set_cache_item_recorded(&mut conn, app_name, name, data, project, user, None)
+        let by = Provenance::LIBRARY;
+        self.set_cache_item_recorded(&mut conn, app_name, name, data, project, user, by, None)
     }
 
     /// Writes an item on `conn` and, in the same transaction, its activity event: both
@@ -227,11 +259,19 @@ impl SodarCache {
         data: &JsonText,
         project: Option<&Project>,
         user: Option<&User>,
+        by: Provenance,
         event: Option<&NewEvent<'_>>,
     ) -> Result<CacheItem> {
         self.check_write(app_name, name, data)?;
         let item = self.write_on(conn, |conn| {
-            let row = new_item(app_name, name, data, Scope::of(project), user.map(|u| u.id));
+            let row = new_item(
+                app_name,
+                name,
+                data,
+                Scope::of(project),
+                user.map(|u| u.id),
+                by,
+            );
             let item = CacheItem::upsert(conn, &row)?;
             if let Some(event) = event {
                 Event::record(conn, event)?;
@@ -255,14 +295,14 @@ impl SodarCache {
                 user_id: w.user.map(|u| u.id),
             })
             .collect();
-        let n = self.put_many(&writes)?;
+        let n = self.put_many(&writes, Provenance::LIBRARY)?;
         tracing::info!("Updated {n} items in cache");
         Ok(n)
     }
 
     /// [`set_cache_items`](Self::set_cache_items) for writes addressed by scope and
     /// writer id (the plugin context's batches).
-    pub(crate) fn put_many(&self, items: &[ScopedWrite<'_>]) -> Result<usize> {
+    pub(crate) fn put_many(&self, items: &[ScopedWrite<'_>], by: Provenance) -> Result<usize> {
         for item in items {
             self.check_write(item.app_name, item.name, item.data)?;
         }
@@ -276,7 +316,7 @@ impl SodarCache {
             .iter()
             .map(|&i| {
                 let w = &items[i];
-                new_item(w.app_name, w.name, w.data, w.scope, w.user_id)
+                new_item(w.app_name, w.name, w.data, w.scope, w.user_id, by)
             })
             .collect();
         self.write(|conn| {
@@ -421,6 +461,7 @@ fn new_item<'a>(
     data: &'a JsonText,
     scope: Scope,
     user_id: Option<i64>,
+    by: Provenance,
 ) -> NewCacheItem<'a> {
     NewCacheItem {
         uuid: DbUuid(uuid::Uuid::new_v4()),
@@ -432,6 +473,8 @@ fn new_item<'a>(
         date_modified: now(),
         user_id,
         data_sha256: data.sha256_hex(),
+        origin: Some(by.origin),
+        job_id: by.job_id,
     }
 }
 

@@ -6,12 +6,14 @@
 
 pub mod admin;
 mod api;
+pub mod diff;
+pub mod history;
 pub mod jobs;
 pub mod overview;
 pub mod runner;
 
 pub(crate) use api::ScopedWrite;
-pub use api::{CacheWrite, SodarCache, epoch_seconds};
+pub use api::{CacheWrite, Provenance, SodarCache, epoch_seconds};
 pub use runner::{PluginOutcome, Runner, SyncTarget};
 
 /// Name of the backend plugin, as in `get_backend_api("sodar_cache")`.

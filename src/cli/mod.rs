@@ -84,6 +84,9 @@ impl Context {
                 connection_timeout: settings.db_timeout,
             },
         )?;
+        let mut conn = pool.get()?;
+        crate::db::models::ItemVersion::set_keep(&mut conn, settings.history_versions)?;
+        drop(conn);
         let registry = plugins.build(pool.clone(), &settings);
         Ok(Context {
             settings,

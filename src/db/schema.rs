@@ -85,6 +85,9 @@ diesel::table! {
         name_fold -> Nullable<Text>,
         app_fold -> Nullable<Text>,
         data_sha256 -> Nullable<Text>,
+        version -> BigInt,
+        origin -> Nullable<Text>,
+        job_id -> Nullable<BigInt>,
     }
 }
 
@@ -92,6 +95,23 @@ diesel::table! {
     project_access_blocks (project_id) {
         project_id -> BigInt,
         blocked_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlJson;
+
+    cache_item_versions (id) {
+        id -> BigInt,
+        item_id -> BigInt,
+        version -> BigInt,
+        data -> SqlJson,
+        size_bytes -> BigInt,
+        date_modified -> Timestamp,
+        user_id -> Nullable<BigInt>,
+        origin -> Nullable<Text>,
+        job_id -> Nullable<BigInt>,
     }
 }
 
@@ -155,6 +175,7 @@ diesel::table! {
 
 diesel::joinable!(cache_items -> projects (project_id));
 diesel::joinable!(cache_items -> users (user_id));
+diesel::joinable!(cache_item_versions -> cache_items (item_id));
 diesel::joinable!(role_assignments -> projects (project_id));
 diesel::joinable!(role_assignments -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
@@ -180,6 +201,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     role_assignments,
     api_tokens,
     cache_items,
+    cache_item_versions,
     sync_jobs,
     sync_job_plugins,
     events,

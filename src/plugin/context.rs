@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 
 use super::error::{Error, Result};
 use super::views::{ItemFilter, ItemView, Member, Page, ProjectView, UserView};
-use crate::cache::{ScopedWrite, SodarCache};
+use crate::cache::{Provenance, ScopedWrite, SodarCache};
 use crate::db::models::{CacheItem, Project, RoleAssignment};
 use crate::db::{JsonText, Scope};
 
@@ -338,7 +338,9 @@ impl SyncContext {
     fn put(&self, name: &str, data: JsonText) -> Result<()> {
         self.run.guarded(|| {
             let w = self.write_of(name, &data);
-            self.run.cache.put_many(std::slice::from_ref(&w))?;
+            self.run
+                .cache
+                .put_many(std::slice::from_ref(&w), Provenance::sync(None))?;
             self.run.written.fetch_add(1, Ordering::SeqCst);
             Ok(())
         })?;
@@ -556,7 +558,7 @@ impl Batch<'_> {
                 .iter()
                 .map(|(ctx, name, data)| ctx.write_of(name, data))
                 .collect();
-            let n = run.cache.put_many(&writes)?;
+            let n = run.cache.put_many(&writes, Provenance::sync(None))?;
             run.written.fetch_add(n as u64, Ordering::SeqCst);
             Ok(n)
         })?;

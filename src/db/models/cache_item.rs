@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::upsert::excluded;
 
+use super::item_version::WriteOrigin;
 use crate::db::schema::cache_items;
 use crate::db::search::{fold, like_pattern};
 use crate::db::{DbConn, DbUuid, JsonText, MultiBackend, Scope};
@@ -37,6 +38,12 @@ pub struct CacheItem {
     /// writer can tell whether the data changed. `None` only for SQLite rows written
     /// before the column existed, until their next write.
     pub data_sha256: Option<String>,
+    /// Version of the data: 1 when created, one more at each write that changed it.
+    pub version: i64,
+    /// How the current data was written (none for data older than history).
+    pub origin: Option<WriteOrigin>,
+    /// The sync job that wrote the current data, if one did.
+    pub job_id: Option<i64>,
 }
 
 /// An item without its data, for listings.
@@ -82,6 +89,10 @@ pub struct NewCacheItem<'a> {
     pub user_id: Option<i64>,
     /// `data.sha256_hex()`.
     pub data_sha256: String,
+    /// How it is written.
+    pub origin: Option<WriteOrigin>,
+    /// The sync job writing it.
+    pub job_id: Option<i64>,
 }
 
 /// The row with its search keys (`search::fold` of the name and the app name), as
@@ -206,9 +217,37 @@ pub fn matching(
     )
 }
 
+/// The upsert's `SET` expressions for the version columns: a write whose data has the
+/// stored data's SHA-256 (issue 11's `data_sha256`) keeps version, origin and job (no
+/// new version, so the history trigger stays quiet); any other bumps the version and
+/// takes the new origin and job. A row without a hash (SQLite rows older than the
+/// column) counts as changed once.
+struct Versioned {
+    version: String,
+    origin: String,
+    job_id: String,
+}
+
+impl Versioned {
+    fn new() -> Self {
+        let pick = |col: &str, new: &str| {
+            format!(
+                "CASE WHEN cache_items.data_sha256 = excluded.data_sha256 \
+                 THEN cache_items.{col} ELSE {new} END"
+            )
+        };
+        Versioned {
+            version: pick("version", "cache_items.version + 1"),
+            origin: pick("origin", "excluded.origin"),
+            job_id: pick("job_id", "excluded.job_id"),
+        }
+    }
+}
+
 impl CacheItem {
     /// Creates or updates the item in one statement; concurrent writers never conflict.
     pub fn upsert(conn: &mut DbConn, item: &NewCacheItem<'_>) -> QueryResult<CacheItem> {
+        let versioned = Versioned::new();
         crate::on_backend!(conn, |c| {
             diesel::insert_into(cache_items::table)
                 .values(with_keys(item))
@@ -228,6 +267,9 @@ impl CacheItem {
                     cache_items::user_id.eq(sql::<Nullable<BigInt>>(
                         "COALESCE(excluded.user_id, cache_items.user_id)",
                     )),
+                    cache_items::version.eq(sql::<BigInt>(&versioned.version)),
+                    cache_items::origin.eq(sql::<Nullable<Text>>(&versioned.origin)),
+                    cache_items::job_id.eq(sql::<Nullable<BigInt>>(&versioned.job_id)),
                 ))
                 .returning(CacheItem::as_returning())
                 .get_result(c)
@@ -237,6 +279,7 @@ impl CacheItem {
     /// Creates or updates many items in one multi-row statement. Keys must be distinct.
     pub fn upsert_many(conn: &mut DbConn, items: &[NewCacheItem<'_>]) -> QueryResult<usize> {
         let rows: Vec<_> = items.iter().map(with_keys).collect();
+        let versioned = Versioned::new();
         crate::on_backend!(conn, |c| {
             diesel::insert_into(cache_items::table)
                 .values(rows)
@@ -256,6 +299,9 @@ impl CacheItem {
                     cache_items::user_id.eq(sql::<Nullable<BigInt>>(
                         "COALESCE(excluded.user_id, cache_items.user_id)",
                     )),
+                    cache_items::version.eq(sql::<BigInt>(&versioned.version)),
+                    cache_items::origin.eq(sql::<Nullable<Text>>(&versioned.origin)),
+                    cache_items::job_id.eq(sql::<Nullable<BigInt>>(&versioned.job_id)),
                 ))
                 .execute(c)
         })

@@ -3,6 +3,7 @@
 
 mod cache_item;
 mod event;
+pub mod item_version;
 mod job_list;
 mod login_attempt;
 mod project;
@@ -19,6 +20,7 @@ pub use cache_item::{
     CacheItem, CacheItemSummary, ItemOrder, ItemQuery, NewCacheItem, ScopeTotals,
 };
 pub use event::{Event, NewEvent};
+pub use item_version::{ItemVersion, ItemVersionSummary, KEEP_SETTING, WriteOrigin};
 pub use job_list::{JobQuery, JobScope};
 pub use login_attempt::LoginAttempt;
 pub use project::{NewProject, Project, ProjectType, PublicAccess};
