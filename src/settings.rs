@@ -78,11 +78,9 @@ impl std::fmt::Debug for Settings {
     }
 }
 
-fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
-        _ => url.to_owned(),
-    }
+/// `url` with its password (user info or a `password=` parameter) replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    crate::db::redact(url, url)
 }
 
 impl Default for Settings {
@@ -125,10 +123,16 @@ impl Settings {
     ) -> Result<Self, String> {
         let d = Settings::default();
         Ok(Settings {
-            database_url: database_url
-                .or_else(|| get("DATABASE_URL"))
-                .filter(|s| !s.is_empty())
-                .unwrap_or(d.database_url),
+            database_url: match database_url.or_else(|| get("DATABASE_URL")) {
+                Some(url) if url.trim().is_empty() => {
+                    return Err("DATABASE_URL (or --database-url) is empty: \
+                                give sqlite://PATH or postgres://USER@HOST/DB, or leave it unset \
+                                for the default sqlite://sodarcache.sqlite3"
+                        .to_owned());
+                }
+                Some(url) => url,
+                None => d.database_url,
+            },
             enabled_backends: match get("SODARCACHE_ENABLED_BACKEND_PLUGINS") {
                 Some(v) => v
                     .split(',')
@@ -138,31 +142,43 @@ impl Settings {
                     .collect(),
                 None => d.enabled_backends,
             },
-            plugin_timeout: Duration::from_secs_f64(parse(
+            plugin_timeout: parse_seconds(
                 &get,
                 "SODARCACHE_PLUGIN_TIMEOUT_SECONDS",
-                d.plugin_timeout.as_secs_f64(),
-            )?),
+                d.plugin_timeout,
+                ONE_YEAR_SECONDS,
+            )?,
             secret_key: get("SODARCACHE_SECRET_KEY").filter(|s| !s.is_empty()),
             secure_cookies: parse_bool(&get, "SODARCACHE_SECURE_COOKIES", d.secure_cookies)?,
             allow_anonymous: parse_bool(&get, "SODARCACHE_ALLOW_ANONYMOUS", d.allow_anonymous)?,
             max_body_bytes: parse(&get, "SODARCACHE_MAX_BODY_BYTES", d.max_body_bytes)?,
             pool_size: parse(&get, "SODARCACHE_DB_POOL_SIZE", d.pool_size)?.max(1),
-            db_timeout: Duration::from_secs_f64(parse(
+            db_timeout: parse_seconds(
                 &get,
                 "SODARCACHE_DB_TIMEOUT_SECONDS",
-                d.db_timeout.as_secs_f64(),
-            )?),
-            worker_poll: Duration::from_millis(parse(&get, "SODARCACHE_WORKER_POLL_MS", 1000u64)?),
-            job_stale_after: {
-                const KEY: &str = "SODARCACHE_JOB_STALE_SECONDS";
-                let secs: f64 = parse(&get, KEY, d.job_stale_after.as_secs_f64())?;
-                if !(1.0..=86_400.0 * 365.0).contains(&secs) {
+                d.db_timeout,
+                MAX_DB_TIMEOUT_SECONDS,
+            )?,
+            worker_poll: {
+                const KEY: &str = "SODARCACHE_WORKER_POLL_MS";
+                let ms: u64 = parse(&get, KEY, 1000u64)?;
+                if !(MIN_WORKER_POLL_MS..=3_600_000).contains(&ms) {
                     return Err(format!(
-                        "{KEY}: \"{secs}\" must be between 1 and 31536000 seconds"
+                        "{KEY}: \"{ms}\" must be between {MIN_WORKER_POLL_MS} and 3600000 milliseconds"
                     ));
                 }
-                Duration::from_secs_f64(secs)
+                Duration::from_millis(ms)
+            },
+            job_stale_after: {
+                const KEY: &str = "SODARCACHE_JOB_STALE_SECONDS";
+                let after = parse_seconds(&get, KEY, d.job_stale_after, ONE_YEAR_SECONDS)?;
+                if after < Duration::from_secs(1) {
+                    return Err(format!(
+                        "{KEY}: \"{}\" must be between 1 and {ONE_YEAR_SECONDS} seconds",
+                        after.as_secs_f64()
+                    ));
+                }
+                after
             },
             metrics_token: get("SODARCACHE_METRICS_TOKEN").filter(|s| !s.trim().is_empty()),
             metrics_bind: get("SODARCACHE_METRICS_BIND").filter(|s| !s.trim().is_empty()),
@@ -180,6 +196,38 @@ impl Settings {
             },
         })
     }
+}
+
+/// The longest accepted value of the seconds settings that may be long.
+const ONE_YEAR_SECONDS: u64 = 86_400 * 365;
+/// The longest accepted `SODARCACHE_DB_TIMEOUT_SECONDS`.
+const MAX_DB_TIMEOUT_SECONDS: u64 = 3_600;
+/// The shortest accepted `SODARCACHE_WORKER_POLL_MS`: below it the worker would
+/// all but busy-poll the database.
+pub const MIN_WORKER_POLL_MS: u64 = 10;
+
+/// A number of seconds greater than 0 and at most `max` (fractions allowed): negative,
+/// zero, infinite, NaN and huge values are an error naming the variable, never a panic.
+fn parse_seconds(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: Duration,
+    max: u64,
+) -> Result<Duration, String> {
+    let Some(raw) = get(key).filter(|s| !s.trim().is_empty()) else {
+        return Ok(default);
+    };
+    let secs: f64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| format!("{key}: \"{raw}\" is not a valid number"))?;
+    // `contains` is false for NaN; 1 ms is the smallest duration the timers honour.
+    if !(0.001..=max as f64).contains(&secs) {
+        return Err(format!(
+            "{key}: \"{raw}\" must be a number of seconds greater than 0 and at most {max}"
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 fn parse<T: std::str::FromStr>(

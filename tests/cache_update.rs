@@ -15,7 +15,7 @@ use sodarcache::plugins::{ExampleProjectApp, PluginRegistry, RegistryBuilder};
 use sodarcache::settings::Settings;
 
 use common::fixtures as fx;
-use common::plugins::TestPlugin;
+use common::plugins::{Gate, TestPlugin};
 
 fn setup(db: &common::TestDb) -> (DbPool, PluginRegistry, Arc<SodarCache>) {
     setup_with(
@@ -85,19 +85,22 @@ backend_test! {
 
 backend_test! {
     fn update_cache_reports_a_plugin_past_the_timeout_while_others_finish(db) {
+        // The gate opens only after the sync returned: the plugin can end only by timeout.
+        let hang = Gate::new();
         let plugins = PluginRegistry::builder()
-            .project_app(TestPlugin::noop("a_sleeps").after(Duration::from_secs(3)))
+            .project_app(TestPlugin::noop("a_sleeps").gated(&hang))
             .project_app(TestPlugin::writes("b_writes", "written"));
-        let settings = Settings { plugin_timeout: Duration::from_millis(300), ..db.settings() };
+        let settings = Settings { plugin_timeout: Duration::from_secs(2), ..db.settings() };
         let (pool, registry, cache) = setup_with(&db, plugins, settings);
         let project = fx::project(&mut pool.get().unwrap(), "P", None, None);
         let outcomes = registry.update_cache(None, Some(&project), None).unwrap();
         assert_eq!(outcomes.len(), 2);
         let error = outcomes[0].error.as_deref().unwrap();
-        assert!(error.starts_with("timed out after 0.3 seconds"), "{error}");
+        assert!(error.starts_with("timed out after 2 seconds"), "{error}");
         assert!(outcomes[1].ok());
         assert_eq!(outcomes[1].items_written, 1);
         assert!(cache.get_cache_item("b_writes", "written", Some(&project)).unwrap().is_some());
+        hang.open();
     }
 }
 

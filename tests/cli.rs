@@ -518,3 +518,170 @@ backend_test! {
         assert_eq!((jobs[0].origin.as_str(), jobs[0].status.as_str()), ("cli", "done"));
     }
 }
+
+// --- results that cannot be printed, bad settings -------------------------------
+
+/// Runs the binary with standard output redirected by the shell (`>&-`, `>/dev/full`).
+fn run_redirected(url: &str, args: &[&str], redirect: &str) -> Run {
+    let script = format!("exec \"$0\" \"$@\" {redirect}");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_sodarcache"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run sodarcache");
+    Run {
+        code: out.status.code().expect("exit code"),
+        stdout: String::new(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+fn token_count(pool: &DbPool) -> i64 {
+    use diesel::prelude::*;
+    use sodarcache::db::schema::api_tokens;
+    api_tokens::table
+        .count()
+        .get_result(&mut *pool.get().unwrap())
+        .unwrap()
+}
+
+backend_test! {
+    fn token_create_with_stdout_closed_or_full_exits_1_and_keeps_no_token(db) {
+        let pool = db.pool();
+        fx::user(&mut pool.get().unwrap(), "alice", false);
+        for redirect in [">&-", ">/dev/full"] {
+            let out = run_redirected(&db.url, &["token", "create", "alice"], redirect);
+            let message = out.single_error();
+            assert!(message.starts_with("cannot print the result"), "{redirect}: {message}");
+            assert_eq!(token_count(&pool), 0, "{redirect}: a token nobody saw was kept");
+        }
+    }
+}
+
+backend_test! {
+    fn project_add_with_stdout_closed_or_full_exits_1_and_keeps_no_project(db) {
+        let pool = db.pool();
+        for redirect in [">&-", ">/dev/full"] {
+            let out = run_redirected(&db.url, &["project", "add", "X", "--category"], redirect);
+            let message = out.single_error();
+            assert!(message.starts_with("cannot print the result"), "{redirect}: {message}");
+            assert!(Project::list(&mut pool.get().unwrap()).unwrap().is_empty(), "{redirect}");
+        }
+        // The same command with a working standard output still creates it.
+        assert_eq!(run(&db, &["project", "add", "X", "--category"]).code, 0);
+    }
+}
+
+backend_test! {
+    fn token_create_with_a_huge_expiry_exits_1_with_one_line(db) {
+        let pool = db.pool();
+        fx::user(&mut pool.get().unwrap(), "alice", false);
+        let out = run(&db, &["token", "create", "alice", "--expiry-hours", "4294967295"]);
+        assert_eq!(out.single_error(), "Token expiry must be at most 876000 hours (100 years)");
+        assert!(out.stdout.is_empty());
+        assert_eq!(token_count(&pool), 0);
+        let out = run(&db, &["token", "create", "alice", "--expiry-hours", "876000"]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+}
+
+#[test]
+fn bad_timeouts_and_poll_intervals_exit_1_with_one_line_naming_the_variable() {
+    let db = common::TestDb::sqlite();
+    let cases = [
+        ("SODARCACHE_PLUGIN_TIMEOUT_SECONDS", "-1"),
+        ("SODARCACHE_PLUGIN_TIMEOUT_SECONDS", "inf"),
+        ("SODARCACHE_PLUGIN_TIMEOUT_SECONDS", "NaN"),
+        ("SODARCACHE_PLUGIN_TIMEOUT_SECONDS", "1e30"),
+        ("SODARCACHE_PLUGIN_TIMEOUT_SECONDS", "0"),
+        ("SODARCACHE_DB_TIMEOUT_SECONDS", "-1"),
+        ("SODARCACHE_DB_TIMEOUT_SECONDS", "inf"),
+        ("SODARCACHE_DB_TIMEOUT_SECONDS", "NaN"),
+        ("SODARCACHE_DB_TIMEOUT_SECONDS", "1e30"),
+        ("SODARCACHE_DB_TIMEOUT_SECONDS", "0"),
+        ("SODARCACHE_JOB_STALE_SECONDS", "NaN"),
+        ("SODARCACHE_WORKER_POLL_MS", "0"),
+        ("SODARCACHE_WORKER_POLL_MS", "-5"),
+    ];
+    for (key, value) in cases {
+        for args in [&["migrate"][..], &["deletecache"][..]] {
+            let out = run_with(&db.url, args, &[(key, value)], "");
+            let message = out.single_error();
+            assert!(
+                message.starts_with(&format!("{key}: \"{value}\"")),
+                "{key}={value}: {message}"
+            );
+        }
+    }
+    let out = run_with(
+        &db.url,
+        &["deletecache"],
+        &[("SODARCACHE_DB_TIMEOUT_SECONDS", "0.5")],
+        "",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+#[test]
+fn an_empty_database_url_is_an_error_not_the_default_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let in_dir = |args: &[&str], env_url: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sodarcache"));
+        cmd.args(args)
+            .current_dir(dir.path())
+            .env_remove("DATABASE_URL");
+        if let Some(url) = env_url {
+            cmd.env("DATABASE_URL", url);
+        }
+        let out = cmd.output().expect("run sodarcache");
+        Run {
+            code: out.status.code().unwrap(),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    };
+    for (args, env_url) in [
+        (&["--database-url", "", "migrate"][..], None),
+        (&["migrate"][..], Some("")),
+        (
+            &["--database-url", "", "deletecache"][..],
+            Some("sqlite://elsewhere.sqlite3"),
+        ),
+    ] {
+        let message = in_dir(args, env_url).single_error();
+        assert!(
+            message.starts_with("DATABASE_URL (or --database-url) is empty"),
+            "{message}"
+        );
+    }
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "no database file created"
+    );
+}
+
+#[test]
+fn database_passwords_never_appear_in_messages() {
+    for url in [
+        "postgres://u:S3cret@[::1/db",
+        "postgres://u:S3cret@127.0.0.1:1/db",
+        "postgres://u@127.0.0.1:1/db?password=S3cret",
+        "postgres://u:S3c%72et@[::1/db",
+        "mysql://u:S3cret@localhost/db",
+    ] {
+        for args in [&["migrate"][..], &["deletecache"][..]] {
+            let out = run_with(url, args, &[], "");
+            let message = out.single_error();
+            assert!(
+                !message.contains("S3cret") && !message.contains("S3c%72et"),
+                "{url}: {message}"
+            );
+        }
+    }
+}

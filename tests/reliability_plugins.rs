@@ -21,7 +21,7 @@ use sodarcache::plugins::PluginRegistry;
 
 use common::TestApp;
 use common::fixtures as fx;
-use common::plugins::TestPlugin;
+use common::plugins::{Gate, TestPlugin};
 
 /// Polls the job every 50 ms until `done` says so or `limit` passes; returns every
 /// status seen on the way and the last row.
@@ -54,19 +54,21 @@ fn watch_job(
 
 backend_test! {
     fn panicking_failing_and_hanging_plugins_are_recorded_and_the_job_ends(db) {
+        // The hanging plugin waits for a gate this test opens only at its end, so the
+        // job can end only by timing it out. The timeout is seconds long: a panic's
+        // backtrace (RUST_BACKTRACE=1) on a loaded machine must never look like a hang.
+        let hang = Gate::new();
         let plugins = PluginRegistry::builder()
             .project_app(TestPlugin::panics("a_panics"))
             .project_app(TestPlugin::fails("b_errors", "source unreachable"))
-            .project_app(TestPlugin::writes("c_hangs", "slow").after(Duration::from_secs(2)))
+            .project_app(TestPlugin::writes("c_hangs", "slow").gated(&hang))
             .project_app(TestPlugin::writes("d_good", "good"));
-        let app = TestApp::spawn(&db, plugins, |s| s.plugin_timeout = Duration::from_millis(500));
+        let app = TestApp::spawn(&db, plugins, |s| s.plugin_timeout = Duration::from_secs(5));
         let conn = &mut **app.conn();
         let project = fx::project(conn, "P", None, None);
         let (job, _) = request_sync(conn, Some(&project), None, Origin::Api, None).expect("queue");
-        // The worker polls every 100 ms; the hang costs 500 ms.
-        let started = Instant::now();
-        let (seen, job) = watch_job(conn, job.id, Duration::from_secs(10), SyncJob::is_finished);
-        assert!(started.elapsed() < Duration::from_secs(4), "the hanging plugin was not waited for");
+        // The gate stays shut for a minute: a job that ends before that was not waiting.
+        let (seen, job) = watch_job(conn, job.id, Duration::from_secs(50), SyncJob::is_finished);
         assert_eq!(job.status, JobStatus::Failed, "{seen:?}");
         assert!(job.finished.is_some());
         assert!(job.error.is_none(), "the job itself ran; its plugins failed: {:?}", job.error);
@@ -78,7 +80,7 @@ backend_test! {
         let error = |i: usize| runs[i].error.clone().unwrap_or_default();
         assert!(!runs[0].ok && error(0).contains("panicked") && error(0).contains("plugin exploded"), "{:?}", runs[0]);
         assert!(!runs[1].ok && error(1).contains("source unreachable"), "{:?}", runs[1]);
-        assert!(!runs[2].ok && error(2).contains("timed out after 0.5 seconds"), "{:?}", runs[2]);
+        assert!(!runs[2].ok && error(2).contains("timed out after 5 seconds"), "{:?}", runs[2]);
         assert!(runs[3].ok && runs[3].error.is_none() && runs[3].items_written == 1, "{:?}", runs[3]);
         let cache = app.registry.cache().expect("cache");
         assert!(cache.get_cache_item("d_good", "good", Some(&project)).unwrap().is_some());
@@ -86,6 +88,7 @@ backend_test! {
         let (again, joined) = request_sync(conn, Some(&project), None, Origin::Api, None).unwrap();
         assert!(!joined);
         assert_ne!(again.uuid, job.uuid);
+        hang.open();
     }
 }
 
@@ -110,13 +113,13 @@ backend_test! {
         let started = Instant::now();
         let app = TestApp::spawn(&db, PluginRegistry::builder(), |s| s.job_stale_after = stale_after);
         // The old job is failed by the sweep the worker runs first thing.
-        let (_, old) = watch_job(conn, old.id, Duration::from_secs(2), SyncJob::is_finished);
+        let (_, old) = watch_job(conn, old.id, Duration::from_secs(20), SyncJob::is_finished);
         assert_eq!(old.status, JobStatus::Failed);
         assert!(old.error.as_deref().unwrap_or_default().contains("stopped"), "{:?}", old.error);
         assert!(old.finished.is_some());
         // The recent one once its heartbeat is older than the threshold (checked every
         // third of it), and not before.
-        let (seen, recent) = watch_job(conn, recent.id, Duration::from_secs(6), SyncJob::is_finished);
+        let (seen, recent) = watch_job(conn, recent.id, Duration::from_secs(30), SyncJob::is_finished);
         assert_eq!(seen, [JobStatus::Running, JobStatus::Failed]);
         let heartbeat_age = recent.finished.unwrap() - recent.heartbeat.unwrap();
         assert!(heartbeat_age >= chrono::Duration::from_std(stale_after).unwrap(), "failed after only {heartbeat_age}");
@@ -131,18 +134,19 @@ backend_test! {
 
 backend_test! {
     fn a_slow_job_of_a_live_worker_is_never_taken_for_stale(db) {
-        // The plugin runs 3 s; jobs go stale after 1 s of silence. The worker beats at a
-        // sixth of the threshold, so its job stays `running` until it is `done`.
+        // The plugin runs 8 s; jobs go stale after 3 s of silence. The worker beats at a
+        // sixth of the threshold (every 0.5 s, seconds of headroom on a loaded machine),
+        // so its job stays `running` until it is `done`.
         let plugins = PluginRegistry::builder()
-            .project_app(TestPlugin::writes("slow", "slow").after(Duration::from_secs(3)));
+            .project_app(TestPlugin::writes("slow", "slow").after(Duration::from_secs(8)));
         let app = TestApp::spawn(&db, plugins, |s| {
-            s.job_stale_after = Duration::from_secs(1);
-            s.plugin_timeout = Duration::from_secs(10);
+            s.job_stale_after = Duration::from_secs(3);
+            s.plugin_timeout = Duration::from_secs(30);
         });
         let conn = &mut **app.conn();
         let project = fx::project(conn, "P", None, None);
         let (job, _) = request_sync(conn, Some(&project), None, Origin::Web, None).unwrap();
-        let (seen, job) = watch_job(conn, job.id, Duration::from_secs(10), SyncJob::is_finished);
+        let (seen, job) = watch_job(conn, job.id, Duration::from_secs(40), SyncJob::is_finished);
         let seen: Vec<JobStatus> = seen.into_iter().filter(|s| *s != JobStatus::Queued).collect();
         assert_eq!(seen, [JobStatus::Running, JobStatus::Done], "{job:?}");
         assert!(job.error.is_none());

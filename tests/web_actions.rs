@@ -18,17 +18,25 @@ use sodarcache::plugins::{ExampleProjectApp, PluginRegistry};
 
 use common::TestApp;
 use common::fixtures as fx;
-use common::plugins::TestPlugin;
+use common::plugins::{Gate, TestPlugin};
 use web::*;
 
 const EXAMPLE: &str = "example_project_app";
 
 fn spawn(db: &common::TestDb) -> TestApp {
+    let gate = Gate::new();
+    gate.open();
+    spawn_gated(db, &gate)
+}
+
+/// A server whose `slow_app` syncs wait until the test opens `gate`: jobs stay queued
+/// or running for as long as the test looks at them.
+fn spawn_gated(db: &common::TestDb, gate: &Gate) -> TestApp {
     TestApp::spawn(
         db,
         PluginRegistry::builder()
             .project_app(ExampleProjectApp)
-            .project_app(TestPlugin::writes("slow_app", "slow").after(Duration::from_millis(1000))),
+            .project_app(TestPlugin::writes("slow_app", "slow").gated(gate)),
         |_| {},
     )
 }
@@ -119,7 +127,8 @@ async fn wait_finished(app: &TestApp, uuid: uuid::Uuid) -> SyncJob {
 
 backend_test! {
     fn project_sync_runs_in_the_worker_and_a_second_click_joins_it(db) {
-        let app = spawn(&db);
+        let gate = Gate::new();
+        let app = spawn_gated(&db, &gate);
         let w = world(&app);
         run(async {
             let c = logged_in(&app, "owner").await;
@@ -130,7 +139,7 @@ backend_test! {
             assert_eq!(first.status(), StatusCode::SEE_OTHER);
             let job_path = location(&first);
             let uuid = job_uuid(&job_path);
-            // The request returned before the 1 s plugin could have finished.
+            // The request returned while the plugin waits for the gate.
             let job = SyncJob::find_by_uuid(&mut app.conn(), uuid).unwrap().unwrap();
             assert!(!job.is_finished(), "{}", job.status);
             assert_eq!(job.project_id, Some(w.p.id));
@@ -146,6 +155,7 @@ backend_test! {
             assert!(html.contains("already queued or running"), "{html}");
             assert_eq!(jobs(&app).len(), 1);
 
+            gate.open();
             let job = wait_finished(&app, uuid).await;
             assert_eq!(job.status, JobStatus::Done, "{:?}", job.error);
             let runs = SyncJob::plugin_runs(&mut app.conn(), job.id).unwrap();
@@ -245,7 +255,8 @@ backend_test! {
 
 backend_test! {
     fn site_sync_and_site_delete_are_for_superusers(db) {
-        let app = spawn(&db);
+        let gate = Gate::new();
+        let app = spawn_gated(&db, &gate);
         let w = world(&app);
         set(&app, EXAMPLE, "site-thing", None);
         set(&app, EXAMPLE, "x", Some(&w.p));
@@ -270,6 +281,7 @@ backend_test! {
             // A second click joins the running site job.
             let again = post_csrf(&root, &app, "/cache/sync", &[]).await;
             assert_redirect_to(&again, &job_path);
+            gate.open();
             let job = wait_finished(&app, job_uuid(&job_path)).await;
             assert_eq!(job.status, JobStatus::Done);
             assert_eq!(job.project_id, None);

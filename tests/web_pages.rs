@@ -19,7 +19,7 @@ use sodarcache::plugins::{ExampleProjectApp, PluginRegistry};
 
 use common::TestApp;
 use common::fixtures as fx;
-use common::plugins::TestPlugin;
+use common::plugins::{Gate, TestPlugin};
 use web::*;
 
 const EXAMPLE: &str = "example_project_app";
@@ -563,7 +563,9 @@ async fn wait_finished(app: &TestApp, uuid: uuid::Uuid) -> SyncJob {
 
 backend_test! {
     fn job_pages_show_status_and_refresh_only_while_running(db) {
-        let app = TestApp::spawn(&db, PluginRegistry::builder().project_app(TestPlugin::writes("slow_app", "slow").after(Duration::from_millis(1500))), |_| {});
+        // The plugin waits for the gate: the job stays unfinished while the test looks.
+        let gate = Gate::new();
+        let app = TestApp::spawn(&db, PluginRegistry::builder().project_app(TestPlugin::writes("slow_app", "slow").gated(&gate)), |_| {});
         let (p, hidden) = {
             let conn = &mut **app.conn();
             let ann = fx::user(conn, "ann", false);
@@ -586,6 +588,7 @@ backend_test! {
             assert!(html.contains("<meta http-equiv=\"refresh\""), "{html}");
             assert!(html.contains("This page refreshes itself"));
             assert!(html.contains("Sync queued.") || html.contains("already queued"), "flash: {html}");
+            gate.open();
             let job = wait_finished(&app, uuid).await;
             assert_eq!(job.status, JobStatus::Done);
             let html = page(&c, &app, &job_path).await;

@@ -90,25 +90,22 @@ where
 {
     let credentials = Credentials::from_request(req);
     let allow_anonymous = state.settings.allow_anonymous;
-    let pool = state.pool.clone();
     let registry = state.registry.clone();
     let time_zone = state.settings.time_zone.clone();
     let project = project.to_owned();
-    let span = tracing::Span::current();
-    web::block(move || -> Result<T> {
-        let _in_request = span.enter(); // log lines name the request
-        let mut conn = pool.get()?;
+    // Every wait bounded (db::blocking), the request's span carried along.
+    crate::db::blocking::with_conn(&state.pool, state.settings.db_timeout, move |conn| {
         let granted = gate(
-            &mut conn,
+            conn,
             credentials,
             &project,
             need,
             allow_anonymous,
             (&registry, &time_zone),
         )?;
-        work(&mut conn, granted)
+        work(conn, granted)
     })
-    .await?
+    .await
 }
 
 /// What a granted request is handed besides its project and caller.
@@ -203,28 +200,25 @@ where
 {
     let credentials = Credentials::from_request(req);
     let allow_anonymous = state.settings.allow_anonymous;
-    let pool = state.pool.clone();
     let registry = state.registry.clone();
     let time_zone = state.settings.time_zone.clone();
-    web::block(move || -> Result<T> {
-        let mut conn = pool.get()?;
+    crate::db::blocking::with_conn(&state.pool, state.settings.db_timeout, move |conn| {
         if let Credentials::Token(key) = &credentials {
-            let (granted, item) =
-                token_gate::<I>(&mut conn, key, &path, need, (&registry, &time_zone))?;
+            let (granted, item) = token_gate::<I>(conn, key, &path, need, (&registry, &time_zone))?;
             return work(granted, item);
         }
         let granted = gate(
-            &mut conn,
+            conn,
             credentials,
             &path.project,
             need,
             allow_anonymous,
             (&registry, &time_zone),
         )?;
-        let item = I::load(&mut conn, &granted.project, &path.app_name, &path.item_name)?;
+        let item = I::load(conn, &granted.project, &path.app_name, &path.item_name)?;
         work(granted, item)
     })
-    .await?
+    .await
 }
 
 /// [`gate`] for a token caller, on the rows of one [`ItemAccess`] statement.

@@ -55,7 +55,8 @@ pub async fn list(
     let granted = authorize(&req, &state, &project, Need::Read).await?;
     let page = parse_query(req.query_string())?;
     let (number, size) = (page.page, page.page_size);
-    let (results, count) = web::block(move || load(&granted, &page)).await??;
+    let (results, count) =
+        crate::db::blocking::run(state.settings.db_timeout, move || load(&granted, &page)).await?;
     let link = |n: i64| page_url(&req, n, size);
     let next = (number * size < count).then(|| link(number + 1));
     let previous = (number > 1).then(|| link(number - 1));

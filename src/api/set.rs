@@ -3,11 +3,10 @@
 //! The write is an activity event (`cache_set`) with the user.
 
 use actix_web::web::{Data, Path, Payload};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse};
 
 use super::access::{Need, authorize_item};
 use super::{ItemPath, activity, payload};
-use crate::Error;
 use crate::auth::item_access::Exists;
 use crate::cache::Provenance;
 use crate::state::AppState;
@@ -33,9 +32,7 @@ pub async fn set(
     let bytes = payload::read_limited(&req, body, state.settings.max_body_bytes).await?;
     let data = payload::parse_data(&req, &bytes)?;
     drop(bytes);
-    let span = tracing::Span::current();
-    web::block(move || {
-        let _in_request = span.enter(); // "Updated item ..." names the request
+    crate::db::blocking::run(state.settings.db_timeout, move || {
         let user = granted.caller.user();
         let (app, name) = (&path.app_name, &path.item_name);
         let event = activity::event(
@@ -59,7 +56,6 @@ pub async fn set(
             )
             .map(drop)
     })
-    .await
-    .map_err(Error::from)??;
+    .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "detail": "ok" })))
 }

@@ -7,6 +7,10 @@ use sha2::{Digest, Sha512};
 use crate::db::DbConn;
 use crate::db::models::{ApiToken, User};
 
+/// The longest expiry a token may get: 100 years. Longer ones would overflow the
+/// timestamp types, and a token for longer is one without an expiry.
+pub const MAX_EXPIRY_HOURS: u32 = 24 * 365 * 100;
+
 /// Characters of the token kept in clear for lookup.
 pub const PREFIX_LEN: usize = 8;
 
@@ -49,7 +53,15 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// Creates and stores a token for `user`, returning the secret.
 pub fn create(conn: &mut DbConn, user: &User, expiry_hours: Option<u32>) -> crate::Result<String> {
     let token = generate();
-    let expiry = expiry_hours.map(|h| crate::db::now() + chrono::Duration::hours(i64::from(h)));
+    let expiry = match expiry_hours {
+        None => None,
+        Some(h) if h > MAX_EXPIRY_HOURS => {
+            return Err(crate::Error::BadRequest(format!(
+                "Token expiry must be at most {MAX_EXPIRY_HOURS} hours (100 years)"
+            )));
+        }
+        Some(h) => Some(crate::db::now() + chrono::Duration::hours(i64::from(h))),
+    };
     ApiToken::create(conn, user.id, &token.prefix, &token.digest, expiry)?;
     Ok(token.secret)
 }

@@ -29,7 +29,7 @@ pub fn run(database_url: Option<String>, opts: Opts) -> anyhow::Result<ExitCode>
     if path.exists() {
         anyhow::bail!("{} already exists: name a new file", path.display());
     }
-    let mut conn = Manager::new(url).connect_once()?;
+    let mut conn = Manager::new(url, &db::PoolOptions::default()).connect_once()?;
     db::vacuum_into(&mut conn, path)?;
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     tracing::info!(

@@ -8,6 +8,7 @@ mod backup;
 mod deletecache;
 mod demo;
 mod migrate;
+pub mod output;
 mod project;
 mod role;
 mod serve;
@@ -74,14 +75,26 @@ pub struct Context {
 }
 
 impl Context {
-    /// Reads settings, opens (and migrates) the database and builds the registry.
+    /// Reads settings, opens (and migrates) the database and builds the registry, for
+    /// a command (no statement timeout: a large `deletecache` may take long).
     pub fn open(database_url: Option<String>, plugins: RegistryBuilder) -> anyhow::Result<Self> {
+        Self::open_with(database_url, plugins, false)
+    }
+
+    /// [`open`](Self::open); `server` bounds every PostgreSQL statement by the
+    /// database timeout, so a request answers in time.
+    pub fn open_with(
+        database_url: Option<String>,
+        plugins: RegistryBuilder,
+        server: bool,
+    ) -> anyhow::Result<Self> {
         let settings = Settings::from_env(database_url).map_err(anyhow::Error::msg)?;
         let pool = db::open(
             &settings.database_url,
             &PoolOptions {
                 max_size: settings.pool_size,
                 connection_timeout: settings.db_timeout,
+                statement_timeout: server.then_some(settings.db_timeout),
             },
         )?;
         let mut conn = pool.get()?;
@@ -148,6 +161,7 @@ pub fn init_logging(format: LogFormat) {
 
 /// Runs a parsed command line with these plugins. Errors are one log line and exit 1.
 pub fn run(cli: Cli, plugins: RegistryBuilder) -> ExitCode {
+    output::guard_standard_streams();
     let format = LogFormat::from_env();
     init_logging(format.clone().unwrap_or(LogFormat::Text));
     match format

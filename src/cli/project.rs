@@ -4,6 +4,9 @@
 
 use std::process::ExitCode;
 
+use diesel::Connection;
+
+use super::output::print_result;
 use super::{Context, find_project};
 use crate::db::models::{NewProject, Project, ProjectBlock, ProjectType, PublicAccess};
 
@@ -60,26 +63,31 @@ pub fn run(ctx: &Context, cmd: Command) -> anyhow::Result<ExitCode> {
                 Some(p) => Some(find_project(&mut conn, p)?),
                 None => None,
             };
-            let project = Project::create(
-                &mut conn,
-                &NewProject {
-                    title: &title,
-                    project_type: if category {
-                        ProjectType::Category
-                    } else {
-                        ProjectType::Project
+            // Committed only once the UUID is printed: a project the caller cannot
+            // name is not kept.
+            let project = conn.transaction(|conn| -> anyhow::Result<Project> {
+                let project = Project::create(
+                    conn,
+                    &NewProject {
+                        title: &title,
+                        project_type: if category {
+                            ProjectType::Category
+                        } else {
+                            ProjectType::Project
+                        },
+                        parent: parent.as_ref(),
+                        description: &description,
+                        public_access,
                     },
-                    parent: parent.as_ref(),
-                    description: &description,
-                    public_access,
-                },
-            )?;
+                )?;
+                print_result(&project.uuid.to_string())?;
+                Ok(project)
+            })?;
             tracing::info!(
                 "Created {} {}",
                 project.project_type.as_str().to_lowercase(),
                 project.log_title()
             );
-            println!("{}", project.uuid);
             Ok(ExitCode::SUCCESS)
         }
         Command::Block { project } => {

@@ -24,7 +24,7 @@ pub fn run(
     opts: Opts,
 ) -> anyhow::Result<ExitCode> {
     limit_malloc_arenas();
-    let ctx = Context::open(database_url, plugins)?;
+    let ctx = Context::open_with(database_url, plugins, true)?;
     if opts.demo {
         super::demo::create_if_empty(&ctx, &opts.bind)?;
     }

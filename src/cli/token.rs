@@ -2,7 +2,10 @@
 
 use std::process::ExitCode;
 
+use diesel::Connection;
+
 use super::Context;
+use super::output::print_result;
 use crate::auth::token;
 use crate::db::models::User;
 
@@ -29,8 +32,11 @@ pub fn run(ctx: &Context, cmd: Command) -> anyhow::Result<ExitCode> {
             let mut conn = ctx.conn()?;
             let user = User::find_by_username(&mut conn, &username)?
                 .ok_or_else(|| anyhow::anyhow!("User not found: \"{username}\""))?;
-            let secret = token::create(&mut conn, &user, expiry_hours)?;
-            println!("{secret}");
+            // Committed only once the token is printed: a token nobody saw is not kept.
+            conn.transaction(|conn| -> anyhow::Result<()> {
+                let secret = token::create(conn, &user, expiry_hours)?;
+                print_result(&secret)
+            })?;
             Ok(ExitCode::SUCCESS)
         }
     }

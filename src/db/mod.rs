@@ -7,6 +7,7 @@
 //! SQLite write transactions must begin with a write statement: a deferred transaction
 //! that has read first can fail with `SQLITE_BUSY` without waiting when it upgrades.
 
+pub mod blocking;
 pub mod models;
 pub mod schema;
 mod scope;
@@ -103,8 +104,11 @@ pub enum DatabaseUrl {
 /// Errors opening the database, each a one-line message for the operator.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    /// The URL's scheme is neither sqlite nor postgres.
-    #[error("unsupported database URL \"{0}\": use sqlite://PATH or postgres://USER@HOST/DB")]
+    /// The URL's scheme is neither sqlite nor postgres (shown without its password).
+    #[error(
+        "unsupported database URL \"{}\": use sqlite://PATH or postgres://USER@HOST/DB",
+        redact(.0, .0)
+    )]
     Scheme(String),
     /// The server or file could not be opened.
     #[error("cannot connect to the database: {0}")]
@@ -136,31 +140,53 @@ impl DatabaseUrl {
 }
 
 /// Establishes [`DbConn`]s for the pool, configuring each SQLite connection.
+///
+/// PostgreSQL connections get libpq's own bounds on every wait unless the URL sets them
+/// already: `connect_timeout`, TCP keepalives and `tcp_user_timeout` (a dead or
+/// black-holed network is noticed instead of waited on forever) and, for the server's
+/// pool, a `statement_timeout` (see [`PoolOptions`]).
 #[derive(Debug, Clone)]
 pub struct Manager {
     url: DatabaseUrl,
+    /// The PostgreSQL URL with the timeout parameters added.
+    pg_url: Option<String>,
 }
 
 impl Manager {
-    /// A manager for `url`.
-    pub fn new(url: DatabaseUrl) -> Self {
-        Manager { url }
+    /// A manager for `url` with the bounds of `options`.
+    pub fn new(url: DatabaseUrl, options: &PoolOptions) -> Self {
+        let pg_url = match &url {
+            DatabaseUrl::Postgres(u) => Some(with_pg_timeouts(u, options)),
+            DatabaseUrl::Sqlite(_) => None,
+        };
+        Manager { url, pg_url }
     }
 
-    /// One connection outside any pool, with the real error as one line.
+    /// One connection outside any pool, with the real error as one line (any password
+    /// in it redacted).
     pub fn connect_once(&self) -> Result<DbConn, OpenError> {
         self.establish().map_err(|e| {
             let place = match &self.url {
                 DatabaseUrl::Sqlite(p) => format!("SQLite file {}: ", p.display()),
                 DatabaseUrl::Postgres(_) => String::new(),
             };
-            OpenError::Connect(format!("{place}{}", one_line(&e.to_string())))
+            OpenError::Connect(format!("{place}{}", one_line(&self.redact(&e.to_string()))))
         })
+    }
+
+    /// `message` without the database password.
+    fn redact(&self, message: &str) -> String {
+        match &self.url {
+            DatabaseUrl::Postgres(url) => redact(message, url),
+            DatabaseUrl::Sqlite(_) => message.to_owned(),
+        }
     }
 
     fn establish(&self) -> Result<DbConn, diesel::ConnectionError> {
         match &self.url {
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url).map(DbConn::Pg),
+            DatabaseUrl::Postgres(url) => {
+                PgConnection::establish(self.pg_url.as_deref().unwrap_or(url)).map(DbConn::Pg)
+            }
             DatabaseUrl::Sqlite(path) => {
                 if path.is_dir() {
                     return Err(diesel::ConnectionError::BadConnection(format!(
@@ -217,8 +243,14 @@ impl ManageConnection for Manager {
 pub struct PoolOptions {
     /// Most connections at once.
     pub max_size: u32,
-    /// How long a checkout waits before the request gets a 503.
+    /// How long a checkout waits before the request gets a 503; on PostgreSQL also the
+    /// connect timeout and the TCP timeouts (keepalives, `tcp_user_timeout`).
     pub connection_timeout: Duration,
+    /// PostgreSQL `statement_timeout` of every pooled connection: the server cancels a
+    /// statement (a lock wait included) that runs longer. The server sets it to
+    /// `SODARCACHE_DB_TIMEOUT_SECONDS`; commands run without one (a `deletecache` of a
+    /// large site may take long). Migrations never have one.
+    pub statement_timeout: Option<Duration>,
 }
 
 impl Default for PoolOptions {
@@ -226,7 +258,117 @@ impl Default for PoolOptions {
         PoolOptions {
             max_size: 8,
             connection_timeout: Duration::from_secs(5),
+            statement_timeout: None,
         }
+    }
+}
+
+/// `url` with libpq's timeout parameters added, each unless the URL sets it already:
+/// `connect_timeout` (whole seconds, libpq's minimum is 2), keepalives after as many
+/// idle seconds with a third as long between probes, `tcp_user_timeout` (unacknowledged
+/// data), and `statement_timeout` through `options` (the URL's own `-c` settings come
+/// after it, so they win).
+fn with_pg_timeouts(url: &str, options: &PoolOptions) -> String {
+    let secs = options.connection_timeout.as_secs_f64().ceil().max(1.0) as u64;
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut params: Vec<String> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let has = |params: &[String], key: &str| {
+        params
+            .iter()
+            .any(|p| p.split('=').next().is_some_and(|k| k == key))
+    };
+    let defaults = [
+        ("connect_timeout", secs.max(2).to_string()),
+        ("keepalives", "1".to_owned()),
+        ("keepalives_idle", secs.to_string()),
+        ("keepalives_interval", (secs / 3).max(1).to_string()),
+        ("keepalives_count", "3".to_owned()),
+        ("tcp_user_timeout", (secs * 1000).to_string()),
+    ];
+    for (key, value) in defaults {
+        if !has(&params, key) {
+            params.push(format!("{key}={value}"));
+        }
+    }
+    if let Some(limit) = options.statement_timeout {
+        let ours = format!("-c%20statement_timeout%3D{}", limit.as_millis().max(1));
+        match params.iter_mut().find(|p| p.starts_with("options=")) {
+            Some(theirs) => *theirs = format!("options={ours}%20{}", &theirs["options=".len()..]),
+            None => params.push(format!("options={ours}")),
+        }
+    }
+    format!("{base}?{}", params.join("&"))
+}
+
+/// `message` with every secret of the database URL `url` replaced by `***`: the
+/// password of its user info and any `password` or `sslpassword` parameter, as written
+/// and percent-decoded. For every message that may quote the URL (a malformed URL is
+/// quoted by libpq).
+pub fn redact(message: &str, url: &str) -> String {
+    let mut secrets: Vec<String> = Vec::new();
+    if let Some((_, rest)) = url.split_once("://")
+        && let Some((userinfo, _)) = rest.rsplit_once('@')
+        && let Some((_, password)) = userinfo.split_once(':')
+    {
+        secrets.push(password.to_owned());
+    }
+    if let Some((_, query)) = url.split_once('?') {
+        for pair in query.split('&') {
+            if let Some((key, value)) = pair.split_once('=')
+                && matches!(key, "password" | "sslpassword")
+            {
+                secrets.push(value.to_owned());
+            }
+        }
+    }
+    let decoded: Vec<String> = secrets.iter().map(|s| percent_decode_lossy(s)).collect();
+    secrets.extend(decoded);
+    secrets.retain(|s| !s.is_empty());
+    // Longest first, so a secret containing another is replaced whole.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut out = message.to_owned();
+    for secret in &secrets {
+        out = out.replace(secret.as_str(), "***");
+    }
+    out
+}
+
+fn percent_decode_lossy(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Logs pool errors (failed reconnects) without the database password.
+#[derive(Debug)]
+struct RedactingErrorHandler(Manager);
+
+impl r2d2::HandleError<r2d2::Error> for RedactingErrorHandler {
+    fn handle_error(&self, error: r2d2::Error) {
+        tracing::warn!(
+            "database connection: {}",
+            one_line(&self.0.redact(&error.to_string()))
+        );
     }
 }
 
@@ -239,9 +381,15 @@ pub fn open(url: &str, options: &PoolOptions) -> Result<DbPool, OpenError> {
     // A PostgreSQL connection can die with its server; one idle for a while is pinged
     // on checkout (see `TrackedConn`). SQLite files do not go away.
     let ping_on_checkout = parsed.is_postgres();
-    let manager = Manager::new(parsed);
+    let manager = Manager::new(parsed, options);
     let mut conn = manager.connect_once()?;
-    migrate(&mut conn).map_err(|e| OpenError::Migrate(one_line(&e.to_string())))?;
+    if let DbConn::Pg(c) = &mut conn {
+        // A long migration must not be cancelled by the pool's statement timeout.
+        c.batch_execute("SET statement_timeout = 0")
+            .map_err(|e| OpenError::Migrate(one_line(&manager.redact(&e.to_string()))))?;
+    }
+    migrate(&mut conn)
+        .map_err(|e| OpenError::Migrate(one_line(&manager.redact(&e.to_string()))))?;
     drop(conn);
     let pool = r2d2::Pool::builder()
         .max_size(options.max_size)
@@ -251,7 +399,7 @@ pub fn open(url: &str, options: &PoolOptions) -> Result<DbPool, OpenError> {
         .min_idle(Some(0))
         .connection_timeout(options.connection_timeout)
         .test_on_check_out(ping_on_checkout)
-        .error_handler(Box::new(r2d2::LoggingErrorHandler))
+        .error_handler(Box::new(RedactingErrorHandler(manager.clone())))
         .event_handler(Box::new(crate::metrics::PoolEvents))
         .build_unchecked(manager);
     Ok(pool)

@@ -16,16 +16,13 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let idle_sqlite = if sqlite { state.pool.try_get() } else { None };
     let ok = match idle_sqlite {
         Some(mut conn) => conn.batch_execute("SELECT 1").is_ok(),
-        None => {
-            let pool = state.pool.clone();
-            web::block(move || {
-                pool.get()
-                    .ok()
-                    .is_some_and(|mut c| c.batch_execute("SELECT 1").is_ok())
-            })
-            .await
-            .unwrap_or(false)
-        }
+        // Bounded like every request's database work: during an outage this answers
+        // 503 within the database timeout, never after the outage.
+        None => crate::db::blocking::with_conn(&state.pool, state.settings.db_timeout, |c| {
+            Ok(c.batch_execute("SELECT 1")?)
+        })
+        .await
+        .is_ok(),
     };
     if ok {
         HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))

@@ -117,22 +117,14 @@ pub fn encode_component(s: &str) -> String {
     out
 }
 
-/// Runs `f` with a pooled connection on the blocking pool.
+/// Runs `f` with a pooled connection on the blocking pool, every wait bounded
+/// ([`crate::db::blocking`]).
 pub async fn block<T, F>(state: &web::Data<AppState>, f: F) -> Result<T>
 where
     T: Send + 'static,
     F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
 {
-    let pool = state.pool.clone();
-    // The request's span (its request id) goes along, so log lines written while the
-    // work runs name the request.
-    let span = tracing::Span::current();
-    web::block(move || {
-        let _in_request = span.enter();
-        let mut conn = pool.get()?;
-        f(&mut conn)
-    })
-    .await?
+    crate::db::blocking::with_conn(&state.pool, state.settings.db_timeout, f).await
 }
 
 /// Rejects a POST whose CSRF token does not match the session's (403).

@@ -183,6 +183,7 @@ impl TestApp {
             &PoolOptions {
                 max_size: settings.pool_size,
                 connection_timeout: settings.db_timeout,
+                statement_timeout: Some(settings.db_timeout),
             },
         )
         .expect("open test database");

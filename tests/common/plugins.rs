@@ -1,6 +1,9 @@
 //! One configurable project-app plugin for tests: writes an item, does nothing, fails
-//! or panics, optionally after sleeping (to keep a sync job running for a while).
+//! or panics, optionally after sleeping or after waiting for a [`Gate`] the test opens
+//! (to keep a sync job running for exactly as long as the test needs, whatever the
+//! machine's load).
 
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
@@ -17,11 +20,38 @@ enum Outcome {
     Panic,
 }
 
+/// A gate plugin calls wait at until the test opens it (or a minute passes, so a
+/// failed test does not leave threads behind for long).
+#[derive(Debug, Clone, Default)]
+pub struct Gate(Arc<(Mutex<bool>, Condvar)>);
+
+impl Gate {
+    /// A closed gate.
+    pub fn new() -> Self {
+        Gate::default()
+    }
+
+    /// Lets every waiting and future call through.
+    pub fn open(&self) {
+        *self.0.0.lock().unwrap() = true;
+        self.0.1.notify_all();
+    }
+
+    fn wait(&self) {
+        let (open, changed) = &*self.0;
+        let guard = open.lock().unwrap();
+        let _ = changed
+            .wait_timeout_while(guard, Duration::from_secs(60), |open| !*open)
+            .unwrap();
+    }
+}
+
 /// A plugin named `name` with a fixed behaviour.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct TestPlugin {
     name: &'static str,
     sleep: Option<Duration>,
+    gate: Option<Gate>,
     outcome: Outcome,
 }
 
@@ -30,6 +60,7 @@ impl TestPlugin {
         TestPlugin {
             name,
             sleep: None,
+            gate: None,
             outcome,
         }
     }
@@ -63,6 +94,16 @@ impl TestPlugin {
     }
 }
 
+impl TestPlugin {
+    /// Waits for `gate` to open first, in every call.
+    pub fn gated(self, gate: &Gate) -> Self {
+        TestPlugin {
+            gate: Some(gate.clone()),
+            ..self
+        }
+    }
+}
+
 impl ProjectAppPlugin for TestPlugin {
     fn name(&self) -> &'static str {
         self.name
@@ -87,6 +128,9 @@ impl TestPlugin {
     fn call(&self, ctx: &SyncContext) -> SyncResult {
         if let Some(d) = self.sleep {
             std::thread::sleep(d);
+        }
+        if let Some(gate) = &self.gate {
+            gate.wait();
         }
         match self.outcome {
             Outcome::Nothing => {}
