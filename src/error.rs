@@ -35,10 +35,17 @@ pub enum Error {
     /// 503: the database or the cache backend is unavailable.
     #[error("{0}")]
     Unavailable(String),
+    /// 503 with `Retry-After`: the server is at a limit it keeps on purpose (password
+    /// checks, request bodies in memory); the same request shortly after may succeed.
+    #[error("{0}")]
+    Busy(String),
     /// 500: a bug or an unexpected failure; the text is logged, never sent.
     #[error("{0}")]
     Internal(String),
 }
+
+/// Seconds a client is asked to wait (`Retry-After`) after an [`Error::Busy`].
+pub const BUSY_RETRY_AFTER_SECONDS: u32 = 1;
 
 /// Upstream's (Django REST framework's) text for a missing permission.
 pub const PERMISSION_DENIED: &str = "You do not have permission to perform this action.";
@@ -57,7 +64,7 @@ impl Error {
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Unavailable(_) | Error::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -68,6 +75,11 @@ impl Error {
             Error::Internal(_) => "Internal server error, see the server log.".to_owned(),
             other => other.to_string(),
         }
+    }
+
+    /// Seconds for a `Retry-After` header, for errors that pass with time.
+    pub fn retry_after(&self) -> Option<u32> {
+        matches!(self, Error::Busy(_)).then_some(BUSY_RETRY_AFTER_SECONDS)
     }
 
     /// 403 with upstream's wording.
@@ -125,7 +137,10 @@ impl ResponseError for Error {
         if let Error::Internal(detail) = self {
             tracing::error!(%detail, "internal error");
         }
-        HttpResponse::build(self.status())
-            .json(serde_json::json!({ "detail": self.public_message() }))
+        let mut res = HttpResponse::build(self.status());
+        if let Some(secs) = self.retry_after() {
+            res.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
+        }
+        res.json(serde_json::json!({ "detail": self.public_message() }))
     }
 }

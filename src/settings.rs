@@ -48,6 +48,21 @@ pub struct Settings {
     /// `SODARCACHE_HISTORY_VERSIONS`: earlier versions kept per item (default 5, 0 off).
     /// Stored in the database at start, so every writer of it keeps the same number.
     pub history_versions: u32,
+    /// `SODARCACHE_LOGIN_FAILURE_LIMIT`: failed logins allowed per username and address
+    /// within the cool-off (default 5, as django-axes).
+    pub login_failure_limit: u32,
+    /// `SODARCACHE_LOGIN_ADDRESS_FAILURE_LIMIT`: failed logins allowed per address,
+    /// whatever the usernames, within the cool-off (default 30).
+    pub login_address_failure_limit: u32,
+    /// `SODARCACHE_LOGIN_COOLOFF_SECONDS`: how long failures count and a lockout lasts
+    /// after the last one (default 300).
+    pub login_cooloff: Duration,
+    /// `SODARCACHE_PASSWORD_CHECKS`: password checks at once per process (default half
+    /// the CPUs, at least 1).
+    pub password_checks: usize,
+    /// `SODARCACHE_TRUSTED_PROXIES`: reverse proxies whose forwarding headers are
+    /// believed (addresses or CIDR networks; default none).
+    pub trusted_proxies: crate::auth::address::TrustedProxies,
 }
 
 impl std::fmt::Debug for Settings {
@@ -74,6 +89,14 @@ impl std::fmt::Debug for Settings {
             .field("metrics_bind", &self.metrics_bind)
             .field("time_zone", &self.time_zone)
             .field("history_versions", &self.history_versions)
+            .field("login_failure_limit", &self.login_failure_limit)
+            .field(
+                "login_address_failure_limit",
+                &self.login_address_failure_limit,
+            )
+            .field("login_cooloff", &self.login_cooloff)
+            .field("password_checks", &self.password_checks)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish_non_exhaustive()
     }
 }
@@ -101,6 +124,12 @@ impl Default for Settings {
             metrics_bind: None,
             time_zone: SiteTimeZone::utc(),
             history_versions: 5,
+            login_failure_limit: 5,
+            login_address_failure_limit: 30,
+            login_cooloff: Duration::from_secs(300),
+            password_checks: std::thread::available_parallelism()
+                .map_or(1, |n| (n.get() / 2).max(1)),
+            trusted_proxies: Default::default(),
         }
     }
 }
@@ -194,6 +223,38 @@ impl Settings {
                 }
                 n
             },
+            login_failure_limit: parse_range(
+                &get,
+                "SODARCACHE_LOGIN_FAILURE_LIMIT",
+                d.login_failure_limit,
+                1,
+                1_000_000,
+            )?,
+            login_address_failure_limit: parse_range(
+                &get,
+                "SODARCACHE_LOGIN_ADDRESS_FAILURE_LIMIT",
+                d.login_address_failure_limit,
+                1,
+                1_000_000,
+            )?,
+            login_cooloff: parse_seconds(
+                &get,
+                "SODARCACHE_LOGIN_COOLOFF_SECONDS",
+                d.login_cooloff,
+                ONE_YEAR_SECONDS,
+            )?,
+            password_checks: parse_range(
+                &get,
+                "SODARCACHE_PASSWORD_CHECKS",
+                d.password_checks,
+                1,
+                1024,
+            )?,
+            trusted_proxies: match get("SODARCACHE_TRUSTED_PROXIES") {
+                None => d.trusted_proxies,
+                Some(list) => crate::auth::address::TrustedProxies::parse(&list)
+                    .map_err(|e| format!("SODARCACHE_TRUSTED_PROXIES: {e}"))?,
+            },
         })
     }
 }
@@ -228,6 +289,26 @@ fn parse_seconds(
         ));
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+/// A whole number from `min` to `max`.
+fn parse_range<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: T,
+    min: T,
+    max: T,
+) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let value = parse(get, key, default)?;
+    if value < min || value > max {
+        return Err(format!(
+            "{key}: \"{value}\" must be between {min} and {max}"
+        ));
+    }
+    Ok(value)
 }
 
 fn parse<T: std::str::FromStr>(

@@ -48,6 +48,7 @@ impl Application {
             pool: pool.clone(),
             registry: registry.clone(),
             wake_worker: wake_worker.clone(),
+            login: crate::auth::throttle::LoginGuard::from_settings(&settings),
         });
         let key = {
             let mut conn = pool.get()?;
@@ -59,6 +60,11 @@ impl Application {
             settings.worker_poll,
             settings.job_stale_after,
             wake_worker,
+        ));
+        actix_web::rt::spawn(crate::auth::throttle::prune_forever(
+            pool.clone(),
+            settings.db_timeout,
+            settings.login_cooloff,
         ));
         let secure = settings.secure_cookies;
         let metrics_on = settings.metrics_enabled();

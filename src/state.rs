@@ -17,4 +17,7 @@ pub struct AppState {
     pub registry: PluginRegistry,
     /// Wakes this process's sync worker when a request queues a job.
     pub wake_worker: Arc<tokio::sync::Notify>,
+    /// Every password check goes through it: login throttling and the bound on
+    /// concurrent checks ([`crate::auth::throttle`]).
+    pub login: crate::auth::throttle::LoginGuard,
 }

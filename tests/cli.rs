@@ -547,7 +547,7 @@ fn token_count(pool: &DbPool) -> i64 {
     use sodarcache::db::schema::api_tokens;
     api_tokens::table
         .count()
-        .get_result(&mut *pool.get().unwrap())
+        .get_result(&mut **pool.get().unwrap())
         .unwrap()
 }
 

@@ -185,11 +185,11 @@ diesel::joinable!(events -> projects (project_id));
 diesel::joinable!(project_access_blocks -> projects (project_id));
 
 diesel::table! {
-    login_attempts (id) {
-        id -> BigInt,
+    login_failures (address, username) {
+        address -> Text,
         username -> Text,
-        ip -> Text,
-        attempted_at -> Timestamp,
+        failures -> Integer,
+        last_at -> Timestamp,
     }
 }
 
@@ -206,5 +206,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     sync_job_plugins,
     events,
     site_settings,
-    login_attempts,
+    login_failures,
 );

@@ -57,7 +57,11 @@ impl ResponseError for WebError {
                     tracing::error!(%detail, "internal error");
                 }
                 let message = e.public_message();
-                let mut res = HttpResponse::build(e.status())
+                let mut res = HttpResponse::build(e.status());
+                if let Some(secs) = e.retry_after() {
+                    res.insert_header((header::RETRY_AFTER, secs.to_string()));
+                }
+                let mut res = res
                     .content_type(ContentType::plaintext())
                     .body(message.clone());
                 res.extensions_mut().insert(ErrorMessage(message));

@@ -1,8 +1,8 @@
 //! `GET /login`, `POST /login`, `POST /logout`.
 //!
-//! Passwords are checked off the async threads; unknown users are checked against a
-//! dummy hash so both take as long. After [`MAX_FAILURES`] failures for a username
-//! from one address, that pair gets 429 for [`LOCKOUT`].
+//! Passwords are checked through [`crate::auth::throttle`] (counted first, atomically;
+//! at most so many at once; unknown users as slow as known ones). A locked-out login
+//! is a 429 showing the form and when to try again, with `Retry-After`.
 
 use actix_session::Session;
 use actix_web::http::{StatusCode, header};
@@ -14,16 +14,12 @@ use super::WebError;
 use super::error::StyledPage;
 use super::extract::CurrentUser;
 use super::format::When;
-use super::page::{Layout, block, check_csrf, flash, redirect, render};
+use super::page::{Layout, check_csrf, flash, redirect, render};
 use crate::Error;
-use crate::auth::{password, session};
-use crate::db::models::{LoginAttempt, User};
+use crate::auth::address::client_ip;
+use crate::auth::session;
+use crate::auth::throttle::Verdict;
 use crate::state::AppState;
-
-/// Failures allowed before the lockout.
-pub const MAX_FAILURES: i64 = 5;
-/// How long the lockout lasts, and how far back failures count.
-pub const LOCKOUT: chrono::Duration = chrono::Duration::minutes(5);
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -100,56 +96,37 @@ pub async fn login(
 ) -> Result<HttpResponse, WebError> {
     check_csrf(&session, &form.csrf_token)?;
     let form = form.into_inner();
-    let ip = req
-        .peer_addr()
-        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
     let username = form.username.trim().to_owned();
-    let (u, i) = (username.clone(), ip.clone());
-    let recent = block(&state, move |conn| {
-        Ok(LoginAttempt::recent(
-            conn,
-            &u,
-            &i,
-            crate::db::now() - LOCKOUT,
-            MAX_FAILURES,
-        )?)
-    })
-    .await?;
-    if recent.len() as i64 >= MAX_FAILURES {
-        // Locked until the oldest of the last MAX_FAILURES failures leaves the window.
-        let unlock = recent[recent.len() - 1] + LOCKOUT;
-        let wait = (unlock - crate::db::now()).num_seconds().max(1);
-        let mut page = form_page(
-            &session,
-            safe_next(&form.next),
-            username,
-            Some("Too many failed login attempts for this username from your address.".into()),
-        );
-        page.unlock = Some((When::new(unlock), super::format::ago_until(wait)));
-        let mut res = styled(StatusCode::TOO_MANY_REQUESTS, &page)?;
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from(wait as u64));
-        return Ok(res);
-    }
-    let (u, i) = (username.clone(), ip.clone());
-    let pool = state.pool.clone();
-    let user = web::block(move || -> crate::Result<Option<User>> {
-        let mut conn = pool.get()?;
-        let user = User::find_by_username(&mut conn, &u)?.filter(|u| u.is_active);
-        let ok = password::verify(
-            &form.password,
-            user.as_ref().map(|u| u.password_hash.as_str()),
-        );
-        if ok {
-            LoginAttempt::clear(&mut conn, &u, &i, crate::db::now() - LOCKOUT)?;
-            Ok(user)
-        } else {
-            LoginAttempt::record_failure(&mut conn, &u, &i)?;
-            Ok(None)
+    let ip = client_ip(&req, &state.settings.trusted_proxies)
+        .unwrap_or(std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED));
+    let verdict = state
+        .login
+        .check(
+            &state.pool,
+            state.settings.db_timeout,
+            ip,
+            &username,
+            form.password,
+        )
+        .await?;
+    let user = match verdict {
+        Verdict::Accepted(user) => Some(user),
+        Verdict::Rejected => None,
+        Verdict::LockedOut { until } => {
+            let wait = (until - crate::db::now()).num_seconds().max(1);
+            let mut page = form_page(
+                &session,
+                safe_next(&form.next),
+                username,
+                Some("Too many failed login attempts.".into()),
+            );
+            page.unlock = Some((When::new(until), super::format::ago_until(wait)));
+            let mut res = styled(StatusCode::TOO_MANY_REQUESTS, &page)?;
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(wait as u64));
+            return Ok(res);
         }
-    })
-    .await
-    .map_err(Error::from)??;
+    };
     match user {
         Some(user) => {
             session::log_in(&session, &user)?;

@@ -5,7 +5,7 @@ mod cache_item;
 mod event;
 pub mod item_version;
 mod job_list;
-mod login_attempt;
+mod login_failure;
 mod project;
 mod project_block;
 mod project_list;
@@ -22,7 +22,7 @@ pub use cache_item::{
 pub use event::{Event, NewEvent};
 pub use item_version::{ItemVersion, ItemVersionSummary, KEEP_SETTING, WriteOrigin};
 pub use job_list::{JobQuery, JobScope};
-pub use login_attempt::LoginAttempt;
+pub use login_failure::LoginFailures;
 pub use project::{NewProject, Project, ProjectType, PublicAccess};
 pub use project_block::ProjectBlock;
 pub use project_list::{ProjectOrder, ProjectQuery, ReadableTotals, last_sync_id_sql};
