@@ -37,6 +37,8 @@ pub mod cli;
 #[doc(hidden)]
 pub mod metrics;
 #[doc(hidden)]
+pub mod names;
+#[doc(hidden)]
 pub mod plugins;
 #[doc(hidden)]
 pub mod settings;

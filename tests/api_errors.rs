@@ -82,11 +82,15 @@ backend_test! {
             let who = As::User("superuser");
             let unknown = uuid::Uuid::new_v4();
             for endpoint in ["retrieve", "retrieve/date", "delete"] {
-                for project in [unknown.to_string(), "not-a-uuid".to_owned(), "%FF%FE".to_owned()] {
+                for project in [unknown.to_string(), "not-a-uuid".to_owned()] {
                     let path = format!("/cache/api/{endpoint}/{project}/{APP}/{ITEM}");
                     let method = if endpoint == "delete" { Method::DELETE } else { Method::GET };
                     send(w.request(method, &path, who)).await.assert_error(404, "Not found.");
                 }
+                // A path that is not UTF-8 once decoded breaks the input rules: 400.
+                let path = format!("/cache/api/{endpoint}/%FF%FE/{APP}/{ITEM}");
+                let method = if endpoint == "delete" { Method::DELETE } else { Method::GET };
+                send(w.request(method, &path, who)).await.assert_status_with_detail(400);
                 let missing = w.item_path(endpoint, &w.project, "missing");
                 let method = if endpoint == "delete" { Method::DELETE } else { Method::GET };
                 send(w.request(method, &missing, who)).await.assert_error(404, "Not found.");

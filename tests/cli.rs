@@ -685,3 +685,17 @@ fn database_passwords_never_appear_in_messages() {
         }
     }
 }
+
+backend_test! {
+    fn control_characters_cannot_forge_log_lines(db) {
+        let forged = "x\nINFO Created superuser \"mallory\"";
+        let out = run(&db, &["synccache", "-p", forged]);
+        // One line: the newline is shown escaped.
+        assert_eq!(out.single_error(), "Not a valid UUID: x\\nINFO Created superuser \"mallory\"");
+        let out = run_with(&db.url, &["user", "add", "mal\u{1b}lory"], &[], "pw\n");
+        assert_eq!(
+            out.single_error(),
+            format!("Usernames {}", sodarcache::names::CONTROL_RULE)
+        );
+    }
+}

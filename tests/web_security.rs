@@ -386,3 +386,75 @@ backend_test! {
         });
     }
 }
+
+backend_test! {
+    fn control_characters_and_bad_escapes_in_forms_and_filters_are_a_400(db) {
+        let app = spawn(&db);
+        let project = {
+            let conn = &mut *app.conn();
+            fx::user(conn, "alice", true);
+            fx::project(conn, "P", None, None)
+        };
+        run(async {
+            // The unauthenticated login form: a NUL username is a 400, not a database error.
+            let c = client();
+            let resp = login(&c, &app, "ali\0ce", PASSWORD).await;
+            assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+            assert!(resp.text().await.unwrap().contains("Usernames must not contain control characters"));
+            let c = logged_in(&app, "alice").await;
+            for query in ["q=%00", "app=%00", "q=a%0Ab", "q=%FF", "app=%FE"] {
+                let (status, body) = get(&c, &app, &format!("/cache/project/{}?{query}", project.uuid)).await;
+                assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+            }
+        });
+    }
+}
+
+backend_test! {
+    fn next_must_be_a_same_site_path_without_control_characters(db) {
+        let app = spawn(&db);
+        fx::user(&mut app.conn(), "alice", false);
+        run(async {
+            let c = logged_in(&app, "alice").await;
+            for next in ["/%09/evil.example", "/%0a", "/%0d%0aSet-Cookie:x=1", "/\\evil.example", "%2F%2Fevil.example", "https://evil.example/"] {
+                let resp = c.get(app.url(&format!("/login?next={next}"))).send().await.unwrap();
+                assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{next}");
+                assert_eq!(location(&resp), "/cache/", "{next}");
+            }
+            let resp = c.get(app.url("/login?next=/cache/jobs%3Fpage%3D2")).send().await.unwrap();
+            assert_eq!(location(&resp), "/cache/jobs?page=2");
+            let resp = c.get(app.url("/login?next=/caf%C3%A9")).send().await.unwrap();
+            assert_eq!(location(&resp), "/caf%C3%A9", "non-ASCII is percent-encoded");
+        });
+    }
+}
+
+backend_test! {
+    fn flash_messages_are_capped_and_the_cookie_stays_small(db) {
+        let app = spawn(&db);
+        let project = {
+            let conn = &mut *app.conn();
+            let alice = fx::user(conn, "alice", false);
+            let p = fx::project(conn, "P", None, None);
+            fx::role(conn, &p, &alice, sodarcache::db::models::Role::Owner);
+            p
+        };
+        run(async {
+            let c = logged_in(&app, "alice").await;
+            let token = session_csrf(&c, &app).await;
+            let path = format!("/cache/project/{}/delete", project.uuid);
+            let mut biggest = 0;
+            for i in 0..90 {
+                let resp = post(&c, &app, &path, &[("csrf_token", &token)]).await;
+                assert_eq!(resp.status(), StatusCode::SEE_OTHER, "POST {i}");
+                for cookie in resp.headers().get_all(SET_COOKIE) {
+                    biggest = biggest.max(cookie.len());
+                }
+            }
+            assert!(biggest < 4096, "session cookie grew to {biggest} bytes");
+            let html = page(&c, &app, &format!("/cache/project/{}", project.uuid)).await;
+            let shown = html.matches("Nothing was cached there").count();
+            assert!((1..=5).contains(&shown), "{shown} flashes shown");
+        });
+    }
+}

@@ -45,6 +45,10 @@ pub async fn envelope(
         }
     };
     req.extensions_mut().insert(version);
+    if let Err(e) = crate::names::check_url(req.uri().path(), req.uri().query().unwrap_or("")) {
+        let res = detail_response(e.status(), &e.public_message());
+        return Ok(finish(req.into_response(res), version, exempt));
+    }
     let method = req.method().clone();
     // Handlers' and extractors' errors arrive here as responses; an `Err` can only come
     // from a service that failed outright, and the server renders it as it is. (The

@@ -114,12 +114,16 @@ fn from_json(body: &[u8]) -> Result<JsonText, Error> {
 fn from_form(body: &[u8]) -> Result<JsonText, Error> {
     let text = std::str::from_utf8(body)
         .map_err(|_| Error::BadRequest("Form data is not valid UTF-8.".into()))?;
-    let fields = web::Query::<HashMap<String, String>>::from_query(text)
-        .map_err(|e| Error::BadRequest(format!("Form parse error - {e}")))?;
-    let data = fields.get("data").ok_or_else(missing)?;
-    Ok(JsonText::from_value(&serde_json::Value::String(
-        data.clone(),
-    )))
+    // Decoded strictly: `%FF` is a 400, never silently U+FFFD.
+    let mut data = None;
+    for pair in text.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if crate::names::decode(key, true)? == "data" {
+            data = Some(crate::names::decode(value, true)?.into_owned());
+        }
+    }
+    let data = data.ok_or_else(missing)?;
+    Ok(JsonText::from_value(&serde_json::Value::String(data)))
 }
 
 /// The `data` field of a `multipart/form-data` body (`curl -F data=...`, or a file part
@@ -232,6 +236,12 @@ Content-Type: application/octet-stream\r\n\r\nline 1\r\nline 2\r\n--XyZ--\r\n";
             from_multipart("multipart/form-data", field),
             Err(Error::BadRequest(_))
         ));
+    }
+
+    #[test]
+    fn form_escapes_that_are_not_utf8_are_refused() {
+        assert!(matches!(from_form(b"data=%FF"), Err(Error::BadRequest(_))));
+        assert_eq!(from_form(b"data=caf%C3%A9").unwrap().as_str(), r#""café""#);
     }
 
     #[test]

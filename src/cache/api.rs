@@ -183,8 +183,11 @@ impl SodarCache {
         self.inner.app_names.clone()
     }
 
-    /// Fails with upstream's message unless `app_name` is a registered app.
+    /// Fails with upstream's message unless `app_name` is a registered app (and first
+    /// with the [names rule](crate::names), so the message never carries a control
+    /// character).
     pub fn check_app_name(&self, app_name: &str) -> Result<()> {
+        crate::names::check("App names", app_name)?;
         if self.inner.app_names.contains(&app_name) {
             Ok(())
         } else {
@@ -212,6 +215,12 @@ impl SodarCache {
             return Err(Error::BadRequest(
                 "Cache data can not be null: store a JSON object, list, string or number".into(),
             ));
+        }
+        if data.depth_exceeds(super::MAX_JSON_DEPTH) {
+            return Err(Error::BadRequest(format!(
+                "Cache data is nested deeper than {} levels of arrays and objects",
+                super::MAX_JSON_DEPTH
+            )));
         }
         Ok(())
     }
@@ -335,6 +344,7 @@ impl SodarCache {
         name: &str,
         project: Option<&Project>,
     ) -> Result<Option<CacheItem>> {
+        check_key(app_name, name)?;
         let mut conn = self.conn()?;
         Ok(CacheItem::find(
             &mut conn,
@@ -351,6 +361,7 @@ impl SodarCache {
         name: &str,
         project: Option<&Project>,
     ) -> Result<Option<f64>> {
+        check_key(app_name, name)?;
         let mut conn = self.conn()?;
         let date = CacheItem::find_date(&mut conn, Scope::of(project), app_name, name)?;
         Ok(date.map(epoch_seconds))
@@ -384,6 +395,7 @@ impl SodarCache {
         project: Option<&Project>,
         event: Option<&NewEvent<'_>>,
     ) -> Result<bool> {
+        check_key(app_name, name)?;
         let deleted = self.write_on(conn, |conn| {
             let deleted = CacheItem::delete_one(conn, Scope::of(project), app_name, name)? > 0;
             if let Some(event) = event.filter(|_| deleted) {
@@ -445,7 +457,15 @@ pub fn epoch_seconds(t: chrono::NaiveDateTime) -> f64 {
     t.and_utc().timestamp_micros() as f64 / 1e6
 }
 
+/// The names rule for a key that is read or deleted (unknown names simply match
+/// nothing; a control character is refused, as in writes).
+fn check_key(app_name: &str, name: &str) -> Result<()> {
+    crate::names::check("App names", app_name)?;
+    crate::names::check("Item names", name)
+}
+
 fn check_item_name(name: &str) -> Result<()> {
+    crate::names::check("Item names", name)?;
     let len = name.chars().count();
     if len == 0 || len > MAX_NAME_LEN {
         return Err(Error::BadRequest(format!(

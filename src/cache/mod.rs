@@ -24,3 +24,8 @@ pub const APP_NAME: &str = "sodarcache";
 pub const DATA_TYPE_JSON: &str = "json";
 /// Longest app or item name.
 pub const MAX_NAME_LEN: usize = 255;
+/// Deepest nesting of arrays and objects a cache document may have: every stored
+/// document then parses into a `serde_json::Value` (whose parser stops below 128), and
+/// neither SQLite's JSON functions (1,000) nor PostgreSQL's parser (its stack) refuse
+/// it, so both backends answer the same 400.
+pub const MAX_JSON_DEPTH: usize = 100;

@@ -146,9 +146,10 @@ pub fn init_logging(format: LogFormat) {
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder
+            .fmt_fields(escaping_fields())
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .try_init(),
-        // Every span from the root down: the request span (request id, method, route)
+        // JSON escapes control characters itself. Every span from the root down: the request span (request id, method, route)
         // stays on the line even when an inner span is the current one.
         LogFormat::Json => builder
             .json()
@@ -157,6 +158,23 @@ pub fn init_logging(format: LogFormat) {
             .with_span_list(true)
             .try_init(),
     };
+}
+
+/// How log lines render their fields: as the default formatter does, with every
+/// control character escaped ([`crate::names::escape_for_log`]), so a name with a
+/// newline cannot forge a log line.
+pub fn escaping_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + 'static {
+    use tracing_subscriber::field::MakeExt;
+    tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+        let text = format!("{value:?}");
+        let text = crate::names::escape_for_log(&text);
+        if field.name() == "message" {
+            write!(w, "{text}")
+        } else {
+            write!(w, "{field}={text}")
+        }
+    })
+    .delimited(" ")
 }
 
 /// Runs a parsed command line with these plugins. Errors are one log line and exit 1.

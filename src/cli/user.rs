@@ -28,6 +28,7 @@ pub fn run(ctx: &Context, cmd: Command) -> anyhow::Result<ExitCode> {
             superuser,
         } => {
             let username = username.trim();
+            crate::names::check("Usernames", username)?;
             if username.is_empty()
                 || username.chars().count() > 150
                 || username.contains(char::is_whitespace)

@@ -117,6 +117,35 @@ impl JsonText {
         serde_json::from_str(&self.0).unwrap_or(serde_json::Value::Null)
     }
 
+    /// Whether arrays and objects nest deeper than `limit` levels (`[]` is 1). One pass
+    /// over the text, without recursion or allocation.
+    pub fn depth_exceeds(&self, limit: usize) -> bool {
+        let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+        for b in self.0.bytes() {
+            if in_string {
+                match b {
+                    _ if escaped => escaped = false,
+                    b'\\' => escaped = true,
+                    b'"' => in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => in_string = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    if depth > limit {
+                        return true;
+                    }
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        false
+    }
+
     /// Size of the stored text in bytes.
     pub fn len(&self) -> usize {
         self.0.len()
@@ -392,5 +421,22 @@ mod tests {
         );
         round_trips(Role::VARIANTS, Role::as_str, Role::parse);
         assert_eq!(ProjectType::Category.to_string(), "CATEGORY");
+    }
+
+    #[test]
+    fn nesting_depth_counts_arrays_and_objects_outside_strings() {
+        let nested = |n: usize| {
+            super::JsonText::parse(&format!("{}{}", "[".repeat(n), "]".repeat(n))).unwrap()
+        };
+        assert!(!nested(3).depth_exceeds(3));
+        assert!(nested(4).depth_exceeds(3));
+        let tricky = super::JsonText::parse(r#"{"a": "[[[[\"{{{{", "b": [{"c": []}]}"#).unwrap();
+        assert!(!tricky.depth_exceeds(4), "brackets in strings do not count");
+        assert!(tricky.depth_exceeds(3));
+        // Everything the cache accepts parses into a Value, so no reader gets `null`.
+        let limit = crate::cache::MAX_JSON_DEPTH;
+        let deepest = nested(limit);
+        assert!(!deepest.depth_exceeds(limit));
+        assert!(serde_json::from_str::<serde_json::Value>(deepest.as_str()).is_ok());
     }
 }

@@ -49,13 +49,31 @@ pub struct LoginForm {
     next: String,
 }
 
-/// Only local paths are followed after login (no open redirect).
-fn safe_next(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
-        next.to_owned()
-    } else {
-        "/cache/".to_owned()
+/// Only paths of this site are followed after login (no open redirect): `next` must
+/// start with one `/` and hold no backslash and no control character (browsers drop
+/// tabs and newlines, so `/<TAB>/evil.example` would become `//evil.example`);
+/// anything else is the overview. Non-ASCII characters and spaces are percent-encoded
+/// for the `Location` header.
+pub fn safe_next(next: &str) -> String {
+    let same_site = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(crate::names::is_control);
+    if !same_site {
+        return "/cache/".to_owned();
     }
+    let mut out = String::with_capacity(next.len());
+    for c in next.chars() {
+        if c.is_ascii_graphic() {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    out
 }
 
 fn form_page(
@@ -97,6 +115,7 @@ pub async fn login(
     check_csrf(&session, &form.csrf_token)?;
     let form = form.into_inner();
     let username = form.username.trim().to_owned();
+    crate::names::check("Usernames", &username)?;
     let ip = client_ip(&req, &state.settings.trusted_proxies)
         .unwrap_or(std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED));
     let verdict = state

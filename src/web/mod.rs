@@ -43,6 +43,20 @@ pub fn security_headers() -> DefaultHeaders {
         .add(("Content-Security-Policy", CSP))
 }
 
+/// Refuses a request to the admin pages whose path or query string breaks the
+/// [names rule](crate::names) with a 400 page (the API, in its own scope, checks its
+/// own after media type negotiation).
+pub async fn check_url(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    if let Err(e) = crate::names::check_url(req.uri().path(), req.uri().query().unwrap_or("")) {
+        let res = actix_web::ResponseError::error_response(&WebError::from(e));
+        return Ok(req.into_response(res));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
 /// `/healthz`, registered by startup outside the other middleware (no session, no
 /// tracing span; the security headers only): load balancers call it often.
 pub fn health_routes(cfg: &mut web::ServiceConfig) {
@@ -59,6 +73,7 @@ pub fn health_routes(cfg: &mut web::ServiceConfig) {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("")
+            .wrap(from_fn(check_url))
             .wrap(ErrorHandlers::new().default_handler(error_page::styled_errors))
             .wrap(from_fn(no_store))
             .wrap(Compress::default())

@@ -25,14 +25,26 @@ pub struct Flash {
 }
 
 const FLASH_KEY: &str = "flash";
+/// Flash messages kept for the next page: the newest ones (many POSTs without a page
+/// load in between once grew the session cookie past the browsers' 4 KB, then a 500).
+pub const MAX_FLASHES: usize = 5;
+/// Longest flash text kept, in characters (longer ones end with an ellipsis).
+pub const MAX_FLASH_CHARS: usize = 300;
 
-/// Queues a flash message for the next page.
+/// Queues a flash message for the next page; only the newest [`MAX_FLASHES`] are kept.
 pub fn flash(session: &Session, level: &str, text: impl Into<String>) {
     let mut all: Vec<Flash> = session.get(FLASH_KEY).ok().flatten().unwrap_or_default();
+    let mut text: String = text.into();
+    if let Some((cut, _)) = text.char_indices().nth(MAX_FLASH_CHARS) {
+        text.truncate(cut);
+        text.push('…');
+    }
     all.push(Flash {
         level: level.to_owned(),
-        text: text.into(),
+        text,
     });
+    let excess = all.len().saturating_sub(MAX_FLASHES);
+    all.drain(..excess);
     let _ = session.insert(FLASH_KEY, all);
 }
 
