@@ -5,11 +5,13 @@
 //! until `tcp_user_timeout` or the keepalives notice), so the async side stops waiting
 //! instead and the request answers 503 in time:
 //!
-//! 1. a working connection (a pool slot, then on PostgreSQL the checkout ping) within
-//!    the database timeout plus [`MARGIN`]: during an outage this is where requests
-//!    wait, so they answer 503 within `SODARCACHE_DB_TIMEOUT_SECONDS` + 1 s;
-//! 2. the unit of work within [`WORK_FACTOR`] times the timeout more (each PostgreSQL
-//!    statement is also cut at the timeout by the server's `statement_timeout`).
+//! 1. a connection (a pool slot, and on PostgreSQL the check of a connection that sat
+//!    idle) within the database timeout plus [`MARGIN`];
+//! 2. then the unit of work within the timeout plus [`MARGIN`] again: on a black-holed
+//!    network the first statement never answers, so requests answer 503 within
+//!    `SODARCACHE_DB_TIMEOUT_SECONDS` + 1 s of getting their connection. (Each
+//!    PostgreSQL statement is also cut at the timeout by the server's
+//!    `statement_timeout`, so healthy work fits.)
 //!
 //! A unit of work abandoned this way still runs to its end on its thread (and its
 //! connection comes back, or is dropped as broken); the client was told 503, which
@@ -20,10 +22,8 @@ use std::time::Duration;
 use super::{DbConn, DbPool};
 use crate::{Error, Result};
 
-/// Slack on top of the database timeout for the first phase.
+/// Slack on top of the database timeout, for each phase.
 pub const MARGIN: Duration = Duration::from_secs(1);
-/// The second phase may take this many database timeouts.
-pub const WORK_FACTOR: u32 = 3;
 
 /// The error of a wait that ran out.
 fn timed_out() -> Error {
@@ -31,7 +31,7 @@ fn timed_out() -> Error {
 }
 
 /// Runs `f` with a pooled connection on a blocking thread, waiting at most `wait` +
-/// [`MARGIN`] for a working connection and [`WORK_FACTOR`] × `wait` more for `f`.
+/// [`MARGIN`] for the connection and as long again for `f`.
 pub async fn with_conn<T, F>(pool: &DbPool, wait: Duration, f: F) -> Result<T>
 where
     T: Send + 'static,
@@ -58,7 +58,7 @@ where
     .map_err(|_| timed_out())?;
     let done = match first {
         Some(done) => done,
-        None => tokio::time::timeout(wait * WORK_FACTOR, &mut task)
+        None => tokio::time::timeout(wait + MARGIN, &mut task)
             .await
             .map_err(|_| timed_out())?,
     };
@@ -72,7 +72,7 @@ where
     T: Send + 'static,
     F: FnOnce() -> Result<T> + Send + 'static,
 {
-    let limit = wait + MARGIN + wait * WORK_FACTOR;
+    let limit = (wait + MARGIN) * 2;
     let span = tracing::Span::current();
     let task = tokio::task::spawn_blocking(move || {
         let _in_request = span.enter();
