@@ -63,6 +63,12 @@ pub struct Settings {
     /// `SODARCACHE_TRUSTED_PROXIES`: reverse proxies whose forwarding headers are
     /// believed (addresses or CIDR networks; default none).
     pub trusted_proxies: crate::auth::address::TrustedProxies,
+    /// `SODARCACHE_SESSION_IDLE_SECONDS`: a login session without a request for this
+    /// long has ended (default 86400, one day).
+    pub session_idle: Duration,
+    /// `SODARCACHE_SESSION_MAX_AGE_SECONDS`: a login session ends this long after the
+    /// login (default 1209600, two weeks: Django's `SESSION_COOKIE_AGE`).
+    pub session_max_age: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -97,6 +103,8 @@ impl std::fmt::Debug for Settings {
             .field("login_cooloff", &self.login_cooloff)
             .field("password_checks", &self.password_checks)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("session_idle", &self.session_idle)
+            .field("session_max_age", &self.session_max_age)
             .finish_non_exhaustive()
     }
 }
@@ -130,6 +138,8 @@ impl Default for Settings {
             password_checks: std::thread::available_parallelism()
                 .map_or(1, |n| (n.get() / 2).max(1)),
             trusted_proxies: Default::default(),
+            session_idle: Duration::from_secs(86_400),
+            session_max_age: Duration::from_secs(1_209_600),
         }
     }
 }
@@ -255,6 +265,18 @@ impl Settings {
                 Some(list) => crate::auth::address::TrustedProxies::parse(&list)
                     .map_err(|e| format!("SODARCACHE_TRUSTED_PROXIES: {e}"))?,
             },
+            session_idle: parse_seconds(
+                &get,
+                "SODARCACHE_SESSION_IDLE_SECONDS",
+                d.session_idle,
+                ONE_YEAR_SECONDS,
+            )?,
+            session_max_age: parse_seconds(
+                &get,
+                "SODARCACHE_SESSION_MAX_AGE_SECONDS",
+                d.session_max_age,
+                ONE_YEAR_SECONDS * 10,
+            )?,
         })
     }
 }

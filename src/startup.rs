@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_session::SessionMiddleware;
-use actix_session::config::CookieContentSecurity;
+use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_session::storage::CookieSessionStore;
 use actix_web::cookie::SameSite;
 use actix_web::dev::Server;
@@ -61,11 +61,7 @@ impl Application {
             settings.job_stale_after,
             wake_worker,
         ));
-        actix_web::rt::spawn(crate::auth::throttle::prune_forever(
-            pool.clone(),
-            settings.db_timeout,
-            settings.login_cooloff,
-        ));
+        actix_web::rt::spawn(crate::auth::prune_forever(pool.clone(), settings.clone()));
         let secure = settings.secure_cookies;
         let metrics_on = settings.metrics_enabled();
         // With a metrics address, `/metrics` is served there only.
@@ -74,6 +70,9 @@ impl Application {
             Some(addr) => Some(spawn_metrics_server(addr, state.clone())?),
             None => None,
         };
+        let cookie_ttl = actix_web::cookie::time::Duration::seconds(
+            i64::try_from(settings.session_max_age.as_secs()).unwrap_or(i64::MAX),
+        );
         let server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
                 .cookie_name(COOKIE_NAME.to_owned())
@@ -81,6 +80,9 @@ impl Application {
                 .cookie_http_only(true)
                 .cookie_same_site(SameSite::Lax)
                 .cookie_content_security(CookieContentSecurity::Private)
+                // The cookie lives as long as the longest a session may (it was a
+                // browser-session cookie); the server-side record decides before that.
+                .session_lifecycle(PersistentSession::default().session_ttl(cookie_ttl))
                 .build();
             App::new()
                 .wrap(Condition::new(

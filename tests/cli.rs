@@ -699,3 +699,34 @@ backend_test! {
         );
     }
 }
+
+backend_test! {
+    fn token_list_shows_prefixes_and_token_revoke_ends_a_token(db) {
+        let pool = db.pool();
+        fx::user(&mut pool.get().unwrap(), "alice", false);
+        fx::user(&mut pool.get().unwrap(), "bob", false);
+        let first = run(&db, &["token", "create", "alice"]).stdout.trim().to_owned();
+        let second = run(&db, &["token", "create", "alice", "--expiry-hours", "5"]).stdout.trim().to_owned();
+        let bobs = run(&db, &["token", "create", "bob"]).stdout.trim().to_owned();
+        let out = run(&db, &["token", "list", "alice"]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(lines.len(), 2, "{}", out.stdout);
+        assert!(lines[0].starts_with(&format!("{}\t", &first[..8])) && lines[0].ends_with("\tnever"), "{}", lines[0]);
+        assert!(lines[1].starts_with(&format!("{}\t", &second[..8])) && !lines[1].ends_with("never"), "{}", lines[1]);
+        assert!(!out.stdout.contains(&first) && !out.stdout.contains(&second), "secrets are never shown");
+
+        let out = run(&db, &["token", "revoke", &first[..8]]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let conn = &mut **pool.get().unwrap();
+        assert!(token::authenticate(conn, &first).unwrap().is_none(), "revoked");
+        assert!(token::authenticate(conn, &second).unwrap().is_some());
+        assert!(token::authenticate(conn, &bobs).unwrap().is_some());
+        // The whole token works as its prefix too; unknown and malformed prefixes are errors.
+        assert_eq!(run(&db, &["token", "revoke", &second]).code, 0);
+        assert!(token::authenticate(conn, &second).unwrap().is_none());
+        assert_eq!(run(&db, &["token", "revoke", &first[..8]]).single_error(), format!("No token with prefix \"{}\"", &first[..8]));
+        assert!(run(&db, &["token", "revoke", "xyz"]).single_error().starts_with("Not a token prefix"));
+        assert_eq!(run(&db, &["token", "list", "nobody"]).single_error(), "User not found: \"nobody\"");
+    }
+}

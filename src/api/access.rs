@@ -14,6 +14,7 @@ use actix_web::{HttpRequest, web};
 use super::ItemPath;
 use super::auth::{Caller, Credentials, INVALID_TOKEN, NO_CREDENTIALS};
 use crate::auth::item_access::{ItemAccess, ItemPart, ItemRequest};
+use crate::auth::session::SessionPolicy;
 use crate::auth::{Access, Permissions, token};
 use crate::cache::SodarCache;
 use crate::db::DbConn;
@@ -90,6 +91,7 @@ where
 {
     let credentials = Credentials::from_request(req);
     let allow_anonymous = state.settings.allow_anonymous;
+    let sessions = SessionPolicy::from_settings(&state.settings);
     let registry = state.registry.clone();
     let time_zone = state.settings.time_zone.clone();
     let project = project.to_owned();
@@ -101,6 +103,7 @@ where
             &project,
             need,
             allow_anonymous,
+            &sessions,
             (&registry, &time_zone),
         )?;
         work(conn, granted)
@@ -119,9 +122,10 @@ fn gate(
     project: &str,
     need: Need,
     allow_anonymous: bool,
+    sessions: &SessionPolicy,
     backend: Backend<'_>,
 ) -> Result<Granted> {
-    let caller = credentials.resolve(conn)?;
+    let caller = credentials.resolve(conn, sessions)?;
     if matches!(caller, Caller::Anonymous) && !allow_anonymous {
         return Err(Error::Unauthorized(NO_CREDENTIALS.into()));
     }
@@ -200,6 +204,7 @@ where
 {
     let credentials = Credentials::from_request(req);
     let allow_anonymous = state.settings.allow_anonymous;
+    let sessions = SessionPolicy::from_settings(&state.settings);
     let registry = state.registry.clone();
     let time_zone = state.settings.time_zone.clone();
     crate::db::blocking::with_conn(&state.pool, state.settings.db_timeout, move |conn| {
@@ -213,6 +218,7 @@ where
             &path.project,
             need,
             allow_anonymous,
+            &sessions,
             (&registry, &time_zone),
         )?;
         let item = I::load(conn, &granted.project, &path.app_name, &path.item_name)?;

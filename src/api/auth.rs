@@ -13,7 +13,7 @@ use actix_session::SessionExt;
 use actix_web::HttpRequest;
 use actix_web::http::header;
 
-use crate::auth::session::{self, CSRF_HEADER};
+use crate::auth::session::{self, CSRF_HEADER, SessionPolicy};
 use crate::auth::token;
 use crate::db::DbConn;
 use crate::db::models::User;
@@ -33,10 +33,10 @@ pub enum Credentials {
     Token(String),
     /// A `token` header that cannot be a token: 401 with this text.
     Malformed(&'static str),
-    /// A session cookie naming a user; `csrf_ok` tells whether the request may write.
+    /// A session cookie with a session key; `csrf_ok` tells whether the request may write.
     Session {
-        /// The session's user id.
-        user_id: i64,
+        /// The cookie's server-side session key.
+        key: String,
         /// Safe method, or an unsafe one with the right CSRF token.
         csrf_ok: bool,
     },
@@ -74,14 +74,14 @@ impl Credentials {
             return found;
         }
         let session = req.get_session();
-        match session::user_id(&session) {
-            Some(user_id) => {
+        match session::key(&session) {
+            Some(key) => {
                 let csrf_ok = req.method().is_safe()
                     || session::check_csrf(
                         &session,
                         req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()),
                     );
-                Credentials::Session { user_id, csrf_ok }
+                Credentials::Session { key, csrf_ok }
             }
             None => Credentials::Anonymous,
         }
@@ -89,14 +89,14 @@ impl Credentials {
 
     /// Looks the caller up. Fails with 401 for a bad token and 403 for a session
     /// write without CSRF token; never fails for "nobody".
-    pub fn resolve(self, conn: &mut DbConn) -> Result<Caller> {
+    pub fn resolve(self, conn: &mut DbConn, sessions: &SessionPolicy) -> Result<Caller> {
         match self {
             Credentials::Token(key) => token::authenticate(conn, &key)?
                 .map(Caller::User)
                 .ok_or_else(|| Error::Unauthorized(INVALID_TOKEN.into())),
             Credentials::Malformed(detail) => Err(Error::Unauthorized(detail.into())),
-            Credentials::Session { user_id, csrf_ok } => {
-                match User::find_by_id(conn, user_id)?.filter(|u| u.is_active) {
+            Credentials::Session { key, csrf_ok } => {
+                match session::user_for_key(conn, &key, sessions)? {
                     Some(_) if !csrf_ok => Err(Error::Forbidden(CSRF_FAILED.into())),
                     Some(user) => Ok(Caller::User(user)),
                     None => Ok(Caller::Anonymous),

@@ -16,7 +16,8 @@
 //!   `AXES_COOLOFF_TIME`) after the last failure that counted; attempts while locked
 //!   do not push it back. A successful login resets its pair (axes'
 //!   `AXES_RESET_ON_SUCCESS`) and takes its attempt back from the address.
-//! - Counters older than the cool-off are pruned on a schedule ([`prune_forever`]).
+//! - Counters older than the cool-off are pruned on a schedule
+//!   ([`super::prune_forever`]).
 //!
 //! Password checks (Argon2, slow and memory-hungry by design) run on blocking threads,
 //! at most `SODARCACHE_PASSWORD_CHECKS` at once per process; a check that cannot start
@@ -227,27 +228,9 @@ fn uncount(conn: &mut crate::db::DbConn, key: &str, username: &str) -> Result<()
     Ok(())
 }
 
-/// Deletes failure counters older than the cool-off now, then every minute (or every
-/// cool-off, when shorter), for as long as the server runs.
-pub async fn prune_forever(pool: DbPool, wait: Duration, cooloff: Duration) {
-    let every = cooloff
-        .min(Duration::from_secs(60))
-        .max(Duration::from_secs(1));
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        let before = now() - chrono::Duration::from_std(cooloff).unwrap_or(chrono::Duration::MAX);
-        match blocking::with_conn(&pool, wait, move |conn| {
-            Ok(LoginFailures::prune(conn, before)?)
-        })
-        .await
-        {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!("Pruned {n} expired login failure counters"),
-            Err(e) => tracing::warn!("Could not prune login failure counters: {e}"),
-        }
-    }
+/// Deletes failure counters older than the cool-off; how many.
+pub fn prune(conn: &mut crate::db::DbConn, policy: &Policy) -> Result<usize> {
+    Ok(LoginFailures::prune(conn, now() - policy.cooloff())?)
 }
 
 #[cfg(test)]

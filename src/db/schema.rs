@@ -193,6 +193,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    user_sessions (id) {
+        id -> BigInt,
+        key_digest -> Text,
+        user_id -> BigInt,
+        created -> Timestamp,
+        last_seen -> Timestamp,
+        expires -> Timestamp,
+    }
+}
+
+diesel::joinable!(user_sessions -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     projects,
@@ -207,4 +220,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     site_settings,
     login_failures,
+    user_sessions,
 );

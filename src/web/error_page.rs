@@ -16,7 +16,6 @@ use askama::Template;
 use super::error::{ErrorMessage, StyledPage};
 use super::page::{Layout, block};
 use crate::auth::session;
-use crate::db::models::User;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -59,14 +58,18 @@ pub fn styled_errors<B: MessageBody + 'static>(
         };
         let session = req.get_session();
         let user = match (
-            session::user_id(&session),
+            session::key(&session),
             req.app_data::<web::Data<AppState>>(),
         ) {
-            (Some(id), Some(state)) => block(state, move |conn| Ok(User::find_by_id(conn, id)?))
+            (Some(key), Some(state)) => {
+                let policy = session::SessionPolicy::from_settings(&state.settings);
+                block(state, move |conn| {
+                    session::user_for_key(conn, &key, &policy)
+                })
                 .await
                 .ok()
                 .flatten()
-                .filter(|u| u.is_active),
+            }
             _ => None,
         };
         let layout = match &user {

@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use super::WebError;
 use super::page::{block, check_csrf};
 use crate::Error;
-use crate::auth::session;
+use crate::auth::session::{self, SessionPolicy};
 use crate::db::models::User;
 use crate::state::AppState;
 
@@ -53,12 +53,18 @@ impl FromRequest for CurrentUser {
         let req = req.clone();
         Box::pin(async move {
             let session = req.get_session();
-            let Some(id) = session::user_id(&session) else {
+            let Some(key) = session::key(&session) else {
                 return Err(login_required(&req));
             };
             let state = app_state(&req)?;
-            let user = block(&state, move |conn| Ok(User::find_by_id(conn, id)?)).await?;
-            match user.filter(|u| u.is_active) {
+            let policy = SessionPolicy::from_settings(&state.settings);
+            // The one place every admin page passes: a revoked, expired or idle session,
+            // or an inactive user, ends here (one indexed lookup).
+            let user = block(&state, move |conn| {
+                session::user_for_key(conn, &key, &policy)
+            })
+            .await?;
+            match user {
                 Some(u) => Ok(CurrentUser(u)),
                 None => {
                     session::log_out(&session);

@@ -14,10 +14,10 @@ use super::WebError;
 use super::error::StyledPage;
 use super::extract::CurrentUser;
 use super::format::When;
-use super::page::{Layout, check_csrf, flash, redirect, render};
+use super::page::{Layout, block, check_csrf, flash, redirect, render};
 use crate::Error;
 use crate::auth::address::client_ip;
-use crate::auth::session;
+use crate::auth::session::{self, SessionPolicy};
 use crate::auth::throttle::Verdict;
 use crate::state::AppState;
 
@@ -95,11 +95,21 @@ fn form_page(
 #[get("/login")]
 pub async fn login_form(
     session: Session,
+    state: web::Data<AppState>,
     query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, WebError> {
     let next = safe_next(query.next.as_deref().unwrap_or("/cache/"));
-    if session::user_id(&session).is_some() {
-        return Ok(redirect(&next));
+    // Only a live session goes on: a revoked one would bounce between here and the page.
+    if let Some(key) = session::key(&session) {
+        let policy = SessionPolicy::from_settings(&state.settings);
+        if block(&state, move |conn| {
+            session::user_for_key(conn, &key, &policy)
+        })
+        .await?
+        .is_some()
+        {
+            return Ok(redirect(&next));
+        }
     }
     render(form_page(&session, next, String::new(), None))
 }
@@ -148,7 +158,17 @@ pub async fn login(
     };
     match user {
         Some(user) => {
-            session::log_in(&session, &user)?;
+            let policy = SessionPolicy::from_settings(&state.settings);
+            let previous = session::key(&session);
+            let key = block(&state, move |conn| {
+                // Logging in again replaces the browser's previous session.
+                if let Some(old) = previous {
+                    session::revoke(conn, &old)?;
+                }
+                session::start(conn, &user, &policy)
+            })
+            .await?;
+            session::log_in(&session, &key)?;
             Ok(redirect(&safe_next(&form.next)))
         }
         None => {
@@ -204,9 +224,14 @@ pub async fn confirm_logout(
 #[post("/logout")]
 pub async fn logout(
     session: Session,
+    state: web::Data<AppState>,
     form: web::Form<LogoutForm>,
 ) -> Result<HttpResponse, WebError> {
     check_csrf(&session, &form.csrf_token)?;
+    // Revoked in the database: a copy of the cookie opens nothing any more, anywhere.
+    if let Some(key) = session::key(&session) {
+        block(&state, move |conn| session::revoke(conn, &key).map(drop)).await?;
+    }
     // Not `session::log_out` (purge): a purged session ignores inserts, so the flash
     // below would be lost. A renewed, emptied session is just as logged out.
     session.renew();

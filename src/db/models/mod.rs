@@ -15,6 +15,7 @@ pub mod stats;
 mod sync_job;
 mod token;
 mod user;
+mod user_session;
 
 pub use cache_item::{
     CacheItem, CacheItemSummary, ItemOrder, ItemQuery, NewCacheItem, ScopeTotals,
@@ -31,3 +32,4 @@ pub use site_setting::SiteSetting;
 pub use sync_job::{JobStatus, Origin, PluginRun, SyncJob};
 pub use token::ApiToken;
 pub use user::User;
+pub use user_session::UserSession;

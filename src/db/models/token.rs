@@ -64,6 +64,20 @@ impl ApiToken {
             .load(conn)
     }
 
+    /// A user's tokens, oldest first.
+    pub fn list_for_user(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<ApiToken>> {
+        api_tokens::table
+            .filter(api_tokens::user_id.eq(user_id))
+            .order((api_tokens::created, api_tokens::id))
+            .select(ApiToken::as_select())
+            .load(conn)
+    }
+
+    /// Deletes every token with this prefix; how many.
+    pub fn delete_by_prefix(conn: &mut DbConn, prefix: &str) -> QueryResult<usize> {
+        diesel::delete(api_tokens::table.filter(api_tokens::prefix.eq(prefix))).execute(conn)
+    }
+
     /// Tokens whose prefix matches.
     pub fn find_by_prefix(conn: &mut DbConn, prefix: &str) -> QueryResult<Vec<ApiToken>> {
         api_tokens::table

@@ -45,6 +45,14 @@ impl User {
         crate::on_backend!(conn, |c| q.returning(User::as_returning()).get_result(c))
     }
 
+    /// Replaces the password hash (the caller also ends the user's sessions).
+    pub fn set_password_hash(conn: &mut DbConn, id: i64, password_hash: &str) -> QueryResult<()> {
+        diesel::update(users::table.find(id))
+            .set(users::password_hash.eq(password_hash))
+            .execute(conn)?;
+        Ok(())
+    }
+
     /// The user with this username, if any.
     pub fn find_by_username(conn: &mut DbConn, username: &str) -> QueryResult<Option<User>> {
         users::table
