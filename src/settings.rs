@@ -63,6 +63,10 @@ pub struct Settings {
     /// `SODARCACHE_TRUSTED_PROXIES`: reverse proxies whose forwarding headers are
     /// believed (addresses or CIDR networks; default none).
     pub trusted_proxies: crate::auth::address::TrustedProxies,
+    /// `SODARCACHE_PUBLIC_URL`: the scheme, host and port (and path prefix) users reach
+    /// the server at, for absolute links; default: from the request (see
+    /// [`crate::auth::address::base_url`]).
+    pub public_url: Option<String>,
     /// `SODARCACHE_SESSION_IDLE_SECONDS`: a login session without a request for this
     /// long has ended (default 86400, one day).
     pub session_idle: Duration,
@@ -103,6 +107,7 @@ impl std::fmt::Debug for Settings {
             .field("login_cooloff", &self.login_cooloff)
             .field("password_checks", &self.password_checks)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("public_url", &self.public_url)
             .field("session_idle", &self.session_idle)
             .field("session_max_age", &self.session_max_age)
             .finish_non_exhaustive()
@@ -138,6 +143,7 @@ impl Default for Settings {
             password_checks: std::thread::available_parallelism()
                 .map_or(1, |n| (n.get() / 2).max(1)),
             trusted_proxies: Default::default(),
+            public_url: None,
             session_idle: Duration::from_secs(86_400),
             session_max_age: Duration::from_secs(1_209_600),
         }
@@ -264,6 +270,13 @@ impl Settings {
                 None => d.trusted_proxies,
                 Some(list) => crate::auth::address::TrustedProxies::parse(&list)
                     .map_err(|e| format!("SODARCACHE_TRUSTED_PROXIES: {e}"))?,
+            },
+            public_url: match get("SODARCACHE_PUBLIC_URL").filter(|s| !s.trim().is_empty()) {
+                None => None,
+                Some(url) => Some(
+                    crate::auth::address::parse_public_url(&url)
+                        .map_err(|e| format!("SODARCACHE_PUBLIC_URL: {e}"))?,
+                ),
             },
             session_idle: parse_seconds(
                 &get,

@@ -57,7 +57,8 @@ pub async fn list(
     let (number, size) = (page.page, page.page_size);
     let (results, count) =
         crate::db::blocking::run(state.settings.db_timeout, move || load(&granted, &page)).await?;
-    let link = |n: i64| page_url(&req, n, size);
+    let base = crate::auth::address::base_url(&req, &state.settings);
+    let link = |n: i64| page_url(&req, &base, n, size);
     let next = (number * size < count).then(|| link(number + 1));
     let previous = (number > 1).then(|| link(number - 1));
     Ok(HttpResponse::Ok().json(serde_json::json!({
@@ -147,9 +148,9 @@ fn load(granted: &Granted, page: &PageRequest) -> Result<(Vec<Entry>, i64)> {
     Ok((entries, count))
 }
 
-/// This request's URL with `page` and `page_size` set, other parameters kept.
-fn page_url(req: &HttpRequest, page: i64, page_size: i64) -> String {
-    let info = req.connection_info();
+/// This request's URL with `page` and `page_size` set, other parameters kept; `base`
+/// is [`base_url`](crate::auth::address::base_url) (never a forged `Host`).
+fn page_url(req: &HttpRequest, base: &str, page: i64, page_size: i64) -> String {
     let mut params: Vec<String> = req
         .query_string()
         .split('&')
@@ -162,11 +163,5 @@ fn page_url(req: &HttpRequest, page: i64, page_size: i64) -> String {
         .collect();
     params.push(format!("page={page}"));
     params.push(format!("page_size={page_size}"));
-    format!(
-        "{}://{}{}?{}",
-        info.scheme(),
-        info.host(),
-        req.path(),
-        params.join("&")
-    )
+    format!("{base}{}?{}", req.path(), params.join("&"))
 }

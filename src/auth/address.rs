@@ -163,6 +163,92 @@ fn parse_node(s: &str) -> Option<IpAddr> {
         .and_then(|(ip, port)| port.parse::<u16>().ok().and_then(|_| ip.parse().ok()))
 }
 
+/// The scheme, host and port (and any path prefix) absolute links start with, without
+/// a trailing slash: `SODARCACHE_PUBLIC_URL` when set; else, from a trusted proxy, its
+/// `Forwarded` / `X-Forwarded-Proto` / `X-Forwarded-Host`; else `http` and the request's
+/// `Host` when that is a well-formed host, or the address the server listens on.
+pub fn base_url(req: &HttpRequest, settings: &crate::settings::Settings) -> String {
+    if let Some(url) = &settings.public_url {
+        return url.clone();
+    }
+    let trusted = from_trusted_proxy(req, &settings.trusted_proxies);
+    let forwarded = |key: &str, x_header: &str| -> Option<String> {
+        if !trusted {
+            return None;
+        }
+        let from_forwarded = header_list(req.headers(), "forwarded")
+            .first()
+            .and_then(|element| {
+                element.split(';').find_map(|pair| {
+                    let (k, v) = pair.split_once('=')?;
+                    k.trim()
+                        .eq_ignore_ascii_case(key)
+                        .then(|| v.trim().trim_matches('"').to_owned())
+                })
+            });
+        from_forwarded.or_else(|| header_list(req.headers(), x_header).first().cloned())
+    };
+    let scheme = forwarded("proto", "x-forwarded-proto")
+        .map(|s| s.to_ascii_lowercase())
+        .filter(|s| s == "http" || s == "https")
+        .unwrap_or_else(|| "http".to_owned());
+    let host = forwarded("host", "x-forwarded-host")
+        .or_else(|| {
+            req.headers()
+                .get(actix_web::http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        })
+        .filter(|h| is_host(h))
+        .unwrap_or_else(|| req.app_config().local_addr().to_string());
+    format!("{scheme}://{host}")
+}
+
+/// `name`, `name:port`, `1.2.3.4:port` or `[v6]:port`, and nothing else.
+fn is_host(h: &str) -> bool {
+    let (host, port) = match h.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(':') && !port.contains(']') => (host, Some(port)),
+        _ => (h, None),
+    };
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    let host_ok = if let Some(v6) = host.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+        v6.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        !host.is_empty()
+            && host.len() <= 253
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    };
+    port_ok && host_ok
+}
+
+/// Checks `SODARCACHE_PUBLIC_URL`: `http(s)://host[:port][/prefix]`, no query, fragment,
+/// quotes or spaces; returned without a trailing slash.
+pub fn parse_public_url(url: &str) -> Result<String, String> {
+    let url = url.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("\"{url}\" must start with http:// or https://"))?;
+    let (host, path) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
+    let path_ok = path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~/%".contains(&b));
+    if !is_host(host) || !path_ok {
+        return Err(format!(
+            "\"{url}\" is not an absolute URL like https://cache.example.org or https://example.org/prefix"
+        ));
+    }
+    Ok(url.to_owned())
+}
+
+/// `s` quoted for a POSIX shell: in single quotes, each `'` written as `'\''`.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +283,48 @@ mod tests {
             assert!(TrustedProxies::parse(bad).is_err(), "{bad}");
         }
         assert!(TrustedProxies::parse("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn hosts_public_urls_and_shell_quoting() {
+        for good in [
+            "example.org",
+            "example.org:8000",
+            "127.0.0.1:80",
+            "[::1]:8000",
+            "localhost",
+        ] {
+            assert!(is_host(good), "{good}");
+        }
+        for bad in [
+            "evil';id;echo '",
+            "a b",
+            "x:port",
+            "",
+            "[::1",
+            "a/b",
+            "x:123456",
+        ] {
+            assert!(!is_host(bad), "{bad}");
+        }
+        assert_eq!(
+            parse_public_url("https://cache.example.org/").unwrap(),
+            "https://cache.example.org"
+        );
+        assert_eq!(
+            parse_public_url("http://h:8000/sub").unwrap(),
+            "http://h:8000/sub"
+        );
+        for bad in [
+            "cache.example.org",
+            "ftp://x",
+            "https://x/?q=1",
+            "https://a'b",
+            "https://x/#f",
+        ] {
+            assert!(parse_public_url(bad).is_err(), "{bad}");
+        }
+        assert_eq!(shell_quote("a'b"), r#"'a'\''b'"#);
     }
 
     #[test]

@@ -46,15 +46,19 @@ pub async fn show_item(
         block(&state, move |conn| readable_item(conn, &u, uuid)).await?;
     let tree = (item.size_bytes <= MAX_TREE_BYTES)
         .then(|| super::json_tree::render(&item.data.to_value()));
-    let conn_info = req.connection_info();
+    // The base comes from SODARCACHE_PUBLIC_URL or believed headers only, and the URL
+    // is quoted for a POSIX shell whatever it holds: the line is for pasting.
+    let base = crate::auth::address::base_url(&req, &state.settings);
     let curl = project.as_ref().map(|p| {
-        format!(
-            "curl -H 'Authorization: token YOUR_TOKEN' -H 'Accept: application/vnd.bihealth.sodar-core.sodarcache+json; version=2.0' '{}://{}/cache/api/retrieve/{}/{}/{}'",
-            conn_info.scheme(),
-            conn_info.host(),
+        let url = format!(
+            "{base}/cache/api/retrieve/{}/{}/{}",
             p.uuid,
             encode_component(&item.app_name),
             encode_component(&item.name),
+        );
+        format!(
+            "curl -H 'Authorization: token YOUR_TOKEN' -H 'Accept: application/vnd.bihealth.sodar-core.sodarcache+json; version=2.0' {}",
+            crate::auth::address::shell_quote(&url)
         )
     });
     render(ItemPage {
