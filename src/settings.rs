@@ -67,6 +67,9 @@ pub struct Settings {
     /// the server at, for absolute links; default: from the request (see
     /// [`crate::auth::address::base_url`]).
     pub public_url: Option<String>,
+    /// `SODARCACHE_SITE_ITEMS_READABLE_BY_ALL`: let every user read the site-wide items
+    /// (default false: superusers only).
+    pub site_items_readable_by_all: bool,
     /// `SODARCACHE_SESSION_IDLE_SECONDS`: a login session without a request for this
     /// long has ended (default 86400, one day).
     pub session_idle: Duration,
@@ -108,6 +111,10 @@ impl std::fmt::Debug for Settings {
             .field("password_checks", &self.password_checks)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("public_url", &self.public_url)
+            .field(
+                "site_items_readable_by_all",
+                &self.site_items_readable_by_all,
+            )
             .field("session_idle", &self.session_idle)
             .field("session_max_age", &self.session_max_age)
             .finish_non_exhaustive()
@@ -144,6 +151,7 @@ impl Default for Settings {
                 .map_or(1, |n| (n.get() / 2).max(1)),
             trusted_proxies: Default::default(),
             public_url: None,
+            site_items_readable_by_all: false,
             session_idle: Duration::from_secs(86_400),
             session_max_age: Duration::from_secs(1_209_600),
         }
@@ -278,6 +286,11 @@ impl Settings {
                         .map_err(|e| format!("SODARCACHE_PUBLIC_URL: {e}"))?,
                 ),
             },
+            site_items_readable_by_all: parse_bool(
+                &get,
+                "SODARCACHE_SITE_ITEMS_READABLE_BY_ALL",
+                d.site_items_readable_by_all,
+            )?,
             session_idle: parse_seconds(
                 &get,
                 "SODARCACHE_SESSION_IDLE_SECONDS",

@@ -105,8 +105,8 @@ backend_test! {
             assert!(row.contains("never synced"), "{row}");
             let empty = html.split("<tr>").find(|r| r.contains(&project_link(&delegated))).unwrap();
             assert!(empty.contains("<td class=\"num\">0</td>"), "{empty}");
-            // Site-wide items are listed; site-wide buttons are not.
-            assert!(html.contains("href=\"/cache/site\">1 item</a>"), "{html}");
+            // Site-wide items are for superusers (by default): neither listed nor buttons.
+            assert!(!html.contains("href=\"/cache/site\""), "{html}");
             assert!(!has_id(&html, "sync-site") && !has_id(&html, "delete-site"));
 
             // A user with no role sees only the public-guest project.
@@ -128,6 +128,7 @@ backend_test! {
             }
             assert!(!html.contains(&project_link(&cat)));
             assert!(has_id(&html, "sync-site") && has_id(&html, "delete-site"));
+            assert!(html.contains("href=\"/cache/site\">1 item</a>"), "{html}");
         });
     }
 }
@@ -140,7 +141,7 @@ backend_test! {
             let c = logged_in(&app, "alice").await;
             let html = page(&c, &app, "/cache/").await;
             assert!(html.contains("You cannot read the cache of any project yet."));
-            assert!(html.contains("No site-wide items."));
+            assert!(!html.contains("Site-wide items"), "site-wide items are for superusers");
         });
     }
 }
@@ -187,8 +188,9 @@ backend_test! {
                 assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
                 assert!(!body.contains("<script>"), "{path}");
             }
-            // The site-wide page is readable by everyone logged in.
-            page(&c, &app, "/cache/site").await;
+            // The site-wide page is for superusers (by default).
+            let (status, _) = get(&c, &app, "/cache/site").await;
+            assert_eq!(status, StatusCode::FORBIDDEN);
         });
     }
 }
@@ -494,6 +496,7 @@ backend_test! {
         let (p, item, site_item) = {
             let conn = &mut **app.conn();
             let ann = fx::user(conn, "ann", false);
+            fx::user(conn, "root", true);
             let p = fx::project(conn, "Proj", None, None);
             fx::role(conn, &p, &ann, Role::Guest);
             let item = set(&app, EXAMPLE, "summary <b>x</b>", data.clone(), Some(&p), Some(&ann));
@@ -542,8 +545,9 @@ backend_test! {
             let body: serde_json::Value = resp.json().await.unwrap();
             assert_eq!(body, data);
 
-            // A site-wide item has no curl line (the REST API is per project).
-            let html = page(&c, &app, &format!("/cache/item/{site_item}")).await;
+            // A site-wide item (for superusers) has no curl line (the REST API is per project).
+            let root = logged_in(&app, "root").await;
+            let html = page(&root, &app, &format!("/cache/item/{site_item}")).await;
             assert!(!has_id(&html, "curl"));
             assert!(html.contains("href=\"/cache/site\">Site-wide items</a>"));
         });

@@ -264,7 +264,6 @@ backend_test! {
                 "/cache/jobs".to_owned(),
                 format!("/cache/jobs?page={pages}"),
                 format!("/cache/project/{}", scale.guest_project.uuid),
-                "/cache/site".to_owned(),
             ] {
                 let html = page(&guest, &app, &path).await;
                 for id in job_links(&html) {
@@ -272,6 +271,9 @@ backend_test! {
                     assert_eq!(status, StatusCode::OK, "{path} links /cache/jobs/{id}");
                 }
             }
+            // The site-wide page is for superusers (SODARCACHE_SITE_ITEMS_READABLE_BY_ALL).
+            let (status, _) = get(&guest, &app, "/cache/site").await;
+            assert_eq!(status, StatusCode::FORBIDDEN);
             // Other projects' jobs are not listed, nor reachable by filter.
             let (status, _) = get(&guest, &app, &format!("/cache/jobs?project={}", scale.big.uuid)).await;
             assert_eq!(status, StatusCode::FORBIDDEN);

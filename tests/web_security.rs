@@ -458,3 +458,67 @@ backend_test! {
         });
     }
 }
+
+fn site_item_world(app: &TestApp) -> String {
+    let conn = &mut *app.conn();
+    fx::user(conn, "root", true);
+    let owner = fx::user(conn, "owner", false);
+    fx::user(conn, "nobody", false);
+    let p = fx::project(conn, "P", None, None);
+    fx::role(conn, &p, &owner, sodarcache::db::models::Role::Owner);
+    app.registry
+        .cache()
+        .unwrap()
+        .set_cache_item(
+            "example_project_app",
+            "everything",
+            &serde_json::json!({"all": 1}),
+            "json",
+            None,
+            None,
+        )
+        .unwrap()
+        .uuid
+        .to_string()
+}
+
+backend_test! {
+    fn site_wide_items_are_for_superusers_unless_opened_to_all(db) {
+        let app = spawn(&db);
+        let item = site_item_world(&app);
+        run(async {
+            for who in ["owner", "nobody"] {
+                let c = logged_in(&app, who).await;
+                for path in ["/cache/site".to_owned(), format!("/cache/item/{item}"), format!("/cache/item/{item}/download")] {
+                    let (status, _) = get(&c, &app, &path).await;
+                    assert_eq!(status, StatusCode::FORBIDDEN, "{who}: {path}");
+                }
+                let html = page(&c, &app, "/cache/").await;
+                assert!(!html.contains("Site-wide items") && !html.contains("href=\"/cache/site\""), "{who}: {html}");
+            }
+            let root = logged_in(&app, "root").await;
+            for path in ["/cache/site".to_owned(), format!("/cache/item/{item}")] {
+                page(&root, &app, &path).await;
+            }
+            assert!(page(&root, &app, "/cache/").await.contains("Site-wide items"));
+        });
+    }
+}
+
+backend_test! {
+    fn the_setting_opens_site_wide_items_to_every_user_for_reading(db) {
+        let app = TestApp::spawn(&db, PluginRegistry::builder().project_app(ExampleProjectApp), |s| {
+            s.site_items_readable_by_all = true;
+        });
+        let item = site_item_world(&app);
+        run(async {
+            let c = logged_in(&app, "nobody").await;
+            page(&c, &app, "/cache/site").await;
+            assert!(page(&c, &app, &format!("/cache/item/{item}")).await.contains("everything"));
+            assert!(page(&c, &app, "/cache/").await.contains("Site-wide items"));
+            // Reading only: deleting stays with superusers.
+            let (status, _) = get(&c, &app, &format!("/cache/item/{item}/delete")).await;
+            assert_eq!(status, StatusCode::FORBIDDEN);
+        });
+    }
+}

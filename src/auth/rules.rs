@@ -7,7 +7,7 @@
 //! | guest, public `guest` access   | yes        | no          | no            |
 //! | viewer, finder, none           | no         | no          | no            |
 //!
-//! Superusers may do everything.
+//! Superusers may do everything. Site-wide items: [`site_permissions`].
 
 use crate::db::DbConn;
 use crate::db::models::{Project, PublicAccess, Role, RoleAssignment, User};
@@ -139,6 +139,22 @@ impl Permissions {
             )),
             Access::Anonymous if allow_anonymous => Ok(Permissions::for_role(None, public)),
             Access::Anonymous => Ok(Permissions::NONE),
+        }
+    }
+}
+
+/// What `user` may do with the site-wide items (those of no project): superusers
+/// everything; other users nothing, or read them when the operator opens them to all
+/// (`SODARCACHE_SITE_ITEMS_READABLE_BY_ALL`): site-wide data can aggregate every
+/// project, so it is not for every account by default. The admin pages and every API
+/// use this rule.
+pub fn site_permissions(user: &User, readable_by_all: bool) -> Permissions {
+    if user.is_superuser {
+        Permissions::ALL
+    } else {
+        Permissions {
+            read: readable_by_all,
+            ..Permissions::NONE
         }
     }
 }

@@ -33,23 +33,22 @@ pub struct ScopePage {
     pub events: Vec<Event>,
 }
 
-/// What `user` may do in `project`; site-wide scope: read for everyone, the rest for
-/// superusers. A project whose access is blocked is a 403 for everyone but superusers.
+/// What `user` may do in `project`; site-wide scope:
+/// [`site_permissions`](crate::auth::rules::site_permissions), with `site_open` the
+/// `SODARCACHE_SITE_ITEMS_READABLE_BY_ALL` setting.
+/// A project whose access is blocked is a 403 for everyone but superusers.
 pub fn scope_permissions(
     conn: &mut DbConn,
     user: &User,
     project: Option<&Project>,
+    site_open: bool,
 ) -> Result<Permissions> {
     match project {
         Some(p) if !user.is_superuser && ProjectBlock::is_blocked(conn, p)? => {
             Err(Error::Forbidden(ProjectBlock::MESSAGE.into()))
         }
         Some(p) => Permissions::resolve(conn, crate::auth::Access::User(user), p, false),
-        None if user.is_superuser => Ok(Permissions::ALL),
-        None => Ok(Permissions {
-            read: true,
-            ..Permissions::NONE
-        }),
+        None => Ok(crate::auth::rules::site_permissions(user, site_open)),
     }
 }
 
@@ -63,7 +62,7 @@ pub fn readable_project(
     let project = Project::find_by_uuid(conn, uuid)?
         .filter(|p| !p.is_category())
         .ok_or_else(Error::not_found)?;
-    let perms = scope_permissions(conn, user, Some(&project))?;
+    let perms = scope_permissions(conn, user, Some(&project), false)?;
     if !perms.read {
         return Err(Error::Forbidden(
             "You do not have permission to view this project's cache.".into(),
@@ -78,8 +77,9 @@ pub fn scope_page(
     user: &User,
     project: Option<Project>,
     query: ItemQuery,
+    site_open: bool,
 ) -> Result<ScopePage> {
-    let perms = scope_permissions(conn, user, project.as_ref())?;
+    let perms = scope_permissions(conn, user, project.as_ref(), site_open)?;
     if !perms.read {
         return Err(Error::Forbidden(
             "You do not have permission to view this project's cache.".into(),
@@ -148,13 +148,14 @@ pub fn readable_item(
     conn: &mut DbConn,
     user: &User,
     uuid: uuid::Uuid,
+    site_open: bool,
 ) -> Result<(CacheItem, Option<Project>, Permissions, Option<String>)> {
     let item = CacheItem::find_by_uuid(conn, uuid)?.ok_or_else(Error::not_found)?;
     let project = match item.project_id {
         Some(id) => Some(Project::find_by_id(conn, id)?.ok_or_else(Error::not_found)?),
         None => None,
     };
-    let perms = scope_permissions(conn, user, project.as_ref())?;
+    let perms = scope_permissions(conn, user, project.as_ref(), site_open)?;
     if !perms.read {
         return Err(Error::Forbidden(
             "You do not have permission to view this item.".into(),
@@ -194,7 +195,8 @@ pub fn manageable_item(
     user: &User,
     uuid: uuid::Uuid,
 ) -> Result<(CacheItem, Option<Project>)> {
-    let (item, project, perms, _) = readable_item(conn, user, uuid)?;
+    // Managing site-wide items is for superusers, whom the site rule lets read them.
+    let (item, project, perms, _) = readable_item(conn, user, uuid, false)?;
     if !perms.manage {
         return Err(Error::permission_denied());
     }
@@ -271,7 +273,7 @@ pub fn visible_job(conn: &mut DbConn, user: &User, uuid: uuid::Uuid) -> Result<J
     };
     let allowed = match &project {
         None => user.is_superuser,
-        Some(p) => scope_permissions(conn, user, Some(p))?.read,
+        Some(p) => scope_permissions(conn, user, Some(p), false)?.read,
     };
     if !allowed {
         return Err(Error::Forbidden(

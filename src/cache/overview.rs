@@ -47,13 +47,23 @@ pub struct Overview {
     pub matching: i64,
     /// Every readable project, with its items and bytes.
     pub totals: ReadableTotals,
-    /// Site-wide items, with the last whole-site sync.
+    /// Site-wide items, with the last whole-site sync (empty when the viewer may not
+    /// read them).
     pub site: ScopeStats,
+    /// Whether the viewer may read the site-wide items
+    /// ([`site_permissions`](crate::auth::rules::site_permissions)).
+    pub site_readable: bool,
 }
 
 /// One page of the projects `user` may read, searched, filtered and sorted as `query`
-/// says, plus the site-wide items.
-pub fn overview(conn: &mut DbConn, user: &User, query: &ProjectQuery) -> Result<Overview> {
+/// says, plus the site-wide items when the site rule lets them (`site_open`: the
+/// `SODARCACHE_SITE_ITEMS_READABLE_BY_ALL` setting).
+pub fn overview(
+    conn: &mut DbConn,
+    user: &User,
+    query: &ProjectQuery,
+    site_open: bool,
+) -> Result<Overview> {
     let (projects, matching) = Project::list_readable(conn, user, query)?;
     let totals = Project::readable_totals(conn, user)?;
     let mut scopes: Vec<Scope> = projects.iter().map(Scope::from).collect();
@@ -94,12 +104,17 @@ pub fn overview(conn: &mut DbConn, user: &User, query: &ProjectQuery) -> Result<
             ProjectRow { project, stats: s }
         })
         .collect();
+    let site_readable = crate::auth::rules::site_permissions(user, site_open).read;
     let mut site = stats.remove(&Scope::Site).unwrap_or_default();
     site.last_sync = site_job;
+    if !site_readable {
+        site = ScopeStats::default();
+    }
     Ok(Overview {
         projects: rows,
         matching,
         totals,
         site,
+        site_readable,
     })
 }

@@ -42,8 +42,9 @@ pub async fn show_item(
 ) -> Result<HttpResponse, WebError> {
     let uuid = parse_uuid(&path)?;
     let u = user.clone();
+    let site_open = state.settings.site_items_readable_by_all;
     let (item, project, perms, writer) =
-        block(&state, move |conn| readable_item(conn, &u, uuid)).await?;
+        block(&state, move |conn| readable_item(conn, &u, uuid, site_open)).await?;
     let tree = (item.size_bytes <= MAX_TREE_BYTES)
         .then(|| super::json_tree::render(&item.data.to_value()));
     // The base comes from SODARCACHE_PUBLIC_URL or believed headers only, and the URL
@@ -86,7 +87,11 @@ pub async fn download_item(
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let uuid = parse_uuid(&path)?;
-    let (item, _, _, _) = block(&state, move |conn| readable_item(conn, &user, uuid)).await?;
+    let site_open = state.settings.site_items_readable_by_all;
+    let (item, _, _, _) = block(&state, move |conn| {
+        readable_item(conn, &user, uuid, site_open)
+    })
+    .await?;
     let filename = format!("{}-{}.json", item.app_name, item.name)
         .chars()
         .map(|c| {

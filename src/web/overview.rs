@@ -77,6 +77,7 @@ struct OverviewPage {
     layout: Layout,
     rows: Vec<Row>,
     site: StatsView,
+    site_readable: bool,
     totals: ReadableTotals,
     total_size: String,
     matching: i64,
@@ -165,7 +166,11 @@ pub async fn show_overview(
         limit: PAGE_SIZE,
     };
     let u = user.clone();
-    let data = block(&state, move |conn| overview(conn, &u, &project_query)).await?;
+    let site_open = state.settings.site_items_readable_by_all;
+    let data = block(&state, move |conn| {
+        overview(conn, &u, &project_query, site_open)
+    })
+    .await?;
     let rows = data
         .projects
         .iter()
@@ -210,6 +215,7 @@ pub async fn show_overview(
         layout: Layout::new(&session, &user),
         rows,
         site: StatsView::new(&data.site, &user),
+        site_readable: data.site_readable,
         total_size: size(data.totals.bytes),
         totals: data.totals,
         matching: data.matching,

@@ -122,12 +122,13 @@ async fn show(
         limit: PAGE_SIZE,
     };
     let u: User = user.clone();
+    let site_open = state.settings.site_items_readable_by_all;
     let data = block(&state, move |conn| {
         let project: Option<Project> = match project_uuid {
             Some(uuid) => Some(readable_project(conn, &u, uuid)?.0),
             None => None,
         };
-        scope_page(conn, &u, project, item_query)
+        scope_page(conn, &u, project, item_query, site_open)
     })
     .await?;
     let name_of = |id: Option<i64>| id.and_then(|i| data.usernames.get(&i).map(String::as_str));
