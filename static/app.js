@@ -97,3 +97,44 @@ function pollJobs() {
     .finally(() => setTimeout(pollJobs, 2000));
 }
 document.addEventListener("DOMContentLoaded", () => setTimeout(pollJobs, 2000));
+
+// Item lists with checkboxes: "select all on this page", and the number selected on
+// the button. Without this script the checkboxes work one by one.
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.getElementById("bulk-form");
+  if (!form) return;
+  const boxes = [...form.querySelectorAll('input[type=checkbox][name=item]')];
+  const button = document.getElementById("delete-selected");
+  const head = form.querySelector("th.check");
+  const all = document.createElement("input");
+  all.type = "checkbox";
+  all.id = "select-all";
+  all.setAttribute("aria-label", "Select every item on this page");
+  if (head) { head.textContent = ""; head.appendChild(all); }
+  const update = () => {
+    const n = boxes.filter((b) => b.checked).length;
+    button.textContent = n > 0 ? "Delete " + n + " selected…" : "Delete selected…";
+    button.disabled = n === 0;
+    all.checked = n === boxes.length && n > 0;
+    all.indeterminate = n > 0 && n < boxes.length;
+  };
+  all.addEventListener("change", () => { for (const b of boxes) b.checked = all.checked; update(); });
+  for (const b of boxes) b.addEventListener("change", update);
+  update();
+});
+
+// The delete confirmation page: the sentence follows the chosen app.
+document.addEventListener("DOMContentLoaded", () => {
+  const select = document.getElementById("delete-app");
+  const summary = document.getElementById("delete-summary");
+  if (!select || !summary) return;
+  const update = () => {
+    const option = select.selectedOptions[0];
+    const n = Number(option.dataset.count).toLocaleString("en-US");
+    const items = option.dataset.count === "1" ? " item" : " items";
+    summary.textContent = select.value
+      ? "This deletes the " + n + items + " of app " + select.value + ". Plugins can write them again with a sync."
+      : "This deletes all " + n + items + ". Plugins can write them again with a sync.";
+  };
+  select.addEventListener("change", update);
+});

@@ -324,9 +324,9 @@ backend_test! {
             let c = logged_in(&app, "delegate").await;
             let html = page(&c, &app, &path).await;
             let counts = &html[html.find("id=\"delete-counts\"").expect("per-app counts")..];
-            assert!(counts.contains("<td>example_project_app</td><td class=\"num\">3</td>"), "{counts}");
-            assert!(counts.contains("<td>slow_app</td><td class=\"num\">2</td>"), "{counts}");
-            assert!(html.contains("This deletes 5 items."));
+            assert!(counts.contains("<td class=\"wrap\">example_project_app</td><td class=\"num\">3</td>"), "{counts}");
+            assert!(counts.contains("<td class=\"wrap\">slow_app</td><td class=\"num\">2</td>"), "{counts}");
+            assert!(html.contains("This deletes all 5 items, or only those of the app you choose"), "{html}");
             assert!(has_id(&html, "delete-app") && has_id(&html, "confirm-delete"));
             assert!(html.contains(&format!("action=\"{path}\"")));
             assert_eq!(count(&app, Some(&w.p)), 5, "the GET deletes nothing");
@@ -341,7 +341,8 @@ backend_test! {
             // The flash is shown once.
             assert!(!page(&c, &app, &format!("/cache/project/{}", w.p.uuid)).await.contains("Deleted 2 cached items"));
 
-            // An unknown app is a client error and deletes nothing.
+            // An unknown app without items is a client error and deletes nothing (one that
+            // is no longer installed but has items can be deleted: tests/web_bulk.rs).
             let resp = post_csrf(&c, &app, &path, &[("app", "nope")]).await;
             assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
             assert_eq!(count(&app, Some(&w.p)), 3);
@@ -436,9 +437,9 @@ backend_test! {
         run(async {
             let root = logged_in(&app, "root").await;
             let html = page(&root, &app, "/cache/delete").await;
-            assert!(html.contains("This deletes 3 items."), "{html}");
-            assert!(html.contains("<td>example_project_app</td><td class=\"num\">2</td>"), "{html}");
-            assert!(html.contains("<td>slow_app</td><td class=\"num\">1</td>"), "{html}");
+            assert!(html.contains("This deletes all 3 items, or only those of the app you choose"), "{html}");
+            assert!(html.contains("<td class=\"wrap\">example_project_app</td><td class=\"num\">2</td>"), "{html}");
+            assert!(html.contains("<td class=\"wrap\">slow_app</td><td class=\"num\">1</td>"), "{html}");
             // One app across the site.
             let resp = post(&root, &app, "/cache/delete", &[("csrf_token", &csrf(&html)), ("app", "slow_app")]).await;
             assert_redirect_to(&resp, "/cache/");

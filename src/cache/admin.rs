@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use crate::auth::rules::Permissions;
 use crate::db::models::{
-    CacheItem, CacheItemSummary, Event, ItemQuery, JobQuery, JobScope, NewEvent, Origin, Project,
-    ProjectBlock, SyncJob, User,
+    CacheItem, CacheItemSummary, Event, ItemQuery, ItemSelection, JobQuery, JobScope, NewEvent,
+    Origin, Project, ProjectBlock, SyncJob, User,
 };
 use crate::db::{DbConn, Scope};
 use crate::{Error, Result};
@@ -330,6 +330,33 @@ pub fn delete_scope(
     app: Option<&str>,
     origin: Origin,
 ) -> Result<usize> {
+    if let Some((a, unknown)) = app.and_then(|a| cache.check_app_name(a).err().map(|e| (a, e))) {
+        // An app that is no longer installed but still has items (the admin is
+        // cleaning up after it): its items are exactly those with its name, and it has
+        // no sub-apps any more. A name with no items stays an error, as upstream's.
+        let scope = project.map(Scope::from);
+        if CacheItem::count_by_app(conn, scope, None)?
+            .iter()
+            .all(|(name, _)| name != a)
+        {
+            return Err(unknown);
+        }
+        return cache.write_on(conn, |conn| {
+            let n = CacheItem::delete_matching(conn, Some(&[a]), scope)?;
+            Event::record(
+                conn,
+                &NewEvent {
+                    project_id: project.map(|p| p.id),
+                    user_id: user.map(|u| u.id),
+                    event_name: "cache_delete",
+                    origin,
+                    description: deleted_description(n, Some(a), &[], project),
+                    ok: true,
+                },
+            )?;
+            Ok(n)
+        });
+    }
     cache.delete_cache_recorded(conn, app, project, |n| {
         Some(NewEvent {
             project_id: project.map(|p| p.id),
@@ -366,4 +393,97 @@ pub fn delete_item(
     };
     cache.delete_cache_item_recorded(conn, &item.app_name, &item.name, project, Some(&event))?;
     Ok(())
+}
+
+/// Items shown by name on a bulk confirmation page; the rest are counted.
+pub const CONFIRM_NAMES: i64 = 100;
+
+/// What a bulk delete would remove: the first names, and how many in all.
+#[derive(Debug, Clone)]
+pub struct SelectionPreview {
+    /// Up to [`CONFIRM_NAMES`] `(app, name)`, by app and name.
+    pub names: Vec<(String, String)>,
+    /// All selected items.
+    pub total: i64,
+}
+
+/// The scope `user` may delete from: a project they manage, or (none) the site-wide
+/// items for a superuser.
+pub fn manageable_scope(
+    conn: &mut DbConn,
+    user: &User,
+    project: Option<uuid::Uuid>,
+) -> Result<Option<Project>> {
+    match project {
+        Some(uuid) => Ok(Some(manageable_project(conn, user, uuid)?)),
+        None if user.is_superuser => Ok(None),
+        None => Err(Error::permission_denied()),
+    }
+}
+
+/// What deleting `selection` from the scope would remove, for the confirmation page.
+pub fn selection_preview(
+    conn: &mut DbConn,
+    project: Option<&Project>,
+    selection: &ItemSelection,
+) -> Result<SelectionPreview> {
+    let scope = Scope::of(project);
+    Ok(SelectionPreview {
+        names: CacheItem::names_selected(conn, scope, selection, CONFIRM_NAMES)?,
+        total: CacheItem::count_selected(conn, scope, selection)?,
+    })
+}
+
+/// How the activity log describes a bulk delete.
+fn selection_description(n: usize, selection: &ItemSelection, project: Option<&Project>) -> String {
+    let items = if n == 1 { "item" } else { "items" };
+    let which = match selection {
+        ItemSelection::Uuids(_) => " (selected)".to_owned(),
+        ItemSelection::Matching { search, app } => {
+            let mut s = String::new();
+            if let Some(q) = search.as_deref().filter(|q| !q.is_empty()) {
+                s.push_str(&format!(" matching \"{q}\""));
+            }
+            if let Some(a) = app {
+                s.push_str(&format!(" of app \"{a}\""));
+            }
+            s
+        }
+    };
+    let from = project.map_or_else(
+        || "the site-wide items".to_owned(),
+        |p| format!("project {}", p.log_title()),
+    );
+    format!("Deleted {n} cached data {items}{which} from {from}")
+}
+
+/// Deletes exactly the selected items of the scope and records one activity event
+/// with the count, in one transaction. Any app name works, installed or not.
+pub fn delete_selection(
+    conn: &mut DbConn,
+    cache: &super::SodarCache,
+    user: &User,
+    project: Option<&Project>,
+    selection: &ItemSelection,
+) -> Result<usize> {
+    let scope = Scope::of(project);
+    let n = cache.write_on(conn, |conn| {
+        let n = CacheItem::delete_selected(conn, scope, selection)?;
+        if n > 0 {
+            Event::record(
+                conn,
+                &NewEvent {
+                    project_id: project.map(|p| p.id),
+                    user_id: Some(user.id),
+                    event_name: "cache_delete",
+                    origin: Origin::Web,
+                    description: selection_description(n, selection, project),
+                    ok: true,
+                },
+            )?;
+        }
+        Ok(n)
+    })?;
+    tracing::info!("{}", selection_description(n, selection, project));
+    Ok(n)
 }

@@ -9,13 +9,15 @@ use serde::Deserialize;
 
 use super::WebError;
 use super::extract::{CsrfForm, CurrentUser, NoFields};
+use super::format::Thousands;
 use super::page::{Layout, block, flash, forbidden, parse_uuid, redirect, render};
 use crate::Error;
 use crate::cache::admin::{
-    delete_item, delete_preview, delete_scope, manageable_item, manageable_project, of_app,
+    SelectionPreview, delete_item, delete_preview, delete_scope, delete_selection, manageable_item,
+    manageable_project, manageable_scope, of_app, selection_preview,
 };
 use crate::cache::jobs::request_sync;
-use crate::db::models::{Origin, Project, User};
+use crate::db::models::{ItemSelection, Origin, Project, User};
 use crate::state::AppState;
 
 /// The delete form: optionally one app.
@@ -95,6 +97,14 @@ struct ConfirmPage {
     counts: Vec<(String, i64)>,
     total: i64,
     one_item: bool,
+    /// The one app chosen on the project page (`?app=`), if any.
+    chosen: Option<String>,
+}
+
+/// `?app=` of a confirmation page.
+#[derive(Debug, Default, Deserialize)]
+pub struct ConfirmQuery {
+    app: Option<String>,
 }
 
 /// Asks to confirm deleting the site's cached data.
@@ -114,6 +124,7 @@ pub async fn confirm_delete_site(
         total: counts.iter().map(|(_, n)| n).sum(),
         counts,
         one_item: false,
+        chosen: None,
     })
 }
 
@@ -153,20 +164,26 @@ fn deleted_message(n: usize, app: Option<&str>, sub_apps: &[&str]) -> String {
     }
 }
 
-/// Asks to confirm deleting a project's cached data.
+/// Asks to confirm deleting a project's cached data (`?app=` for one app's items).
 #[get("/cache/project/{uuid}/delete")]
 pub async fn confirm_delete_project(
     CurrentUser(user): CurrentUser,
     session: Session,
     state: web::Data<AppState>,
     path: web::Path<String>,
+    query: web::Query<ConfirmQuery>,
 ) -> Result<HttpResponse, WebError> {
     let uuid = parse_uuid(&path)?;
     let u = user.clone();
-    let (project, counts) = block(&state, move |conn| delete_preview(conn, &u, Some(uuid))).await?;
+    let (project, mut counts) =
+        block(&state, move |conn| delete_preview(conn, &u, Some(uuid))).await?;
     let Some(project) = project else {
         return Err(forbidden());
     };
+    let chosen = query.into_inner().app.filter(|a| !a.is_empty());
+    if let Some(app) = &chosen {
+        counts.retain(|(a, _)| a == app);
+    }
     render(ConfirmPage {
         layout: Layout::new(&session, &user),
         what: format!("the cached data of project \"{}\"", project.full_title),
@@ -175,21 +192,33 @@ pub async fn confirm_delete_project(
         total: counts.iter().map(|(_, n)| n).sum(),
         counts,
         one_item: false,
+        chosen,
     })
 }
 
-/// Deletes a project's cached data, or one app's part of it.
+/// Deletes a project's cached data: the whole project or one `app` (the confirmation
+/// page's form, at once), or a selection: `item` fields, or `q` and optionally `app`
+/// ("all matching"), which shows the confirmation page first and deletes exactly
+/// those items with `confirm=yes`.
 #[post("/cache/project/{uuid}/delete")]
 pub async fn delete_project(
     CurrentUser(user): CurrentUser,
-    form: CsrfForm<DeleteForm>,
+    form: CsrfForm<Vec<(String, String)>>,
     session: Session,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let uuid = parse_uuid(&path)?;
+    let app = match DeleteRequest::parse(&form)? {
+        DeleteRequest::Selection {
+            selection,
+            confirmed,
+        } => {
+            return delete_selected(user, &session, &state, Some(uuid), selection, confirmed).await;
+        }
+        DeleteRequest::Scope { app } => app,
+    };
     let cache = cache_of(&state)?;
-    let app = Some(form.app.clone()).filter(|a| !a.is_empty());
     let sub_apps = app.as_deref().map_or(&[][..], |a| cache.sub_apps_of(a));
     let (u, a) = (user.clone(), app.clone());
     let (project, n) = block(&state, move |conn| {
@@ -213,6 +242,29 @@ pub async fn delete_project(
     Ok(redirect(&format!("/cache/project/{}", project.uuid)))
 }
 
+/// Deletes site-wide items (superusers): a selection, as on a project (`item` fields,
+/// or `q` and optionally `app`; without either, every site-wide item of `app` or of
+/// all apps), always after the confirmation page.
+#[post("/cache/site/delete")]
+pub async fn delete_site_items(
+    CurrentUser(user): CurrentUser,
+    form: CsrfForm<Vec<(String, String)>>,
+    session: Session,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let confirmed_all = form.iter().any(|(k, v)| k == "confirm" && v == "yes");
+    let (selection, confirmed) = match DeleteRequest::parse(&form)? {
+        DeleteRequest::Selection {
+            selection,
+            confirmed,
+        } => (selection, confirmed),
+        DeleteRequest::Scope { app } => {
+            (ItemSelection::Matching { search: None, app }, confirmed_all)
+        }
+    };
+    delete_selected(user, &session, &state, None, selection, confirmed).await
+}
+
 /// Asks to confirm deleting one item.
 #[get("/cache/item/{uuid}/delete")]
 pub async fn confirm_delete_item(
@@ -232,6 +284,7 @@ pub async fn confirm_delete_item(
         counts: vec![(item.app_name.clone(), 1)],
         total: 1,
         one_item: true,
+        chosen: None,
     })
 }
 
@@ -258,4 +311,184 @@ pub async fn delete_one_item(
     .await?;
     flash(&session, "success", "Deleted 1 cached item.");
     Ok(redirect(&back))
+}
+
+/// Most `item` fields one bulk delete accepts.
+pub const MAX_SELECTED: usize = 5000;
+
+/// A delete form as its fields say: the whole scope (or one `app`), as the
+/// confirmation page has always posted it, or a selection (`item` fields, or `q` and
+/// optionally `app`) that needs `confirm=yes`.
+#[derive(Debug)]
+enum DeleteRequest {
+    /// No `item`, no `q`: everything, or one app's items.
+    Scope { app: Option<String> },
+    /// `item` or `q` fields: exactly these items.
+    Selection {
+        selection: ItemSelection,
+        confirmed: bool,
+    },
+}
+
+impl DeleteRequest {
+    /// Reads the fields; bad item UUIDs are a 400, never a fall-back to everything.
+    fn parse(fields: &[(String, String)]) -> Result<Self, WebError> {
+        let value = |key: &str| {
+            fields
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.trim().to_owned())
+        };
+        let app = value("app").filter(|a| !a.is_empty());
+        let confirmed = value("confirm").as_deref() == Some("yes");
+        let items: Vec<&str> = fields
+            .iter()
+            .filter(|(k, _)| k == "item")
+            .map(|(_, v)| v.trim())
+            .collect();
+        // The checkbox form says so, so that submitting it with nothing ticked is an
+        // error, not today's form (which deletes everything).
+        if items.is_empty() && value("selection").as_deref() == Some("items") {
+            return Err(Error::BadRequest(
+                "No item selected: tick the items to delete first.".into(),
+            )
+            .into());
+        }
+        if !items.is_empty() {
+            if items.len() > MAX_SELECTED {
+                return Err(Error::BadRequest(format!(
+                    "At most {MAX_SELECTED} items can be deleted at once"
+                ))
+                .into());
+            }
+            let uuids = items
+                .iter()
+                .map(|i| {
+                    uuid::Uuid::parse_str(i)
+                        .map_err(|_| Error::BadRequest(format!("Not a valid item UUID: {i}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            return Ok(DeleteRequest::Selection {
+                selection: ItemSelection::Uuids(uuids),
+                confirmed,
+            });
+        }
+        match value("q") {
+            Some(q) => Ok(DeleteRequest::Selection {
+                selection: ItemSelection::Matching {
+                    search: Some(q).filter(|q| !q.is_empty()),
+                    app,
+                },
+                confirmed,
+            }),
+            None => Ok(DeleteRequest::Scope { app }),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "confirm_bulk.html")]
+struct BulkConfirmPage {
+    layout: Layout,
+    what: String,
+    action: String,
+    cancel: String,
+    names: Vec<(String, String)>,
+    more: i64,
+    total: i64,
+    fields: Vec<(String, String)>,
+}
+
+/// The fields that re-post `selection` from the confirmation page.
+fn selection_fields(selection: &ItemSelection) -> Vec<(String, String)> {
+    match selection {
+        ItemSelection::Uuids(uuids) => uuids
+            .iter()
+            .map(|u| ("item".to_owned(), u.to_string()))
+            .collect(),
+        ItemSelection::Matching { search, app } => {
+            let mut f = vec![("q".to_owned(), search.clone().unwrap_or_default())];
+            if let Some(a) = app {
+                f.push(("app".to_owned(), a.clone()));
+            }
+            f
+        }
+    }
+}
+
+/// What a bulk delete request came to.
+enum BulkOutcome {
+    /// Deleted this many.
+    Deleted(usize),
+    /// Not confirmed yet: what would go.
+    Confirm(SelectionPreview),
+}
+
+/// A bulk delete from a project (`Some`) or the site-wide items (`None`): the
+/// confirmation page, or with `confirm=yes` the delete and back to the page.
+async fn delete_selected(
+    user: User,
+    session: &Session,
+    state: &web::Data<AppState>,
+    project: Option<uuid::Uuid>,
+    selection: ItemSelection,
+    confirmed: bool,
+) -> Result<HttpResponse, WebError> {
+    let cache = cache_of(state)?;
+    let u = user.clone();
+    let sel = selection.clone();
+    let (scope, outcome) = block(state, move |conn| {
+        let scope = manageable_scope(conn, &u, project)?;
+        let outcome = if confirmed {
+            BulkOutcome::Deleted(delete_selection(conn, &cache, &u, scope.as_ref(), &sel)?)
+        } else {
+            BulkOutcome::Confirm(selection_preview(conn, scope.as_ref(), &sel)?)
+        };
+        Ok((scope, outcome))
+    })
+    .await?;
+    let base = scope.as_ref().map_or_else(
+        || "/cache/site".to_owned(),
+        |p| format!("/cache/project/{}", p.uuid),
+    );
+    match outcome {
+        BulkOutcome::Deleted(n) => {
+            flash(session, "success", deleted_message(n, None, &[]));
+            Ok(redirect(&base))
+        }
+        BulkOutcome::Confirm(preview) => {
+            let what = match (&selection, &scope) {
+                (ItemSelection::Uuids(_), Some(p)) => {
+                    format!("The selected items of project \"{}\"", p.full_title)
+                }
+                (ItemSelection::Uuids(_), None) => "The selected site-wide items".to_owned(),
+                (ItemSelection::Matching { search, app }, p) => {
+                    let mut w = format!(
+                        "Every item of {}",
+                        p.as_ref().map_or_else(
+                            || "the site-wide items".to_owned(),
+                            |p| format!("project \"{}\"", p.full_title)
+                        )
+                    );
+                    if let Some(q) = search {
+                        w.push_str(&format!(" whose name or app matches “{q}”"));
+                    }
+                    if let Some(a) = app {
+                        w.push_str(&format!(" in app {a}"));
+                    }
+                    w
+                }
+            };
+            render(BulkConfirmPage {
+                layout: Layout::new(session, &user),
+                what,
+                action: format!("{base}/delete"),
+                cancel: base,
+                more: preview.total - preview.names.len() as i64,
+                names: preview.names,
+                total: preview.total,
+                fields: selection_fields(&selection),
+            })
+        }
+    }
 }

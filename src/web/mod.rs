@@ -98,6 +98,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(actions::delete_site)
             .service(actions::confirm_delete_project)
             .service(actions::delete_project)
+            .service(actions::delete_site_items)
             .service(actions::confirm_delete_item)
             .service(actions::delete_one_item)
             .configure(assets::routes)

@@ -161,8 +161,11 @@ pub fn item_names(html: &str) -> Vec<String> {
     body.split("<tr>")
         .skip(1)
         .map(|row| {
-            // The second cell holds the name link.
-            let cell = row.split("<td").nth(2).expect("name cell");
+            // The cell with the item link holds the name.
+            let cell = row
+                .split("<td")
+                .find(|c| c.contains("href=\"/cache/item/"))
+                .expect("name cell");
             strip_tags(&cell[cell.find('>').expect("td end") + 1..])
                 .trim()
                 .to_owned()

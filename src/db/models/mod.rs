@@ -4,6 +4,7 @@
 mod cache_item;
 mod event;
 pub mod item_version;
+mod item_selection;
 mod job_list;
 mod login_failure;
 mod project;
@@ -22,6 +23,7 @@ pub use cache_item::{
 };
 pub use event::{Event, NewEvent};
 pub use item_version::{ItemVersion, ItemVersionSummary, KEEP_SETTING, WriteOrigin};
+pub use item_selection::ItemSelection;
 pub use job_list::{JobQuery, JobScope};
 pub use login_failure::LoginFailures;
 pub use project::{NewProject, Project, ProjectType, PublicAccess};
