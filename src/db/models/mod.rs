@@ -3,8 +3,8 @@
 
 mod cache_item;
 mod event;
-pub mod item_version;
 mod item_selection;
+pub mod item_version;
 mod job_list;
 mod login_failure;
 mod project;
@@ -22,8 +22,8 @@ pub use cache_item::{
     CacheItem, CacheItemSummary, ItemOrder, ItemQuery, NewCacheItem, ScopeTotals,
 };
 pub use event::{Event, NewEvent};
-pub use item_version::{ItemVersion, ItemVersionSummary, KEEP_SETTING, WriteOrigin};
 pub use item_selection::ItemSelection;
+pub use item_version::{ItemVersion, ItemVersionSummary, KEEP_SETTING, WriteOrigin};
 pub use job_list::{JobQuery, JobScope};
 pub use login_failure::LoginFailures;
 pub use project::{NewProject, Project, ProjectType, PublicAccess};
