@@ -100,7 +100,7 @@ impl Application {
                     web::scope("")
                         .wrap(crate::web::security_headers())
                         .wrap(sessions)
-                        .wrap(TracingLogger::default())
+                        .wrap(TracingLogger::<crate::web::span::RequestSpan>::new())
                         .service(web::scope("/cache/api").configure(crate::api::routes))
                         .configure(crate::web::routes),
                 )

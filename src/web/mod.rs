@@ -18,6 +18,7 @@ mod login;
 mod overview;
 pub mod page;
 mod project;
+pub mod span;
 mod views;
 
 use actix_web::body::MessageBody;
