@@ -16,7 +16,7 @@ use diesel::sql_types::{Bool, Nullable, Text};
 
 use crate::db::models::{CacheItem, Project, Role, User};
 use crate::db::schema::{api_tokens, cache_items, projects, users};
-use crate::db::{DbConn, DbUuid, MultiBackend, Scope};
+use crate::db::{DbConn, DbUuid, Scope};
 
 /// What the request names.
 #[derive(Debug, Clone, Copy)]
@@ -88,17 +88,27 @@ macro_rules! sql_fragment {
 }
 
 /// The text of [`BestRole`], built once from the role table in `visibility`.
+///
+/// The strongest rank is an aggregate (`MIN`) turned back into the role's name, not an
+/// `ORDER BY ... LIMIT 1`: that made SQLite build a temporary B-tree on every request.
+/// Each rank belongs to one role, so the nearer-ancestor tie-break of
+/// `role_in_project` cannot change the answer here.
 fn best_role_text() -> &'static str {
     static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     TEXT.get_or_init(|| {
+        let mut by_rank = String::from("CASE MIN(");
+        by_rank.push_str(&super::visibility::rank_case());
+        by_rank.push(')');
+        for role in Role::VARIANTS {
+            by_rank.push_str(&format!(" WHEN {} THEN '{}'", role.rank(), role.as_str()));
+        }
+        by_rank.push_str(" END");
         format!(
-            "(SELECT role_assignments.role FROM project_ancestors \
+            "(SELECT {by_rank} FROM project_ancestors \
              JOIN role_assignments ON role_assignments.project_id = project_ancestors.ancestor_id \
              WHERE project_ancestors.project_id = projects.id \
-             AND role_assignments.user_id = users.id AND role_assignments.role <> '{}' \
-             ORDER BY {}, project_ancestors.depth LIMIT 1)",
+             AND role_assignments.user_id = users.id AND role_assignments.role <> '{}')",
             Role::Finder.as_str(),
-            super::visibility::rank_case()
         )
     })
 }
@@ -116,10 +126,10 @@ sql_fragment! {
          WHERE project_access_blocks.project_id = projects.id)"
 }
 
-/// The statement, with `$item` as the item part of the selection. (Values bound in a
-/// join's `ON` must be owned: Diesel asks `'static` of the FROM clause.)
+/// The statement for backend `$db`, with `$item` as the item part of the selection.
+/// (Values bound in a join's `ON` must be owned: Diesel asks `'static` of the FROM clause.)
 macro_rules! item_access_query {
-    ($req:expr, $writer:ident, $item:expr) => {
+    ($req:expr, $writer:ident, $db:ty, $item:expr) => {
         api_tokens::table
             .inner_join(users::table)
             .left_join(projects::table.on(projects::uuid.eq(DbUuid($req.project))))
@@ -133,14 +143,38 @@ macro_rules! item_access_query {
             .filter(api_tokens::prefix.eq($req.prefix))
             .filter(api_tokens::digest.eq($req.digest))
             .select((
-                User::as_select(),
+                <User as SelectableHelper<$db>>::as_select(),
                 api_tokens::expiry,
-                <Project as Selectable<MultiBackend>>::construct_selection().nullable(),
+                <Project as Selectable<$db>>::construct_selection().nullable(),
                 BestRole,
                 Blocked,
                 $item,
             ))
     };
+}
+
+/// Runs the statement on the inner connection of either backend (`$db` names its
+/// backend type inside `$item`), so the query is a plain static statement there:
+/// through `MultiBackend` every execution would render the whole SQL text twice (to
+/// decide caching, then to bind), about a third of a cached SQLite retrieve's work.
+macro_rules! load_access {
+    ($conn:expr, $req:expr, |$writer:ident, $db:ident| $item:expr) => {{
+        let $writer = diesel::alias!(users as writer);
+        match $conn {
+            DbConn::Pg(c) => {
+                type $db = diesel::pg::Pg;
+                item_access_query!($req, $writer, $db, $item)
+                    .first(c)
+                    .optional()
+            }
+            DbConn::Sqlite(c) => {
+                type $db = diesel::sqlite::Sqlite;
+                item_access_query!($req, $writer, $db, $item)
+                    .first(c)
+                    .optional()
+            }
+        }
+    }};
 }
 
 type Row<I> = (
@@ -188,17 +222,11 @@ impl ItemPart for FullItem {
         conn: &mut DbConn,
         req: &ItemRequest<'_>,
     ) -> QueryResult<Option<ItemAccess<Self>>> {
-        let writer = diesel::alias!(users as writer);
-        let row: Option<Row<(Option<CacheItem>, Option<DbUuid>)>> = item_access_query!(
-            req,
-            writer,
-            (
-                <CacheItem as Selectable<MultiBackend>>::construct_selection().nullable(),
+        let row: Option<Row<(Option<CacheItem>, Option<DbUuid>)>> =
+            load_access!(conn, req, |writer, DB| (
+                <CacheItem as Selectable<DB>>::construct_selection().nullable(),
                 writer.field(users::uuid).nullable()
-            )
-        )
-        .first(conn)
-        .optional()?;
+            ))?;
         Ok(row
             .map(|(u, e, p, r, b, (item, by))| into_access((u, e, p, r, b, item.map(|i| (i, by))))))
     }
@@ -223,11 +251,8 @@ impl ItemPart for Exists {
         conn: &mut DbConn,
         req: &ItemRequest<'_>,
     ) -> QueryResult<Option<ItemAccess<Self>>> {
-        let writer = diesel::alias!(users as writer);
         let row: Option<Row<Option<i64>>> =
-            item_access_query!(req, writer, cache_items::id.nullable())
-                .first(conn)
-                .optional()?;
+            load_access!(conn, req, |writer, DB| cache_items::id.nullable())?;
         Ok(row.map(|(u, e, p, r, b, id)| into_access((u, e, p, r, b, id.map(|_| Exists)))))
     }
 
@@ -246,11 +271,9 @@ impl ItemPart for NaiveDateTime {
         conn: &mut DbConn,
         req: &ItemRequest<'_>,
     ) -> QueryResult<Option<ItemAccess<Self>>> {
-        let writer = diesel::alias!(users as writer);
         let row: Option<Row<Option<NaiveDateTime>>> =
-            item_access_query!(req, writer, cache_items::date_modified.nullable())
-                .first(conn)
-                .optional()?;
+            load_access!(conn, req, |writer, DB| cache_items::date_modified
+                .nullable())?;
         Ok(row.map(into_access))
     }
 
