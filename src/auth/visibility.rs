@@ -73,7 +73,7 @@ fn blocked_ids() -> _ {
 }
 
 /// `SELECT projects.id` of the projects whose cache `user` may read (see
-/// [`readable_projects`]), for other tables:
+/// `readable_projects`), for other tables:
 /// `sync_jobs::project_id.assume_not_null().eq_any(readable_project_ids(user))`.
 #[dsl::auto_type]
 pub fn readable_project_ids(user: &User) -> _ {
