@@ -487,6 +487,21 @@ fn no_page_is_wider_than_the_window_with_255_character_names() {
     let app = TestApp::spawn(&db, common::scale::server_plugins(), |_| {});
     let scale = common::scale::build(&db, &app);
     let job = common::scale::newest_job(&mut app.conn());
+    // A second version of the long item: its page then shows a diff with a long path
+    // and long old and new values.
+    let long_key = common::scale::long_name("key_");
+    app.registry
+        .cache()
+        .expect("backend")
+        .set_cache_item(
+            "samplesheets",
+            &common::scale::long_name("Sheet_"),
+            &json!({ long_key.clone(): { long_key.clone(): "x".repeat(600) }, "n": [1, 2, 3] }),
+            "json",
+            Some(&scale.long),
+            None,
+        )
+        .expect("second version");
     let long = format!("/cache/project/{}", scale.long.uuid);
     let big = format!("/cache/project/{}", scale.big.uuid);
     let pages = [
@@ -496,6 +511,7 @@ fn no_page_is_wider_than_the_window_with_255_character_names() {
         format!("{long}?sort=name"),
         format!("{big}?sort=name&dir=desc"),
         format!("/cache/item/{}", scale.long_item),
+        format!("/cache/item/{}?from=1&to=2", scale.long_item),
         format!("/cache/jobs/{job}"),
         "/cache/jobs".to_owned(),
         format!("{long}/delete"),
@@ -513,6 +529,12 @@ fn no_page_is_wider_than_the_window_with_255_character_names() {
                     extra <= 0,
                     "{path} at {w} px is {extra} px too wide: {culprits}"
                 );
+                if w == 390 && path.ends_with("?from=1&to=2") {
+                    c.goto(&app.url(&format!("{path}#changes")))
+                        .await
+                        .expect("open");
+                    screenshot(&c, "item_diff_phone").await;
+                }
                 let wrapped = wrapped_values(&c).await;
                 assert!(
                     wrapped.is_empty(),

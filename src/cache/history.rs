@@ -101,3 +101,143 @@ pub fn version_data(
         user,
     }))
 }
+
+/// Documents larger than this (either side) are not diffed on a page: the diff would
+/// be slow to compute and too long to read.
+pub const MAX_DIFF_BYTES: i64 = 4 * 1024 * 1024;
+/// Longest old or new value shown in a diff row, in characters.
+pub const MAX_VALUE_CHARS: usize = 200;
+/// Most changes listed in one comparison (the rest are counted).
+pub const MAX_CHANGES: usize = 500;
+
+/// What happened at one path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// Only in the newer version.
+    Added,
+    /// Only in the older version.
+    Removed,
+    /// In both, with different values.
+    Changed,
+}
+
+impl ChangeKind {
+    /// `added`, `removed` or `changed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Added => "added",
+            ChangeKind::Removed => "removed",
+            ChangeKind::Changed => "changed",
+        }
+    }
+}
+
+/// One change of a comparison, values as compact JSON shortened to
+/// [`MAX_VALUE_CHARS`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeRow {
+    /// Added, removed or changed.
+    pub kind: ChangeKind,
+    /// The JSON path (`$.a.b[2]`).
+    pub path: String,
+    /// The value in the older version.
+    pub old: Option<String>,
+    /// The value in the newer version.
+    pub new: Option<String>,
+}
+
+/// Two versions of an item side by side.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Comparison {
+    /// The structural diff from `from` to `to`: at most [`MAX_CHANGES`] rows, then
+    /// `more` not shown.
+    Diff {
+        /// The older version's number.
+        from: i64,
+        /// The newer version's number.
+        to: i64,
+        /// The changes, in document order.
+        changes: Vec<ChangeRow>,
+        /// Changes not listed.
+        more: usize,
+    },
+    /// A version asked for is not kept (pruned, or never written).
+    Missing(i64),
+    /// One of the documents is larger than [`MAX_DIFF_BYTES`].
+    TooLarge,
+}
+
+/// Compares versions `from` and `to` of `item` (either order; the lower is the older).
+pub fn compare(conn: &mut DbConn, item: &CacheItem, from: i64, to: i64) -> Result<Comparison> {
+    let (from, to) = (from.min(to), from.max(to));
+    let mut docs = Vec::with_capacity(2);
+    for version in [from, to] {
+        let (data, size) = if version == item.version {
+            (item.data.clone(), item.size_bytes)
+        } else {
+            match ItemVersion::find(conn, item.id, version)? {
+                Some(v) => (v.data, v.size_bytes),
+                None => return Ok(Comparison::Missing(version)),
+            }
+        };
+        if size > MAX_DIFF_BYTES {
+            return Ok(Comparison::TooLarge);
+        }
+        docs.push(data.to_value());
+    }
+    let all = super::diff::diff(&docs[0], &docs[1]);
+    let more = all.len().saturating_sub(MAX_CHANGES);
+    let short = |v: &serde_json::Value| super::diff::shortened(v, MAX_VALUE_CHARS);
+    let changes = all
+        .into_iter()
+        .take(MAX_CHANGES)
+        .map(|c| match c {
+            super::diff::Change::Added { path, new } => ChangeRow {
+                kind: ChangeKind::Added,
+                path,
+                old: None,
+                new: Some(short(new)),
+            },
+            super::diff::Change::Removed { path, old } => ChangeRow {
+                kind: ChangeKind::Removed,
+                path,
+                old: Some(short(old)),
+                new: None,
+            },
+            super::diff::Change::Changed { path, old, new } => ChangeRow {
+                kind: ChangeKind::Changed,
+                path,
+                old: Some(short(old)),
+                new: Some(short(new)),
+            },
+        })
+        .collect();
+    Ok(Comparison::Diff {
+        from,
+        to,
+        changes,
+        more,
+    })
+}
+
+/// Every kept version of `item` (current first) with the writers' usernames by id.
+pub fn versions_with_writers(
+    conn: &mut DbConn,
+    item: &CacheItem,
+) -> Result<(Vec<VersionInfo>, HashMap<DbUuid, String>)> {
+    let all = versions(conn, item)?;
+    let mut ids: Vec<i64> = ItemVersion::list_for_item(conn, item.id)?
+        .iter()
+        .filter_map(|v| v.user_id)
+        .collect();
+    ids.extend(item.user_id);
+    ids.sort_unstable();
+    ids.dedup();
+    let by_id: HashMap<i64, String> = User::usernames(conn, &ids)?.into_iter().collect();
+    let uuids: HashMap<i64, DbUuid> = User::uuids(conn, &ids)?.into_iter().collect();
+    let names = uuids
+        .into_iter()
+        .filter_map(|(id, uuid)| by_id.get(&id).map(|n| (uuid, n.clone())))
+        .collect();
+    Ok((all, names))
+}

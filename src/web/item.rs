@@ -8,8 +8,10 @@ use askama::Template;
 use super::WebError;
 use super::extract::CurrentUser;
 use super::format::{When, size};
+use super::history::{CompareQuery, HistoryView, history_view};
 use super::page::{Layout, block, encode_component, parse_uuid, render};
 use crate::cache::admin::readable_item;
+use crate::cache::history::Comparison;
 use crate::state::AppState;
 
 /// Items larger than this show no tree (rendering it would be slow and unreadable).
@@ -29,6 +31,7 @@ struct ItemPage {
     tree: Option<String>,
     curl: Option<String>,
     can_manage: bool,
+    history: HistoryView,
 }
 
 /// One item.
@@ -39,12 +42,17 @@ pub async fn show_item(
     session: Session,
     state: web::Data<AppState>,
     path: web::Path<String>,
+    query: web::Query<CompareQuery>,
 ) -> Result<HttpResponse, WebError> {
     let uuid = parse_uuid(&path)?;
     let u = user.clone();
     let site_open = state.settings.site_items_readable_by_all;
-    let (item, project, perms, writer) =
-        block(&state, move |conn| readable_item(conn, &u, uuid, site_open)).await?;
+    let ((item, project, perms, writer), history) = block(&state, move |conn| {
+        let found = readable_item(conn, &u, uuid, site_open)?;
+        let history = history_view(conn, &found.0, &u, &query)?;
+        Ok((found, history))
+    })
+    .await?;
     let tree = (item.size_bytes <= MAX_TREE_BYTES)
         .then(|| super::json_tree::render(&item.data.to_value()));
     // The base comes from SODARCACHE_PUBLIC_URL or believed headers only, and the URL
@@ -76,6 +84,7 @@ pub async fn show_item(
         tree,
         curl,
         can_manage: perms.manage,
+        history,
     })
 }
 

@@ -11,6 +11,7 @@ mod error_page;
 pub mod extract;
 pub mod format;
 mod health;
+mod history;
 mod item;
 mod jobs;
 pub mod json_tree;
