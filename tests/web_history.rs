@@ -97,7 +97,7 @@ backend_test! {
             assert!(!html.contains("id=\"no-history\""));
             assert!(versions.contains("alice") && versions.contains("bob"), "{versions}");
             assert!(versions.contains("library"), "{versions}");
-            assert!(html.contains(&format!("href=\"?from=1&amp;to=2#changes\"")), "a link to each change");
+            assert!(html.contains("href=\"?from=1&amp;to=2#changes\""), "a link to each change");
             // By default the newest earlier version against the current one.
             let heading = section(&html, "changes").expect("changes");
             assert!(heading.contains("Changes from version 1 to 2"), "{heading}");
