@@ -23,6 +23,17 @@ fn installed_copy() -> (tempfile::TempDir, PathBuf) {
     );
     let exe = dir.path().join("sodarcache");
     std::fs::copy(env!("CARGO_BIN_EXE_sodarcache"), &exe).expect("copy binary");
+    // A child another test thread forks while the copy's write descriptor is open keeps
+    // it until that child execs: running the copy meanwhile fails with "Text file busy"
+    // (ETXTBSY). Wait for that to pass; afterwards nobody holds the descriptor.
+    for _ in 0..100 {
+        match Command::new(&exe).arg("--version").output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            _ => break,
+        }
+    }
     (dir, exe)
 }
 
