@@ -76,6 +76,10 @@ pub struct Settings {
     /// `SODARCACHE_SESSION_MAX_AGE_SECONDS`: a login session ends this long after the
     /// login (default 1209600, two weeks: Django's `SESSION_COOKIE_AGE`).
     pub session_max_age: Duration,
+    /// `SODARCACHE_SYNC_SCHEDULE`: per plugin, the interval of its scheduled syncs
+    /// (`samplesheets=6h, example_project_app=off`), over the plugin's default; a
+    /// superuser's value on the Schedules page comes first ([`crate::cache::schedule`]).
+    pub sync_schedule: crate::cache::schedule::ScheduleSetting,
 }
 
 impl std::fmt::Debug for Settings {
@@ -117,6 +121,7 @@ impl std::fmt::Debug for Settings {
             )
             .field("session_idle", &self.session_idle)
             .field("session_max_age", &self.session_max_age)
+            .field("sync_schedule", &self.sync_schedule)
             .finish_non_exhaustive()
     }
 }
@@ -154,6 +159,7 @@ impl Default for Settings {
             site_items_readable_by_all: false,
             session_idle: Duration::from_secs(86_400),
             session_max_age: Duration::from_secs(1_209_600),
+            sync_schedule: Vec::new(),
         }
     }
 }
@@ -303,6 +309,11 @@ impl Settings {
                 d.session_max_age,
                 ONE_YEAR_SECONDS * 10,
             )?,
+            sync_schedule: match get("SODARCACHE_SYNC_SCHEDULE") {
+                None => d.sync_schedule,
+                Some(raw) => crate::cache::schedule::parse_setting(&raw)
+                    .map_err(|e| format!("SODARCACHE_SYNC_SCHEDULE: {e}"))?,
+            },
         })
     }
 }

@@ -39,6 +39,8 @@ impl Application {
         registry: PluginRegistry,
         bind: &str,
     ) -> anyhow::Result<Self> {
+        crate::cache::schedule::check_setting(&settings.sync_schedule, registry.runner().plugins())
+            .map_err(|e| anyhow::anyhow!(e))?;
         let listener =
             TcpListener::bind(bind).map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
         let port = listener.local_addr()?.port();
@@ -59,6 +61,12 @@ impl Application {
             registry.runner().clone(),
             settings.worker_poll,
             settings.job_stale_after,
+            wake_worker.clone(),
+        ));
+        actix_web::rt::spawn(crate::cache::schedule::run_scheduler(
+            registry.runner().clone(),
+            settings.sync_schedule.clone(),
+            settings.worker_poll.min(crate::cache::schedule::MAX_TICK),
             wake_worker,
         ));
         actix_web::rt::spawn(crate::auth::prune_forever(pool.clone(), settings.clone()));

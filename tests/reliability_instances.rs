@@ -4,6 +4,8 @@
 //!   one is run exactly once, its outcome is visible through both, and a user logged
 //!   in on one is logged in on the other (signed cookies with a shared key).
 //! * Two servers' workers polling many queued jobs: each job is run exactly once.
+//! * Two servers scheduling one plugin's syncs on one PostgreSQL database: each due
+//!   scheduled run is queued and run exactly once per project.
 //! * Workers racing to claim (both backends): each job is claimed by exactly one.
 
 mod common;
@@ -219,6 +221,78 @@ fn two_servers_polling_one_postgres_run_each_queued_job_once() {
         assert_eq!(SyncJob::plugin_runs(conn, job.id).unwrap().len(), 1);
     }
     eprintln!("{JOBS} jobs run by {} workers", workers.len());
+    drop((a, b));
+}
+
+#[test]
+fn two_servers_on_one_postgres_run_each_scheduled_sync_once() {
+    let Some(db) = TestDb::postgres() else { return };
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    reset_counts();
+    const PROJECTS: usize = 12;
+    let conn = &mut **db.pool().get().expect("conn");
+    let projects: Vec<Project> = (0..PROJECTS)
+        .map(|i| fx::project(conn, &format!("P{i}"), None, None))
+        .collect();
+    // Both servers schedule `counting` hourly: every project is due at once.
+    let hourly = |s: &mut sodarcache::settings::Settings| {
+        s.sync_schedule = vec![("counting".into(), Some(Duration::from_secs(3600)))];
+    };
+    let a = TestApp::spawn(&db, plugins(), hourly);
+    let b = TestApp::spawn(&db, plugins(), hourly);
+    let scheduled = |conn: &mut sodarcache::db::DbConn| -> Vec<SyncJob> {
+        SyncJob::list(conn, None, 0, 1000)
+            .unwrap()
+            .into_iter()
+            .filter(|j| j.origin == Origin::Scheduled)
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let jobs = scheduled(conn);
+        if jobs.len() >= PROJECTS && jobs.iter().all(SyncJob::is_finished) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "scheduled syncs did not finish: {jobs:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Both schedulers keep looking (every 100 ms here): nothing is queued twice.
+    std::thread::sleep(Duration::from_secs(3));
+    let jobs = scheduled(conn);
+    assert_eq!(
+        jobs.len(),
+        PROJECTS,
+        "one scheduled job per project: {jobs:?}"
+    );
+    let calls = CALLS.lock().unwrap().clone();
+    let mut workers = BTreeSet::new();
+    for p in &projects {
+        assert_eq!(
+            calls.get(&p.uuid.0),
+            Some(&1),
+            "{} synced once: {calls:?}",
+            p.title
+        );
+        let job = jobs
+            .iter()
+            .find(|j| j.project_id == Some(p.id))
+            .expect("its job");
+        assert_eq!(job.status, JobStatus::Done);
+        assert_eq!(job.app_name.as_deref(), Some("counting"));
+        workers.insert(job.worker.clone().expect("claimed"));
+        let run = sodarcache::db::models::ScheduleRun::find(conn, "counting", p.id)
+            .unwrap()
+            .expect("schedule row");
+        assert_eq!((run.runs, run.last_job_id), (1, Some(job.id)));
+    }
+    assert_eq!(TOTAL.load(Ordering::SeqCst), PROJECTS);
+    eprintln!(
+        "{PROJECTS} scheduled syncs run by {} workers",
+        workers.len()
+    );
     drop((a, b));
 }
 

@@ -86,7 +86,7 @@ pub fn run_job_beating(
             project: project.clone(),
             user,
             item_name: job.item_name.clone(),
-            app: None,
+            app: job.app_name.clone(),
         };
         let shared = job_state(&target, on_progress);
         let outcomes = run_plugins(runner, &target, &shared);

@@ -3,6 +3,7 @@
 //! * [`SodarCache`]: upstream's backend API, with its "Here:" fixes.
 //! * [`runner`]: runs project-app plugins with each call isolated.
 //! * [`jobs`]: sync jobs requested by web, API and CLI, and the worker that runs them.
+//! * [`schedule`]: scheduled syncs, queued by the server itself per plugin and project.
 
 pub mod admin;
 mod api;
@@ -11,6 +12,7 @@ pub mod history;
 pub mod jobs;
 pub mod overview;
 pub mod runner;
+pub mod schedule;
 
 pub(crate) use api::ScopedWrite;
 pub use api::{CacheWrite, Provenance, SodarCache, epoch_seconds};

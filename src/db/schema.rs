@@ -133,6 +133,27 @@ diesel::table! {
         heartbeat -> Nullable<Timestamp>,
         worker -> Nullable<Text>,
         error -> Nullable<Text>,
+        app_name -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    sync_schedules (plugin) {
+        plugin -> Text,
+        interval_seconds -> Nullable<BigInt>,
+        updated -> Timestamp,
+        user_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    sync_schedule_runs (id) {
+        id -> BigInt,
+        plugin -> Text,
+        project_id -> BigInt,
+        next_run_at -> Timestamp,
+        runs -> BigInt,
+        last_job_id -> Nullable<BigInt>,
     }
 }
 
@@ -181,6 +202,8 @@ diesel::joinable!(role_assignments -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(sync_jobs -> projects (project_id));
 diesel::joinable!(sync_job_plugins -> sync_jobs (job_id));
+diesel::joinable!(sync_schedule_runs -> projects (project_id));
+diesel::joinable!(sync_schedule_runs -> sync_jobs (last_job_id));
 diesel::joinable!(events -> projects (project_id));
 diesel::joinable!(project_access_blocks -> projects (project_id));
 
@@ -217,6 +240,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     cache_item_versions,
     sync_jobs,
     sync_job_plugins,
+    sync_schedules,
+    sync_schedule_runs,
     events,
     site_settings,
     login_failures,

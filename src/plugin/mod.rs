@@ -106,6 +106,14 @@ pub trait ProjectAppPlugin: Send + Sync + 'static {
     fn sync_site(&self, ctx: &SyncContext) -> SyncResult {
         ctx.each_project(|ctx, project| self.sync_project(ctx, project))
     }
+
+    /// How often the server syncs this plugin in every project by itself (a job of
+    /// origin `scheduled` per project, no cron needed), unless the
+    /// `SODARCACHE_SYNC_SCHEDULE` setting or a superuser on the Schedules page sets
+    /// another interval. Whole seconds, from 1 s to a year. The default: never.
+    fn sync_interval(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// A backend service other code looks up by name with

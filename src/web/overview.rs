@@ -8,12 +8,13 @@ use serde::Deserialize;
 
 use super::WebError;
 use super::extract::CurrentUser;
-use super::format::{Thousands, When, size};
+use super::format::{Thousands, When, ago_until, size};
 use super::page::{
     Layout, QueryLinks, SortState, block, page_count, page_number, redirect, render,
 };
 use super::views::LastSync;
 use crate::cache::overview::{ScopeStats, overview};
+use crate::cache::schedule::{ProjectSchedule, for_projects};
 use crate::db::models::{ProjectOrder, ProjectQuery, ReadableTotals, User};
 use crate::state::AppState;
 
@@ -42,6 +43,61 @@ struct Row {
     title: String,
     stats: StatsView,
     stale: bool,
+    schedule: Option<ScheduleView>,
+}
+
+impl Row {
+    /// Highlighted as failed: its last sync or a last scheduled sync failed.
+    fn failed(&self) -> bool {
+        self.stats.failed() || self.schedule.as_ref().is_some_and(|s| !s.failed.is_empty())
+    }
+}
+
+/// A project's scheduled syncs: when the next is due, which plugins' last failed.
+struct ScheduleView {
+    /// `in 5 minutes`, `due now`; none when no run is known yet.
+    next: Option<(String, When)>,
+    /// Plugin and job UUID of each failed last scheduled sync.
+    failed: Vec<(String, String)>,
+}
+
+impl ScheduleView {
+    fn new(s: &ProjectSchedule, now: chrono::NaiveDateTime) -> Self {
+        ScheduleView {
+            next: s.next_run_at.map(|t| {
+                let secs = (t - now).num_seconds();
+                let text = if secs <= 0 {
+                    "due now".to_owned()
+                } else {
+                    ago_until(secs)
+                };
+                (text, When::new(t))
+            }),
+            failed: s
+                .failed
+                .iter()
+                .map(|(plugin, job)| (plugin.clone(), job.uuid.to_string()))
+                .collect(),
+        }
+    }
+
+    /// The next run line and a link to each failed run.
+    fn html(&self) -> String {
+        let mut out = String::new();
+        if let Some((text, when)) = &self.next {
+            out.push_str(&format!(
+                "<br><span class=\"small muted\">Next scheduled sync <time datetime=\"{}\" title=\"{}\" tabindex=\"0\">{}</time></span>",
+                when.iso, when.exact, text
+            ));
+        }
+        for (plugin, uuid) in &self.failed {
+            out.push_str(&format!(
+                "<br><a class=\"status status-failed\" href=\"/cache/jobs/{uuid}\">Scheduled sync failed</a> <span class=\"small\">{}</span>",
+                super::json_tree::escape(plugin)
+            ));
+        }
+        out
+    }
 }
 
 /// A scope's statistics, formatted.
@@ -167,8 +223,13 @@ pub async fn show_overview(
     };
     let u = user.clone();
     let site_open = state.settings.site_items_readable_by_all;
-    let data = block(&state, move |conn| {
-        overview(conn, &u, &project_query, site_open)
+    let plugins = state.registry.runner().plugins().to_vec();
+    let setting = state.settings.sync_schedule.clone();
+    let (data, schedules) = block(&state, move |conn| {
+        let data = overview(conn, &u, &project_query, site_open)?;
+        let ids: Vec<i64> = data.projects.iter().map(|r| r.project.id).collect();
+        let schedules = for_projects(conn, &plugins, &setting, &ids)?;
+        Ok((data, schedules))
     })
     .await?;
     let rows = data
@@ -185,6 +246,9 @@ pub async fn show_overview(
             title: r.project.title.clone(),
             stats: StatsView::new(&r.stats, &user),
             stale: r.stats.newest.is_some_and(|n| n < stale_before),
+            schedule: schedules
+                .get(&r.project.id)
+                .map(|s| ScheduleView::new(s, now)),
         })
         .collect();
     let stale = stale_filter.map(|d| d.to_string()).unwrap_or_default();

@@ -16,6 +16,8 @@ text_enum! {
         Cli = "cli",
         /// The REST API.
         Api = "api",
+        /// The server's worker, on a plugin's schedule ([`crate::cache::schedule`]).
+        Scheduled = "scheduled",
     }
 }
 
@@ -70,6 +72,8 @@ pub struct SyncJob {
     pub worker: Option<String>,
     /// Why the job failed as a whole (plugin errors are in [`PluginRun`]).
     pub error: Option<String>,
+    /// Only the plugin owning this app (none: every plugin).
+    pub app_name: Option<String>,
 }
 
 /// One plugin's outcome within a job.
@@ -166,7 +170,9 @@ impl SyncJob {
             Some(n) => q.filter(sync_jobs::item_name.eq(n.to_owned())),
             None => q.filter(sync_jobs::item_name.is_null()),
         };
-        q.first(conn).optional()
+        q.filter(sync_jobs::app_name.is_null())
+            .first(conn)
+            .optional()
     }
 
     /// Claims the oldest queued job for `worker`. On PostgreSQL `FOR UPDATE SKIP LOCKED`
