@@ -138,3 +138,49 @@ document.addEventListener("DOMContentLoaded", () => {
   };
   select.addEventListener("change", update);
 });
+
+// The item page's JSON tree: expand all / collapse all, and a filter that shows only
+// the entries whose key or value contains the text, with the path down to them.
+// Without this script the tree is plain <details> elements that open one by one.
+document.addEventListener("DOMContentLoaded", () => {
+  const tree = document.getElementById("json-tree");
+  const tools = document.getElementById("json-tools");
+  if (!tree || !tools) return;
+  tools.hidden = false;
+  const filter = document.getElementById("json-filter");
+  const matches = document.getElementById("json-matches");
+  const items = [...tree.querySelectorAll("li")];
+  const own = (li) => {
+    // The entry's key and, for a plain value, the value (not its children's text).
+    const summary = li.querySelector(":scope > details > summary");
+    const head = summary || li;
+    return [...head.children].filter((e) => e.matches(".key, .v-str, .v-num, .v-bool, .v-null, .raw")).map((e) => e.textContent).join(" ").toLowerCase();
+  };
+  const texts = items.map(own);
+  const setOpen = (open) => { for (const d of tree.querySelectorAll("details")) d.open = open; };
+  document.getElementById("json-expand").addEventListener("click", () => setOpen(true));
+  document.getElementById("json-collapse").addEventListener("click", () => setOpen(false));
+  const run = () => {
+    const q = filter.value.trim().toLowerCase();
+    for (const li of items) { li.hidden = !!q; li.classList.remove("hit"); }
+    if (!q) { matches.textContent = ""; return; }
+    let n = 0;
+    items.forEach((li, i) => {
+      if (li.classList.contains("more") || !texts[i].includes(q)) return;
+      n += 1;
+      li.classList.add("hit");
+      li.hidden = false;
+      // A matching container shows what it holds.
+      for (const inner of li.querySelectorAll("li")) inner.hidden = false;
+      for (let p = li.parentElement.closest("li"); p && tree.contains(p); p = p.parentElement.closest("li")) {
+        p.hidden = false;
+        const d = p.querySelector(":scope > details");
+        if (d) d.open = true;
+      }
+    });
+    const where = tree.hasAttribute("data-cut") ? " in the part shown" : "";
+    matches.textContent = n === 0 ? "No key or value matches" + where + "." : n.toLocaleString("en-US") + (n === 1 ? " match" : " matches") + where + ".";
+  };
+  let timer = null;
+  filter.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(run, 150); });
+});

@@ -573,3 +573,122 @@ fn no_page_is_wider_than_the_window_with_255_character_names() {
         c.close().await.expect("close");
     });
 }
+
+/// Polls a script in the page until it returns `wanted` (bounded).
+async fn wait_for_script(c: &Client, what: &str, script: &str, wanted: serde_json::Value) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let got = c.execute(script, vec![]).await.expect("script");
+        if got == wanted {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: got {got}, wanted {wanted}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[test]
+fn the_json_filter_box_shows_the_paths_that_match_and_expand_collapse_all_work() {
+    let Some(driver) = start_driver() else { return };
+    let site = site();
+    let cache = site.app.registry.cache().expect("backend enabled");
+    let item = cache
+        .set_cache_item(
+            "notes_app",
+            "filterable",
+            &json!({
+                "samples": [
+                    {"id": "S1", "qc": {"status": "passed"}},
+                    {"id": "S2", "qc": {"status": "failed", "reason": "Needle in the haystack"}},
+                ],
+                "other": {"deep": {"deeper": {"needle_key": 7}}},
+                "unrelated": "nothing here",
+            }),
+            "json",
+            Some(&site.project),
+            None,
+        )
+        .expect("set item");
+    run(async {
+        let c = connect(&driver).await;
+        log_in(&c, &site.app, "bob").await;
+        c.goto(&site.app.url(&format!("/cache/item/{}", item.uuid)))
+            .await
+            .expect("item page");
+        wait_for_script(
+            &c,
+            "the script shows the tools",
+            "return !document.getElementById('json-tools').hidden;",
+            json!(true),
+        )
+        .await;
+        // Visible entries' own text (key and value), in order.
+        let visible = "return [...document.querySelectorAll('#json-tree li')]
+            .filter(li => li.offsetParent !== null)
+            .map(li => (li.querySelector(':scope > .key, :scope > details > summary > .key') || {}).textContent || '');";
+        c.find(Locator::Id("json-filter"))
+            .await
+            .expect("filter")
+            .send_keys("NEEDLE")
+            .await
+            .expect("type");
+        wait_for_script(
+            &c,
+            "two matches",
+            "return document.getElementById('json-matches').textContent;",
+            json!("2 matches."),
+        )
+        .await;
+        let keys: Vec<String> =
+            serde_json::from_value(c.execute(visible, vec![]).await.expect("keys")).expect("list");
+        assert_eq!(
+            keys,
+            [
+                "",
+                "other",
+                "deep",
+                "deeper",
+                "needle_key",
+                "samples",
+                "1",
+                "qc",
+                "reason"
+            ],
+            "the matches and the paths down to them (from the root), nothing else"
+        );
+        screenshot(&c, "item_filter").await;
+        // Clearing the filter shows everything again.
+        c.execute(
+            "const f = document.getElementById('json-filter'); f.value = ''; f.dispatchEvent(new Event('input'));",
+            vec![],
+        )
+        .await
+        .expect("clear");
+        wait_for_script(
+            &c,
+            "everything shown again",
+            "return [...document.querySelectorAll('#json-tree li')].some(li => li.hidden);",
+            json!(false),
+        )
+        .await;
+        let open_count = "return [...document.querySelectorAll('#json-tree details')].filter(d => d.open).length + '/' + document.querySelectorAll('#json-tree details').length;";
+        c.find(Locator::Id("json-expand"))
+            .await
+            .expect("expand")
+            .click()
+            .await
+            .expect("click");
+        wait_for_script(&c, "all open", open_count, json!("9/9")).await;
+        c.find(Locator::Id("json-collapse"))
+            .await
+            .expect("collapse")
+            .click()
+            .await
+            .expect("click");
+        wait_for_script(&c, "all closed", open_count, json!("0/9")).await;
+        c.close().await.expect("close");
+    });
+}

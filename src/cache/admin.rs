@@ -151,7 +151,58 @@ pub fn readable_item(
     site_open: bool,
 ) -> Result<(CacheItem, Option<Project>, Permissions, Option<String>)> {
     let item = CacheItem::find_by_uuid(conn, uuid)?.ok_or_else(Error::not_found)?;
-    let project = match item.project_id {
+    let (project, perms, writer) =
+        item_access(conn, user, item.project_id, item.user_id, site_open)?;
+    Ok((item, project, perms, writer))
+}
+
+/// An item for its page (see [`CacheItem::find_for_page`]), for a viewer who may read it.
+pub struct ItemForPage {
+    /// The item; its data is `null` when it is larger than the page reads whole.
+    pub item: CacheItem,
+    /// The first part of the data's text, for an item larger than that.
+    pub preview: Option<String>,
+    /// Its project (none for a site-wide item).
+    pub project: Option<Project>,
+    /// What the viewer may do there.
+    pub perms: Permissions,
+    /// Who wrote it last.
+    pub writer: Option<String>,
+}
+
+/// [`readable_item`] for the item page: the data whole up to `whole_bytes`, else its
+/// first `prefix_chars` characters, cut in the database.
+pub fn readable_item_for_page(
+    conn: &mut DbConn,
+    user: &User,
+    uuid: uuid::Uuid,
+    site_open: bool,
+    whole_bytes: i64,
+    prefix_chars: i64,
+) -> Result<ItemForPage> {
+    let (item, preview) = CacheItem::find_for_page(conn, uuid, whole_bytes, prefix_chars)?
+        .ok_or_else(Error::not_found)?;
+    let (project, perms, writer) =
+        item_access(conn, user, item.project_id, item.user_id, site_open)?;
+    Ok(ItemForPage {
+        item,
+        preview,
+        project,
+        perms,
+        writer,
+    })
+}
+
+/// The project of an item, the viewer's permissions there (403 without read) and the
+/// writer's name.
+fn item_access(
+    conn: &mut DbConn,
+    user: &User,
+    project_id: Option<i64>,
+    user_id: Option<i64>,
+    site_open: bool,
+) -> Result<(Option<Project>, Permissions, Option<String>)> {
+    let project = match project_id {
         Some(id) => Some(Project::find_by_id(conn, id)?.ok_or_else(Error::not_found)?),
         None => None,
     };
@@ -161,11 +212,11 @@ pub fn readable_item(
             "You do not have permission to view this item.".into(),
         ));
     }
-    let writer = match item.user_id {
+    let writer = match user_id {
         Some(id) => User::find_by_id(conn, id)?.map(|u| u.username),
         None => None,
     };
-    Ok((item, project, perms, writer))
+    Ok((project, perms, writer))
 }
 
 /// Usernames by id for the given ids, in one query.

@@ -1,7 +1,9 @@
 //! `GET /cache/item/{uuid}` (metadata, JSON tree, curl line) and its raw download.
 
 use actix_session::Session;
-use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
+use actix_web::http::header::{
+    self, Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue,
+};
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 
@@ -9,13 +11,20 @@ use super::WebError;
 use super::extract::CurrentUser;
 use super::format::{When, size};
 use super::history::{CompareQuery, HistoryView, history_view};
+use super::json_tree::Tree;
 use super::page::{Layout, block, encode_component, parse_uuid, render};
-use crate::cache::admin::readable_item;
+use crate::cache::admin::{ItemForPage, readable_item, readable_item_for_page};
 use crate::cache::history::Comparison;
 use crate::state::AppState;
 
-/// Items larger than this show no tree (rendering it would be slow and unreadable).
-pub const MAX_TREE_BYTES: i64 = 1024 * 1024;
+/// Items up to this size are read whole for the tree (every count in it exact) and the
+/// history's diff; it is the diff's own limit, so a diff never lacks the current data.
+pub const WHOLE_TREE_BYTES: i64 = crate::cache::history::MAX_DIFF_BYTES;
+/// Larger items are previewed from their first this many bytes, cut in the database:
+/// the page costs about the same for a 30 MB item as for a 1 MB one.
+pub const PREVIEW_BYTES: usize = 1024 * 1024;
+/// Characters asked of the database for a preview (then cut to [`PREVIEW_BYTES`]).
+const PREVIEW_CHARS: i64 = PREVIEW_BYTES as i64;
 
 #[derive(Template)]
 #[template(path = "item.html")]
@@ -28,7 +37,8 @@ struct ItemPage {
     size: String,
     modified: When,
     who: String,
-    tree: Option<String>,
+    tree: Tree,
+    preview_size: String,
     curl: Option<String>,
     can_manage: bool,
     history: HistoryView,
@@ -47,14 +57,31 @@ pub async fn show_item(
     let uuid = parse_uuid(&path)?;
     let u = user.clone();
     let site_open = state.settings.site_items_readable_by_all;
-    let ((item, project, perms, writer), history) = block(&state, move |conn| {
-        let found = readable_item(conn, &u, uuid, site_open)?;
-        let history = history_view(conn, &found.0, &u, &query)?;
-        Ok((found, history))
+    let (found, tree, shown, history) = block(&state, move |conn| {
+        let found =
+            readable_item_for_page(conn, &u, uuid, site_open, WHOLE_TREE_BYTES, PREVIEW_CHARS)?;
+        let history = history_view(conn, &found.item, &u, &query)?;
+        // Scanned and drawn off the event loop too: a large tree takes milliseconds.
+        let (text, whole) = match &found.preview {
+            Some(p) => (
+                &p[..p.floor_char_boundary(p.len().min(PREVIEW_BYTES))],
+                false,
+            ),
+            None => (found.item.data.as_str(), true),
+        };
+        let tree = super::json_tree::render_text(text, whole);
+        let shown = text.len();
+        Ok((found, tree, shown, history))
     })
     .await?;
-    let tree = (item.size_bytes <= MAX_TREE_BYTES)
-        .then(|| super::json_tree::render(&item.data.to_value()));
+    let ItemForPage {
+        item,
+        project,
+        perms,
+        writer,
+        ..
+    } = found;
+    let preview_size = size(shown as i64);
     // The base comes from SODARCACHE_PUBLIC_URL or believed headers only, and the URL
     // is quoted for a POSIX shell whatever it holds: the line is for pasting.
     let base = crate::auth::address::base_url(&req, &state.settings);
@@ -82,6 +109,7 @@ pub async fn show_item(
         modified: When::new(item.date_modified),
         who: writer.unwrap_or_else(|| "—".into()),
         tree,
+        preview_size,
         curl,
         can_manage: perms.manage,
         history,
@@ -101,7 +129,29 @@ pub async fn download_item(
         readable_item(conn, &user, uuid, site_open)
     })
     .await?;
-    let filename = format!("{}-{}.json", item.app_name, item.name)
+    let disposition = download_disposition(&item.app_name, &item.name);
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(disposition)
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .body(item.data.into_string()))
+}
+
+/// `attachment` named `APP-NAME.json` (RFC 6266): `filename*` keeps every character
+/// of the name (UTF-8, percent-encoded), `filename` is an ASCII fallback for old clients.
+/// Path separators become `_` in both.
+pub fn download_disposition(app: &str, name: &str) -> ContentDisposition {
+    let full: String = format!("{app}-{name}.json")
+        .chars()
+        .map(|c| {
+            if matches!(c, '/' | '\\') || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let ascii: String = full
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "-_.".contains(c) {
@@ -110,13 +160,17 @@ pub async fn download_item(
                 '_'
             }
         })
-        .collect::<String>();
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .insert_header(ContentDisposition {
-            disposition: DispositionType::Attachment,
-            parameters: vec![DispositionParam::Filename(filename)],
-        })
-        .insert_header((header::CACHE_CONTROL, "private, no-store"))
-        .body(item.data.into_string()))
+        .collect();
+    let mut parameters = vec![DispositionParam::Filename(ascii.clone())];
+    if ascii != full {
+        parameters.push(DispositionParam::FilenameExt(ExtendedValue {
+            charset: Charset::Ext("UTF-8".into()),
+            language_tag: None,
+            value: full.into_bytes(),
+        }));
+    }
+    ContentDisposition {
+        disposition: DispositionType::Attachment,
+        parameters,
+    }
 }

@@ -14,6 +14,7 @@ mod health;
 mod history;
 mod item;
 mod jobs;
+pub mod json_scan;
 pub mod json_tree;
 mod login;
 mod overview;

@@ -366,6 +366,48 @@ impl CacheItem {
             .optional()
     }
 
+    /// The item with this UUID for a page that shows its data: whole when the item is
+    /// at most `whole_bytes` long; a larger one comes with `null` as its data and the
+    /// first `prefix_chars` characters of its text, cut in the database (a large item
+    /// is never read whole).
+    pub fn find_for_page(
+        conn: &mut DbConn,
+        uuid: uuid::Uuid,
+        whole_bytes: i64,
+        prefix_chars: i64,
+    ) -> QueryResult<Option<(CacheItem, Option<String>)>> {
+        use crate::db::types::SqlJson;
+        let data = sql::<SqlJson>(&format!(
+            "CASE WHEN cache_items.size_bytes <= {whole_bytes} THEN cache_items.data ELSE 'null' END"
+        ));
+        let prefix = sql::<Nullable<Text>>(&format!(
+            "CASE WHEN cache_items.size_bytes <= {whole_bytes} THEN NULL \
+             ELSE substr(CAST(cache_items.data AS TEXT), 1, {prefix_chars}) END"
+        ));
+        cache_items::table
+            .filter(cache_items::uuid.eq(DbUuid(uuid)))
+            .select((
+                (
+                    cache_items::id,
+                    cache_items::uuid,
+                    cache_items::project_id,
+                    cache_items::app_name,
+                    cache_items::name,
+                    data,
+                    cache_items::size_bytes,
+                    cache_items::date_modified,
+                    cache_items::user_id,
+                    cache_items::data_sha256,
+                    cache_items::version,
+                    cache_items::origin,
+                    cache_items::job_id,
+                ),
+                prefix,
+            ))
+            .first::<(CacheItem, Option<String>)>(conn)
+            .optional()
+    }
+
     /// Every item of a scope, by app and name.
     pub fn list_for_scope(conn: &mut DbConn, scope: Scope) -> QueryResult<Vec<CacheItem>> {
         cache_items::table
