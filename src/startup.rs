@@ -51,6 +51,7 @@ impl Application {
             registry: registry.clone(),
             wake_worker: wake_worker.clone(),
             login: crate::auth::throttle::LoginGuard::from_settings(&settings),
+            loop_reads: crate::db::loop_reads::LoopReaders::for_url(&settings.database_url),
         });
         let key = {
             let mut conn = pool.get()?;

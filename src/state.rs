@@ -20,4 +20,7 @@ pub struct AppState {
     /// Every password check goes through it: login throttling and the bound on
     /// concurrent checks ([`crate::auth::throttle`]).
     pub login: crate::auth::throttle::LoginGuard,
+    /// On SQLite, the connections for small reads on the event loop
+    /// ([`crate::db::loop_reads`]); `None` on PostgreSQL.
+    pub loop_reads: Option<crate::db::loop_reads::LoopReaders>,
 }

@@ -203,6 +203,16 @@ where
     F: FnOnce(Granted, Option<I>) -> Result<T> + Send + 'static,
 {
     let credentials = Credentials::from_request(req);
+    // On SQLite, a token's statement runs right here (db::loop_reads); only when that
+    // read fails does it take the blocking path below, which reads it again.
+    if let (Credentials::Token(key), Some(readers)) = (&credentials, &state.loop_reads) {
+        let backend = (&state.registry, &state.settings.time_zone);
+        let request = TokenRequest::new(key, &path)?;
+        if let Some(access) = readers.read(|conn| I::load_with_access(conn, &request.item())) {
+            let (granted, item) = decide(access, need, backend)?;
+            return work(granted, item);
+        }
+    }
     let allow_anonymous = state.settings.allow_anonymous;
     let sessions = SessionPolicy::from_settings(&state.settings);
     let registry = state.registry.clone();
@@ -227,6 +237,40 @@ where
     .await
 }
 
+/// What a token caller's one statement looks for, checked before any database work.
+struct TokenRequest<'a> {
+    prefix: &'a str,
+    digest: String,
+    project: uuid::Uuid,
+    path: &'a ItemPath,
+}
+
+impl<'a> TokenRequest<'a> {
+    /// A 401 for anything that cannot be one of our tokens.
+    fn new(key: &'a str, path: &'a ItemPath) -> Result<Self> {
+        let (prefix, digest) =
+            token::lookup_key(key).ok_or_else(|| Error::Unauthorized(INVALID_TOKEN.into()))?;
+        // A malformed project UUID names no project: the token is still checked first.
+        let project = uuid::Uuid::parse_str(&path.project).unwrap_or(uuid::Uuid::nil());
+        Ok(TokenRequest {
+            prefix,
+            digest,
+            project,
+            path,
+        })
+    }
+
+    fn item(&self) -> ItemRequest<'_> {
+        ItemRequest {
+            prefix: self.prefix,
+            digest: &self.digest,
+            project: self.project,
+            app_name: &self.path.app_name,
+            item_name: &self.path.item_name,
+        }
+    }
+}
+
 /// [`gate`] for a token caller, on the rows of one [`ItemAccess`] statement.
 fn token_gate<I: ItemPart>(
     conn: &mut DbConn,
@@ -235,18 +279,20 @@ fn token_gate<I: ItemPart>(
     need: Need,
     backend: Backend<'_>,
 ) -> Result<(Granted, Option<I>)> {
+    let request = TokenRequest::new(key, path)?;
+    let access = I::load_with_access(conn, &request.item())?;
+    decide(access, need, backend)
+}
+
+/// The token caller's checks, in upstream's order, on the rows its statement read
+/// (`None`: no such token).
+fn decide<I>(
+    access: Option<ItemAccess<I>>,
+    need: Need,
+    backend: Backend<'_>,
+) -> Result<(Granted, Option<I>)> {
     let invalid = || Error::Unauthorized(INVALID_TOKEN.into());
-    let (prefix, digest) = token::lookup_key(key).ok_or_else(invalid)?;
-    // A malformed project UUID names no project: the token is still checked first.
-    let project = uuid::Uuid::parse_str(&path.project).unwrap_or(uuid::Uuid::nil());
-    let request = ItemRequest {
-        prefix,
-        digest: &digest,
-        project,
-        app_name: &path.app_name,
-        item_name: &path.item_name,
-    };
-    let access: ItemAccess<I> = I::load_with_access(conn, &request)?.ok_or_else(invalid)?;
+    let access = access.ok_or_else(invalid)?;
     let now = crate::db::now();
     if access.expiry.is_some_and(|e| e <= now) || !access.user.is_active {
         return Err(invalid());

@@ -3,9 +3,9 @@
 //! the body is three chunks (head, data, `}`), so a large item is held once.
 //!
 //! Beyond upstream: a strong `ETag` and `If-None-Match` → 304, so pollers stop
-//! re-downloading unchanged items. The tag is a SHA-256 over the rendered head and the
-//! data's stored SHA-256 (`cache_items.data_sha256`, computed by the write): a few
-//! hundred bytes hashed per request, never the data itself.
+//! re-downloading unchanged items. The tag is a SHA-256 over the data's stored SHA-256
+//! (`cache_items.data_sha256`, computed by the write), the rendered write time and the
+//! writer: about a hundred bytes hashed per request, never the data itself.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -156,16 +156,13 @@ fn render_version(
 }
 
 /// The body `{head..., "data": <data>}` in three chunks, and its ETag.
-fn assemble(head: &Head<'_>, data: String, data_sha256: &str) -> Result<Rendered> {
-    let mut head = serde_json::to_string(head)
+fn assemble(head_fields: &Head<'_>, data: String, data_sha256: &str) -> Result<Rendered> {
+    let mut head = serde_json::to_string(head_fields)
         .map_err(|e| Error::Internal(format!("rendering an item: {e}")))?;
     // `{...}` → `{...,"data":` then the stored text, then `}`.
     head.pop();
     head.push_str(",\"data\":");
-    let mut hasher = Sha256::new();
-    hasher.update(head.as_bytes());
-    hasher.update(data_sha256.as_bytes());
-    let etag = format!("\"{}\"", hex::encode(hasher.finalize()));
+    let etag = etag(data_sha256, &head_fields.date_modified, head_fields.user);
     Ok(Rendered {
         chunks: JsonChunks::new([
             Bytes::from(head),
@@ -174,6 +171,26 @@ fn assemble(head: &Head<'_>, data: String, data_sha256: &str) -> Result<Rendered
         ]),
         etag,
     })
+}
+
+/// The strong ETag of an item's representation at this URL: a SHA-256 over what can
+/// change in it (the data, by its stored digest; the rendered write time, which carries
+/// the site's time zone; the writer). The project, app and item names are the URL's.
+fn etag(data_sha256: &str, date_modified: &str, user: Option<uuid::Uuid>) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(data_sha256.as_bytes());
+    hasher.update(date_modified.as_bytes());
+    if let Some(user) = user {
+        hasher.update(user.as_bytes());
+    }
+    let mut hex = [0u8; 64];
+    // A 32-byte digest always fits 64 hex digits.
+    let _ = hex::encode_to_slice(hasher.finalize(), &mut hex);
+    let mut tag = String::with_capacity(66);
+    tag.push('"');
+    tag.extend(hex.iter().map(|&b| char::from(b)));
+    tag.push('"');
+    tag
 }
 
 /// `If-None-Match` lists this tag or is `*` (weak comparison, as RFC 9110 asks).

@@ -8,6 +8,7 @@
 //! that has read first can fail with `SQLITE_BUSY` without waiting when it upgrades.
 
 pub mod blocking;
+pub mod loop_reads;
 pub mod models;
 pub mod schema;
 mod scope;
