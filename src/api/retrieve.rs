@@ -41,6 +41,32 @@ struct Head<'a> {
 struct Rendered {
     chunks: JsonChunks,
     etag: String,
+    /// App, name and last write of the item's current data, for `Age` and the stale
+    /// `Warning` (none for an earlier version).
+    written: Option<(String, String, chrono::NaiveDateTime)>,
+}
+
+/// The `Warning` a stale item's retrieve carries (RFC 7234's code 110).
+pub const STALE_WARNING: &str = "110 - \"Response is Stale\"";
+
+/// `Age` (whole seconds since the item's last write) and, past its plugin's
+/// [`max_age`](crate::plugin::ProjectAppPlugin::max_age), `Warning: 110`.
+fn freshness_headers(
+    state: &AppState,
+    rendered: &Rendered,
+    res: &mut actix_web::HttpResponseBuilder,
+) {
+    let Some((app, name, modified)) = &rendered.written else {
+        return;
+    };
+    let age = state
+        .registry
+        .freshness()
+        .age(app, name, *modified, crate::db::now());
+    res.insert_header((header::AGE, age.seconds));
+    if age.is_stale() {
+        res.insert_header((header::WARNING, STALE_WARNING));
+    }
 }
 
 /// The handler.
@@ -83,11 +109,13 @@ pub async fn retrieve(
             }
         };
     if etag_matches(&req, &rendered.etag) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, rendered.etag))
-            .finish());
+        let mut res = HttpResponse::NotModified();
+        freshness_headers(&state, &rendered, &mut res);
+        return Ok(res.insert_header((header::ETAG, rendered.etag)).finish());
     }
-    Ok(HttpResponse::Ok()
+    let mut res = HttpResponse::Ok();
+    freshness_headers(&state, &rendered, &mut res);
+    Ok(res
         .content_type("application/json")
         .insert_header((header::ETAG, rendered.etag))
         .body(rendered.chunks))
@@ -105,7 +133,9 @@ fn render(granted: &Granted, app_name: &str, item: Option<FullItem>) -> Result<R
         user,
     };
     let data_sha256 = item.data_sha256.unwrap_or_else(|| item.data.sha256_hex());
-    assemble(&head, item.data.into_string(), &data_sha256)
+    let mut rendered = assemble(&head, item.data.into_string(), &data_sha256)?;
+    rendered.written = Some((item.app_name, item.name, item.date_modified));
+    Ok(rendered)
 }
 
 /// `version=N` from the query string: none without it, a positive integer, or a 400.
@@ -170,6 +200,7 @@ fn assemble(head_fields: &Head<'_>, data: String, data_sha256: &str) -> Result<R
             Bytes::from_static(b"}"),
         ]),
         etag,
+        written: None,
     })
 }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use crate::auth::rules::Permissions;
 use crate::db::models::{
     CacheItem, CacheItemSummary, Event, ItemQuery, ItemSelection, JobQuery, JobScope, NewEvent,
-    Origin, Project, ProjectBlock, SyncJob, User,
+    Origin, Project, ProjectBlock, StaleRules, SyncJob, User,
 };
 use crate::db::{DbConn, Scope};
 use crate::{Error, Result};
@@ -88,12 +88,16 @@ pub fn scope_page(
     let scope = Scope::of(project.as_ref());
     // Per-app counts of the items matching the search; they give the total too.
     let app_counts = CacheItem::count_by_app(conn, Some(scope), query.search.as_deref())?;
-    let total = app_counts
+    let by_app = app_counts
         .iter()
         .filter(|(app, _)| query.app.as_ref().is_none_or(|a| a == app))
         .map(|(_, n)| n)
         .sum::<i64>();
-    let (items, _) = CacheItem::query_counted(conn, &ItemQuery { scope, ..query }, false)?;
+    // The stale filter is not in the per-app counts: count those matches in the query.
+    let count_matches = query.stale.is_some();
+    let (items, counted) =
+        CacheItem::query_counted(conn, &ItemQuery { scope, ..query }, count_matches)?;
+    let total = if count_matches { counted } else { by_app };
     // The jobs that covered this scope, as the jobs list shows them for it.
     let job_scope = match &project {
         Some(p) => JobScope::Covering(p.clone()),
@@ -132,6 +136,17 @@ pub fn scope_page(
         last_sync,
         events,
     })
+}
+
+/// How many items of `scope` the freshness limits call stale.
+pub fn count_stale(conn: &mut DbConn, scope: Scope, rules: StaleRules) -> Result<i64> {
+    let query = ItemQuery {
+        scope,
+        limit: 0,
+        stale: Some(rules),
+        ..ItemQuery::default()
+    };
+    Ok(CacheItem::query_counted(conn, &query, true)?.1)
 }
 
 /// The last sync of `project` (see [`last_sync_id_sql`](crate::db::models::last_sync_id_sql)).

@@ -8,6 +8,7 @@
 pub mod admin;
 mod api;
 pub mod diff;
+pub mod freshness;
 pub mod history;
 pub mod jobs;
 pub mod overview;

@@ -49,6 +49,7 @@
 
 mod context;
 mod error;
+mod freshness;
 mod views;
 
 use std::any::Any;
@@ -58,6 +59,7 @@ use std::sync::Arc;
 pub use context::{Batch, Progress, SyncContext};
 pub(crate) use context::{JobShared, PluginRun, ProgressObserver, is_cancelled_error, read_items};
 pub use error::{Error, Result};
+pub use freshness::MaxAge;
 pub use views::{ItemFilter, ItemView, Member, Page, ProjectView, UserView};
 
 pub use crate::db::models::{ProjectType, PublicAccess, Role};
@@ -88,6 +90,13 @@ pub trait ProjectAppPlugin: Send + Sync + 'static {
     /// CLI `--app`, the admin pages); deleting the plugin's cache deletes theirs too.
     fn sub_apps(&self) -> &'static [&'static str] {
         &[]
+    }
+
+    /// How old this plugin's items (and its sub-apps') may get before the admin pages
+    /// mark them stale and REST retrieve adds a `Warning` header. The default: never
+    /// stale.
+    fn max_age(&self) -> MaxAge {
+        MaxAge::never()
     }
 
     /// Refreshes the plugin's items of one project; `ctx` writes to that project.
@@ -136,7 +145,8 @@ pub fn run_cli(plugins: RegistryBuilder) -> ExitCode {
 /// The names a plugin usually needs: `use sodarcache::plugin::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        Error as PluginError, ItemFilter, ItemView, Member, Page, PluginRegistry, ProjectAppPlugin,
-        ProjectType, ProjectView, PublicAccess, Role, SyncContext, SyncResult, UserView, run_cli,
+        Error as PluginError, ItemFilter, ItemView, MaxAge, Member, Page, PluginRegistry,
+        ProjectAppPlugin, ProjectType, ProjectView, PublicAccess, Role, SyncContext, SyncResult,
+        UserView, run_cli,
     };
 }

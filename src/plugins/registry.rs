@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::{BackendPlugin, ProjectAppPlugin};
 use crate::Result;
+use crate::cache::freshness::Freshness;
 use crate::cache::runner::{job_state, run_plugins};
 use crate::cache::{PluginOutcome, Runner, SODAR_CACHE, SodarCache, SyncTarget};
 use crate::db::DbPool;
@@ -44,6 +45,12 @@ impl RegistryBuilder {
         let apps: Arc<[Arc<dyn ProjectAppPlugin>]> = self.apps.into();
         let cache = SodarCache::new(pool, apps.iter().map(|a| (a.name(), a.sub_apps())));
         let runner = Runner::new(cache.clone(), apps.clone(), settings.plugin_timeout);
+        let freshness = Freshness::new(apps.iter().flat_map(|a| {
+            let limits = a.max_age();
+            std::iter::once(a.name())
+                .chain(a.sub_apps().iter().copied())
+                .map(move |name| (name.to_owned(), limits.clone()))
+        }));
         let mut backends = self.backends;
         backends.push(Arc::new(cache.clone()));
         backends.retain(|b| settings.enabled_backends.iter().any(|e| e == b.name()));
@@ -53,6 +60,7 @@ impl RegistryBuilder {
             backends,
             cache,
             runner,
+            freshness: Arc::new(freshness),
         }
     }
 }
@@ -64,6 +72,7 @@ pub struct PluginRegistry {
     backends: Vec<Arc<dyn BackendPlugin>>,
     cache: SodarCache,
     runner: Runner,
+    freshness: Arc<Freshness>,
 }
 
 impl PluginRegistry {
@@ -103,6 +112,11 @@ impl PluginRegistry {
     /// `sodarcache`.
     pub fn app_names(&self) -> Vec<&'static str> {
         self.cache.app_names()
+    }
+
+    /// The plugins' freshness limits by app name ([`ProjectAppPlugin::max_age`]).
+    pub fn freshness(&self) -> &Freshness {
+        &self.freshness
     }
 
     /// What runs the plugins (sync jobs, [`update_cache`](Self::update_cache)).

@@ -83,6 +83,16 @@ pub fn ago_until(secs: i64) -> String {
     format!("in {n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
+/// A length of time in its largest whole unit: `45 seconds`, `5 minutes`, `1 day`
+/// (`90 minutes` stays minutes: the unit is the largest that divides it).
+pub fn period(secs: u64) -> String {
+    let (n, unit) = [(86_400, "day"), (3600, "hour"), (60, "minute")]
+        .into_iter()
+        .find(|(u, _)| secs >= *u && secs.is_multiple_of(*u))
+        .map_or((secs, "second"), |(u, name)| (secs / u, name));
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
 /// The exact time, for hover titles: `2026-11-25 10:04:05 UTC`.
 pub fn exact(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
@@ -185,6 +195,15 @@ mod tests {
         );
         assert_eq!(ago(now - chrono::Duration::hours(1), now), "1 hour ago");
         assert_eq!(ago(now - chrono::Duration::days(2), now), "2 days ago");
+    }
+
+    #[test]
+    fn periods_use_the_largest_whole_unit() {
+        assert_eq!(period(1), "1 second");
+        assert_eq!(period(300), "5 minutes");
+        assert_eq!(period(5400), "90 minutes");
+        assert_eq!(period(7200), "2 hours");
+        assert_eq!(period(86_400), "1 day");
     }
 
     #[test]

@@ -42,6 +42,8 @@ struct ItemPage {
     curl: Option<String>,
     can_manage: bool,
     history: HistoryView,
+    /// The plugin's limit, when the item has one, and whether it is past it.
+    max_age: Option<(String, bool)>,
 }
 
 /// One item.
@@ -97,7 +99,17 @@ pub async fn show_item(
             crate::auth::address::shell_quote(&url)
         )
     });
+    let age = state.registry.freshness().age(
+        &item.app_name,
+        &item.name,
+        item.date_modified,
+        crate::db::now(),
+    );
+    let max_age = age
+        .max_age
+        .map(|m| (super::format::period(m.as_secs()), age.is_stale()));
     render(ItemPage {
+        max_age,
         layout: Layout::new(&session, &user),
         uuid: item.uuid.to_string(),
         app: item.app_name.clone(),

@@ -43,6 +43,8 @@ struct Row {
     title: String,
     stats: StatsView,
     stale: bool,
+    /// Items past their plugin's freshness limit.
+    stale_items: i64,
     schedule: Option<ScheduleView>,
 }
 
@@ -225,11 +227,20 @@ pub async fn show_overview(
     let site_open = state.settings.site_items_readable_by_all;
     let plugins = state.registry.runner().plugins().to_vec();
     let setting = state.settings.sync_schedule.clone();
-    let (data, schedules) = block(&state, move |conn| {
+    let freshness = state.registry.freshness();
+    let rules = (!freshness.is_empty()).then(|| freshness.rules(now));
+    let (data, schedules, stale_items) = block(&state, move |conn| {
         let data = overview(conn, &u, &project_query, site_open)?;
         let ids: Vec<i64> = data.projects.iter().map(|r| r.project.id).collect();
         let schedules = for_projects(conn, &plugins, &setting, &ids)?;
-        Ok((data, schedules))
+        let stale_items: std::collections::HashMap<i64, i64> = match rules {
+            Some(rules) => crate::db::models::stale_counts(conn, &ids, &rules)?
+                .into_iter()
+                .filter_map(|(p, n)| p.map(|p| (p, n)))
+                .collect(),
+            None => Default::default(),
+        };
+        Ok((data, schedules, stale_items))
     })
     .await?;
     let rows = data
@@ -249,6 +260,7 @@ pub async fn show_overview(
             schedule: schedules
                 .get(&r.project.id)
                 .map(|s| ScheduleView::new(s, now)),
+            stale_items: stale_items.get(&r.project.id).copied().unwrap_or(0),
         })
         .collect();
     let stale = stale_filter.map(|d| d.to_string()).unwrap_or_default();

@@ -29,6 +29,7 @@ pub struct ListQuery {
     sort: Option<String>,
     dir: Option<String>,
     page: Option<String>,
+    stale: Option<String>,
 }
 
 struct ItemRow {
@@ -38,6 +39,7 @@ struct ItemRow {
     size: String,
     modified: When,
     who: String,
+    stale: bool,
 }
 
 #[derive(Template)]
@@ -54,6 +56,8 @@ struct ProjectPage {
     pages: i64,
     q: String,
     app: String,
+    stale_only: bool,
+    stale_count: Option<i64>,
     links: QueryLinks,
     sort: SortState,
     app_counts: Vec<(String, i64)>,
@@ -94,6 +98,12 @@ impl ProjectPage {
     fn page_link(&self, page: i64) -> String {
         self.links.page(page)
     }
+
+    /// The stale filter switched on or off, the rest kept.
+    fn stale_link(&self) -> String {
+        self.links
+            .with(&[("stale", if self.stale_only { "" } else { "1" })])
+    }
 }
 
 async fn show(
@@ -112,6 +122,10 @@ async fn show(
     let page = page_number(query.page.as_deref());
     let q = query.q.clone().unwrap_or_default().trim().to_owned();
     let app = query.app.clone().unwrap_or_default().trim().to_owned();
+    let now = crate::db::now();
+    let freshness = state.registry.freshness().clone();
+    let rules = (!freshness.is_empty()).then(|| freshness.rules(now));
+    let stale_only = query.stale.as_deref() == Some("1") && rules.is_some();
     let item_query = ItemQuery {
         scope: Scope::Site, // set by `scope_page`
         search: Some(q.clone()).filter(|s| !s.is_empty()),
@@ -120,15 +134,22 @@ async fn show(
         desc,
         offset: (page - 1).saturating_mul(PAGE_SIZE),
         limit: PAGE_SIZE,
+        stale: rules.clone().filter(|_| stale_only),
     };
     let u: User = user.clone();
     let site_open = state.settings.site_items_readable_by_all;
-    let data = block(&state, move |conn| {
+    let (data, stale_count) = block(&state, move |conn| {
         let project: Option<Project> = match project_uuid {
             Some(uuid) => Some(readable_project(conn, &u, uuid)?.0),
             None => None,
         };
-        scope_page(conn, &u, project, item_query, site_open)
+        let scope = Scope::of(project.as_ref());
+        let data = scope_page(conn, &u, project, item_query, site_open)?;
+        let stale_count = match rules {
+            Some(rules) => Some(crate::cache::admin::count_stale(conn, scope, rules)?),
+            None => None,
+        };
+        Ok((data, stale_count))
     })
     .await?;
     let name_of = |id: Option<i64>| id.and_then(|i| data.usernames.get(&i).map(String::as_str));
@@ -145,6 +166,7 @@ async fn show(
                 .user_id
                 .and_then(|id| data.usernames.get(&id).cloned())
                 .unwrap_or_else(|| "—".into()),
+            stale: freshness.is_stale(&i.app_name, &i.name, i.date_modified, now),
         })
         .collect();
     let (title, path, uuid, base): (String, String, Option<String>, String) = match &data.project {
@@ -176,6 +198,7 @@ async fn show(
             ("sort", &sort.key),
             ("dir", if desc { "desc" } else { "" }),
             ("page", &page.to_string()),
+            ("stale", if stale_only { "1" } else { "" }),
         ],
     );
     let mut app_counts = data.app_counts.clone();
@@ -198,6 +221,8 @@ async fn show(
         pages: page_count(data.total, PAGE_SIZE),
         q,
         app,
+        stale_only,
+        stale_count,
         app_counts,
         jobs: data
             .jobs

@@ -134,7 +134,16 @@ impl World {
 
     /// A world with adjusted settings.
     pub fn with(db: &TestDb, tweak: impl FnOnce(&mut Settings)) -> World {
-        let app = TestApp::spawn(db, PluginRegistry::builder(), tweak);
+        World::with_plugins(db, PluginRegistry::builder(), tweak)
+    }
+
+    /// A world with these plugins and adjusted settings.
+    pub fn with_plugins(
+        db: &TestDb,
+        plugins: sodarcache::plugins::RegistryBuilder,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> World {
+        let app = TestApp::spawn(db, plugins, tweak);
         let conn = &mut **app.conn();
         let category = fx::category(conn, "Cat", None);
         let project = fx::project(conn, "Proj", Some(&category), None);

@@ -187,6 +187,8 @@ pub struct ItemQuery {
     pub offset: i64,
     /// Rows to return.
     pub limit: i64,
+    /// Only the items these freshness limits call stale.
+    pub stale: Option<super::StaleRules>,
 }
 
 diesel::define_sql_function!(fn substr(x: diesel::sql_types::Text, from: diesel::sql_types::Integer, count: diesel::sql_types::Integer) -> diesel::sql_types::Text);
@@ -495,6 +497,9 @@ impl CacheItem {
             }
             if let Some(search) = query.search.as_deref().filter(|s| !s.is_empty()) {
                 q = q.filter(matching(search));
+            }
+            if let Some(stale) = &query.stale {
+                q = q.filter(stale.filter());
             }
             q
         };

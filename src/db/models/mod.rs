@@ -13,6 +13,7 @@ mod project_list;
 mod role;
 mod schedule;
 mod site_setting;
+mod stale;
 pub mod stats;
 mod sync_job;
 mod token;
@@ -33,6 +34,7 @@ pub use project_list::{ProjectOrder, ProjectQuery, ReadableTotals, last_sync_id_
 pub use role::{Role, RoleAssignment};
 pub use schedule::{ScheduleOverride, ScheduleRun, ScheduleSummary};
 pub use site_setting::SiteSetting;
+pub use stale::{StaleRule, StaleRules, stale_counts};
 pub use sync_job::{JobStatus, Origin, PluginRun, SyncJob};
 pub use token::ApiToken;
 pub use user::User;
