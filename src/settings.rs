@@ -26,6 +26,10 @@ pub struct Settings {
     pub allow_anonymous: bool,
     /// `SODARCACHE_MAX_BODY_BYTES`: largest accepted request body (default 32 MiB).
     pub max_body_bytes: usize,
+    /// `SODARCACHE_MAX_BODY_BYTES_IN_FLIGHT`: request bodies this process holds at once,
+    /// summed over all requests (default 128 MiB, at least `SODARCACHE_MAX_BODY_BYTES`);
+    /// a write that would go over waits for nothing: 503 with `Retry-After`.
+    pub max_body_bytes_in_flight: usize,
     /// `SODARCACHE_DB_POOL_SIZE`: connections per server process (default 8).
     pub pool_size: u32,
     /// `SODARCACHE_DB_TIMEOUT_SECONDS`: wait for a pooled connection before a 503 (default 5).
@@ -95,6 +99,7 @@ impl std::fmt::Debug for Settings {
             .field("secure_cookies", &self.secure_cookies)
             .field("allow_anonymous", &self.allow_anonymous)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_body_bytes_in_flight", &self.max_body_bytes_in_flight)
             .field("pool_size", &self.pool_size)
             .field("db_timeout", &self.db_timeout)
             .field("worker_poll", &self.worker_poll)
@@ -141,6 +146,7 @@ impl Default for Settings {
             secure_cookies: false,
             allow_anonymous: false,
             max_body_bytes: 32 * 1024 * 1024,
+            max_body_bytes_in_flight: 128 * 1024 * 1024,
             pool_size: 8,
             db_timeout: Duration::from_secs(5),
             worker_poll: Duration::from_millis(1000),
@@ -211,6 +217,19 @@ impl Settings {
             secure_cookies: parse_bool(&get, "SODARCACHE_SECURE_COOKIES", d.secure_cookies)?,
             allow_anonymous: parse_bool(&get, "SODARCACHE_ALLOW_ANONYMOUS", d.allow_anonymous)?,
             max_body_bytes: parse(&get, "SODARCACHE_MAX_BODY_BYTES", d.max_body_bytes)?,
+            max_body_bytes_in_flight: {
+                const KEY: &str = "SODARCACHE_MAX_BODY_BYTES_IN_FLIGHT";
+                let max_body: usize =
+                    parse(&get, "SODARCACHE_MAX_BODY_BYTES", d.max_body_bytes)?;
+                let n: usize = parse(&get, KEY, d.max_body_bytes_in_flight.max(max_body))?;
+                if n < max_body {
+                    return Err(format!(
+                        "{KEY}: \"{n}\" must be at least SODARCACHE_MAX_BODY_BYTES ({max_body}), \
+                         or no body of the largest size could ever be read"
+                    ));
+                }
+                n
+            },
             pool_size: parse(&get, "SODARCACHE_DB_POOL_SIZE", d.pool_size)?.max(1),
             db_timeout: parse_seconds(
                 &get,

@@ -52,6 +52,11 @@ impl Application {
             wake_worker: wake_worker.clone(),
             login: crate::auth::throttle::LoginGuard::from_settings(&settings),
             loop_reads: crate::db::loop_reads::LoopReaders::for_url(&settings.database_url),
+            bodies: crate::api::body_budget::BodyBudget::new(
+                settings
+                    .max_body_bytes_in_flight
+                    .max(settings.max_body_bytes),
+            ),
         });
         let key = {
             let mut conn = pool.get()?;

@@ -23,4 +23,6 @@ pub struct AppState {
     /// On SQLite, the connections for small reads on the event loop
     /// ([`crate::db::loop_reads`]); `None` on PostgreSQL.
     pub loop_reads: Option<crate::db::loop_reads::LoopReaders>,
+    /// The bound on request bodies in memory (`SODARCACHE_MAX_BODY_BYTES_IN_FLIGHT`).
+    pub bodies: crate::api::body_budget::BodyBudget,
 }

@@ -17,6 +17,7 @@
 pub mod access;
 mod activity;
 pub mod auth;
+pub mod body_budget;
 pub mod date;
 pub mod delete;
 pub mod envelope;

@@ -10,8 +10,10 @@ use std::collections::HashMap;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, web};
+use futures_core::Stream;
 use serde_json::value::RawValue;
 
+use super::body_budget::{BodyBudget, BodyPermit};
 use super::envelope::detail_response;
 use crate::Error;
 use crate::db::JsonText;
@@ -53,12 +55,15 @@ fn too_large(limit: usize) -> Error {
     ))
 }
 
-/// Reads the whole body, at most `limit` bytes.
+/// Reads the whole body, at most `limit` bytes, into one buffer of its declared size
+/// (no doubling as it grows), under a reservation of the process's [`BodyBudget`] that
+/// the caller keeps until the body is written.
 pub async fn read_limited(
     req: &HttpRequest,
-    payload: web::Payload,
+    mut payload: web::Payload,
     limit: usize,
-) -> Result<web::Bytes, Error> {
+    budget: &BodyBudget,
+) -> Result<(Vec<u8>, BodyPermit), Error> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -67,17 +72,27 @@ pub async fn read_limited(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large(limit));
     }
-    match payload.to_bytes_limited(limit).await {
-        Err(_) => Err(too_large(limit)),
-        Ok(Err(e)) => Err(Error::BadRequest(format!(
-            "Could not read the request body: {e}"
-        ))),
-        Ok(Ok(bytes)) => Ok(bytes),
+    let declared = declared.map_or(0, |n| n as usize);
+    let mut permit = budget.reserve(declared)?;
+    let mut body = Vec::with_capacity(declared);
+    while let Some(chunk) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut payload).poll_next(cx)).await
+    {
+        let chunk = chunk
+            .map_err(|e| Error::BadRequest(format!("Could not read the request body: {e}")))?;
+        let len = body.len() + chunk.len();
+        if len > limit {
+            return Err(too_large(limit));
+        }
+        // A chunked or compressed body reserves as it grows.
+        permit.grow_to(len)?;
+        body.extend_from_slice(&chunk);
     }
+    Ok((body, permit))
 }
 
 /// The `data` of a `set` body, by the request's content type (none: JSON).
-pub fn parse_data(req: &HttpRequest, body: &[u8]) -> Result<JsonText, BodyError> {
+pub fn parse_data(req: &HttpRequest, body: Vec<u8>) -> Result<JsonText, BodyError> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -92,9 +107,9 @@ pub fn parse_data(req: &HttpRequest, body: &[u8]) -> Result<JsonText, BodyError>
     if kind.is_empty() || kind == "application/json" || kind.ends_with("+json") {
         Ok(from_json(body)?)
     } else if kind == "application/x-www-form-urlencoded" {
-        Ok(from_form(body)?)
+        Ok(from_form(&body)?)
     } else if kind == "multipart/form-data" {
-        Ok(from_multipart(content_type, body)?)
+        Ok(from_multipart(content_type, &body)?)
     } else {
         Err(BodyError::Unsupported(kind))
     }
@@ -104,11 +119,21 @@ fn missing() -> Error {
     Error::BadRequest("The field \"data\" is required.".into())
 }
 
-fn from_json(body: &[u8]) -> Result<JsonText, Error> {
-    let fields: HashMap<String, &RawValue> = serde_json::from_slice(body)
-        .map_err(|e| Error::BadRequest(format!("JSON parse error - {e}")))?;
-    let raw = fields.get("data").ok_or_else(missing)?;
-    Ok(JsonText::from_raw(raw))
+/// `data`'s text (serde validated it as JSON), kept in the body's own buffer (moved to its start and cut to its
+/// length): a large write holds its data once, not once as the body and once more as
+/// the data.
+fn from_json(mut body: Vec<u8>) -> Result<JsonText, Error> {
+    let (start, len) = {
+        let fields: HashMap<String, &RawValue> = serde_json::from_slice(&body)
+            .map_err(|e| Error::BadRequest(format!("JSON parse error - {e}")))?;
+        let raw = fields.get("data").ok_or_else(missing)?.get();
+        (raw.as_ptr() as usize - body.as_ptr() as usize, raw.len())
+    };
+    body.truncate(start + len);
+    body.drain(..start);
+    let text = String::from_utf8(body)
+        .map_err(|_| Error::BadRequest("JSON parse error - invalid UTF-8".into()))?;
+    Ok(JsonText::from_trusted(text))
 }
 
 fn from_form(body: &[u8]) -> Result<JsonText, Error> {
@@ -195,16 +220,16 @@ mod tests {
 
     #[test]
     fn json_data_keeps_the_clients_text() {
-        let d = from_json(br#"{"data": {"b": 1,  "a": [1, 2]}}"#).unwrap();
+        let d = from_json(br#"{"data": {"b": 1,  "a": [1, 2]}}"#.to_vec()).unwrap();
         assert_eq!(d.as_str(), r#"{"b": 1,  "a": [1, 2]}"#);
     }
 
     #[test]
     fn missing_or_malformed_data_is_a_bad_request() {
-        assert!(matches!(from_json(b"{}"), Err(Error::BadRequest(_))));
-        assert!(matches!(from_json(b"[1]"), Err(Error::BadRequest(_))));
+        assert!(matches!(from_json(b"{}".to_vec()), Err(Error::BadRequest(_))));
+        assert!(matches!(from_json(b"[1]".to_vec()), Err(Error::BadRequest(_))));
         assert!(matches!(
-            from_json(b"{\"data\": "),
+            from_json(b"{\"data\": ".to_vec()),
             Err(Error::BadRequest(_))
         ));
     }

@@ -29,9 +29,10 @@ pub async fn set(
     )
     .await?;
     granted.cache.check_app_name(&path.app_name)?;
-    let bytes = payload::read_limited(&req, body, state.settings.max_body_bytes).await?;
-    let data = payload::parse_data(&req, &bytes)?;
-    drop(bytes);
+    // The reservation lives until the write is done: the body is in memory until then.
+    let (bytes, _reserved) =
+        payload::read_limited(&req, body, state.settings.max_body_bytes, &state.bodies).await?;
+    let data = payload::parse_data(&req, bytes)?;
     crate::db::blocking::run(state.settings.db_timeout, move || {
         let user = granted.caller.user();
         let (app, name) = (&path.app_name, &path.item_name);
@@ -42,6 +43,7 @@ pub async fn set(
             format!("Set cache item \"{app}:{name}\" over the API"),
         );
         let mut conn = granted.cache.conn()?;
+        conn.retire_after_large_write(data.len());
         granted
             .cache
             .set_cache_item_recorded(

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use diesel::Connection;
 
 use super::{APP_NAME, DATA_TYPE_JSON, MAX_NAME_LEN, SODAR_CACHE};
-use crate::db::models::{CacheItem, Event, NewCacheItem, NewEvent, Project, User, WriteOrigin};
+use crate::db::models::{
+    CacheItem, Event, NewCacheItem, NewEvent, Project, User, WriteOrigin, WrittenItem,
+};
 use crate::db::{DbConn, DbPool, DbUuid, JsonText, PooledConn, Scope, now};
 use crate::plugins::BackendPlugin;
 use crate::{Error, Result};
@@ -253,12 +255,15 @@ impl SodarCache {
         user: Option<&User>,
     ) -> Result<CacheItem> {
         let mut conn = self.conn()?;
+        conn.retire_after_large_write(data.len());
         let by = Provenance::LIBRARY;
-        self.set_cache_item_recorded(&mut conn, app_name, name, data, project, user, by, None)
+        let written =
+            self.set_cache_item_recorded(&mut conn, app_name, name, data, project, user, by, None)?;
+        Ok(written.with_data(data.clone()))
     }
 
     /// Writes an item on `conn` and, in the same transaction, its activity event: both
-    /// or neither.
+    /// or neither. Returns the row without its data (the caller has it).
     #[expect(clippy::too_many_arguments, reason = "the item's key, data and writer")]
     pub fn set_cache_item_recorded(
         &self,
@@ -270,7 +275,7 @@ impl SodarCache {
         user: Option<&User>,
         by: Provenance,
         event: Option<&NewEvent<'_>>,
-    ) -> Result<CacheItem> {
+    ) -> Result<WrittenItem> {
         self.check_write(app_name, name, data)?;
         let item = self.write_on(conn, |conn| {
             let row = new_item(

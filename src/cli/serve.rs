@@ -44,6 +44,11 @@ pub fn run(
 /// it needs (`docs/benchmarks.md`). Two arenas measured both smaller and faster. The
 /// limit is only read at process start, so `serve` re-executes itself once with
 /// `MALLOC_ARENA_MAX=2` unless the variable is already set; if that fails it goes on.
+///
+/// The same re-execution fixes glibc's mmap threshold at 4 MiB (`MALLOC_MMAP_THRESHOLD_`,
+/// unless set): by default glibc raises the threshold to the size of the largest block
+/// freed (up to 32 MiB), after which large request bodies come from the arenas and stay
+/// there; a fixed threshold gives every block of 4 MiB or more back when it is freed.
 fn limit_malloc_arenas() {
     use std::os::unix::process::CommandExt;
     if std::env::var_os("MALLOC_ARENA_MAX").is_some() || !cfg!(target_env = "gnu") {
@@ -52,10 +57,14 @@ fn limit_malloc_arenas() {
     let Ok(exe) = std::env::current_exe() else {
         return;
     };
-    let error = std::process::Command::new(exe)
+    let mut command = std::process::Command::new(exe);
+    command
         .args(std::env::args_os().skip(1))
-        .env("MALLOC_ARENA_MAX", "2")
-        .exec();
+        .env("MALLOC_ARENA_MAX", "2");
+    if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+        command.env("MALLOC_MMAP_THRESHOLD_", (4 * 1024 * 1024).to_string());
+    }
+    let error = command.exec();
     tracing::debug!("could not re-execute with MALLOC_ARENA_MAX=2: {error}");
 }
 

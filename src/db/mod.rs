@@ -66,7 +66,24 @@ pub type PooledConn = r2d2::PooledConnection<Manager>;
 pub struct TrackedConn {
     conn: DbConn,
     returned: std::time::Instant,
+    retired: bool,
 }
+
+impl TrackedConn {
+    /// Closes the connection when it goes back, instead of pooling it. For PostgreSQL
+    /// connections that sent a large value: libpq keeps its send buffer at the largest
+    /// size it ever needed, for the life of the connection, so a pool of connections that
+    /// each once wrote a 30 MiB item would hold 30 MiB each.
+    pub fn retire_after_large_write(&mut self, bytes: usize) {
+        if bytes >= RETIRE_AFTER_BYTES && matches!(self.conn, DbConn::Pg(_)) {
+            self.retired = true;
+        }
+    }
+}
+
+/// PostgreSQL connections that wrote a value this large are closed after use
+/// ([`TrackedConn::retire_after_large_write`]).
+pub const RETIRE_AFTER_BYTES: usize = 4 * 1024 * 1024;
 
 /// Idle time after which a PostgreSQL connection is pinged on checkout.
 pub const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
@@ -216,6 +233,7 @@ impl ManageConnection for Manager {
             .map(|conn| TrackedConn {
                 conn,
                 returned: std::time::Instant::now(),
+                retired: false,
             })
             .map_err(r2d2::Error::ConnectionError)
     }
@@ -235,7 +253,7 @@ impl ManageConnection for Manager {
         // server went away (its statement failed) or that left a transaction open is
         // dropped instead, so the pool heals by itself.
         conn.returned = std::time::Instant::now();
-        diesel::r2d2::R2D2Connection::is_broken(&mut conn.conn)
+        conn.retired || diesel::r2d2::R2D2Connection::is_broken(&mut conn.conn)
     }
 }
 
@@ -460,4 +478,56 @@ pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
         e,
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
+}
+
+/// A connection that can run a statement without its table's `CHECK` constraints.
+pub trait CheckConstraints {
+    /// Runs `f` with `CHECK` constraints off when `off` is set (SQLite), as it is
+    /// otherwise. Only for statements whose values the caller validated.
+    fn without_checks<T>(
+        &mut self,
+        off: bool,
+        f: impl FnOnce(&mut Self) -> diesel::QueryResult<T>,
+    ) -> diesel::QueryResult<T>;
+}
+
+impl CheckConstraints for PgConnection {
+    /// PostgreSQL's `json` type validates as it parses, without copies: always checked.
+    fn without_checks<T>(
+        &mut self,
+        _off: bool,
+        f: impl FnOnce(&mut Self) -> diesel::QueryResult<T>,
+    ) -> diesel::QueryResult<T> {
+        f(self)
+    }
+}
+
+impl CheckConstraints for SqliteConnection {
+    fn without_checks<T>(
+        &mut self,
+        off: bool,
+        f: impl FnOnce(&mut Self) -> diesel::QueryResult<T>,
+    ) -> diesel::QueryResult<T> {
+        if !off {
+            return f(self);
+        }
+        // The flag is read when a statement is compiled, and setting it expires the
+        // connection's compiled statements, so the statement below is compiled without
+        // checks and the next one with them again.
+        self.batch_execute("PRAGMA ignore_check_constraints = ON")?;
+        let result = f(self);
+        let restored = self.batch_execute("PRAGMA ignore_check_constraints = OFF");
+        let value = result?;
+        restored?;
+        Ok(value)
+    }
+}
+
+/// [`CheckConstraints::without_checks`] as a function, for [`on_backend!`](crate::on_backend).
+pub fn without_sqlite_checks<C: CheckConstraints, T>(
+    conn: &mut C,
+    off: bool,
+    f: impl FnOnce(&mut C) -> diesel::QueryResult<T>,
+) -> diesel::QueryResult<T> {
+    conn.without_checks(off, f)
 }

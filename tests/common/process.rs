@@ -79,6 +79,11 @@ impl ServerProcess {
         }
     }
 
+    /// The server's process id (the same after its one re-execution at start).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `addr` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.addr)

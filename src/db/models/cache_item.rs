@@ -46,6 +46,63 @@ pub struct CacheItem {
     pub job_id: Option<i64>,
 }
 
+/// Data this size or larger is written without SQLite's `CHECK (json_valid(data))`:
+/// the check parses the text again into two or three more copies (JSONB and a text
+/// copy) while the row is written, for data that is valid JSON by construction
+/// ([`JsonText`] only holds serde-validated text). Smaller items keep the check.
+pub const UNCHECKED_JSON_BYTES: usize = 64 * 1024;
+
+/// An item as a write left it, without its data (the writer has that).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = cache_items)]
+pub struct WrittenItem {
+    /// Row id.
+    pub id: i64,
+    /// Public identifier.
+    pub uuid: DbUuid,
+    /// The project, or none for a site-wide item.
+    pub project_id: Option<i64>,
+    /// App name.
+    pub app_name: String,
+    /// Item name.
+    pub name: String,
+    /// Size of the JSON text in bytes.
+    pub size_bytes: i64,
+    /// Last write (UTC).
+    pub date_modified: NaiveDateTime,
+    /// Who wrote it last, if known.
+    pub user_id: Option<i64>,
+    /// SHA-256 of the data as stored.
+    pub data_sha256: Option<String>,
+    /// Version of the data.
+    pub version: i64,
+    /// How the current data was written.
+    pub origin: Option<WriteOrigin>,
+    /// The sync job that wrote the current data, if one did.
+    pub job_id: Option<i64>,
+}
+
+impl WrittenItem {
+    /// The full item, with the data that was written.
+    pub fn with_data(self, data: JsonText) -> CacheItem {
+        CacheItem {
+            id: self.id,
+            uuid: self.uuid,
+            project_id: self.project_id,
+            app_name: self.app_name,
+            name: self.name,
+            data,
+            size_bytes: self.size_bytes,
+            date_modified: self.date_modified,
+            user_id: self.user_id,
+            data_sha256: self.data_sha256,
+            version: self.version,
+            origin: self.origin,
+            job_id: self.job_id,
+        }
+    }
+}
+
 /// An item without its data, for listings.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
 #[diesel(table_name = cache_items)]
@@ -248,10 +305,14 @@ impl Versioned {
 
 impl CacheItem {
     /// Creates or updates the item in one statement; concurrent writers never conflict.
-    pub fn upsert(conn: &mut DbConn, item: &NewCacheItem<'_>) -> QueryResult<CacheItem> {
+    /// Returns the row as written, without its data: the caller has the data, and
+    /// `RETURNING` it would hold another copy (two on SQLite, which buffers returned
+    /// rows) of what may be tens of megabytes.
+    pub fn upsert(conn: &mut DbConn, item: &NewCacheItem<'_>) -> QueryResult<WrittenItem> {
         let versioned = Versioned::new();
+        let large = item.data.len() >= UNCHECKED_JSON_BYTES;
         crate::on_backend!(conn, |c| {
-            diesel::insert_into(cache_items::table)
+            let statement = diesel::insert_into(cache_items::table)
                 .values(with_keys(item))
                 .on_conflict((
                     cache_items::project_key,
@@ -273,17 +334,18 @@ impl CacheItem {
                     cache_items::origin.eq(sql::<Nullable<Text>>(&versioned.origin)),
                     cache_items::job_id.eq(sql::<Nullable<BigInt>>(&versioned.job_id)),
                 ))
-                .returning(CacheItem::as_returning())
-                .get_result(c)
+                .returning(WrittenItem::as_returning());
+            crate::db::without_sqlite_checks(c, large, |c| statement.get_result(c))
         })
     }
 
     /// Creates or updates many items in one multi-row statement. Keys must be distinct.
     pub fn upsert_many(conn: &mut DbConn, items: &[NewCacheItem<'_>]) -> QueryResult<usize> {
         let rows: Vec<_> = items.iter().map(with_keys).collect();
+        let large = items.iter().any(|i| i.data.len() >= UNCHECKED_JSON_BYTES);
         let versioned = Versioned::new();
         crate::on_backend!(conn, |c| {
-            diesel::insert_into(cache_items::table)
+            let statement = diesel::insert_into(cache_items::table)
                 .values(rows)
                 .on_conflict((
                     cache_items::project_key,
@@ -305,7 +367,8 @@ impl CacheItem {
                     cache_items::origin.eq(sql::<Nullable<Text>>(&versioned.origin)),
                     cache_items::job_id.eq(sql::<Nullable<BigInt>>(&versioned.job_id)),
                 ))
-                .execute(c)
+                ;
+            crate::db::without_sqlite_checks(c, large, |c| statement.execute(c))
         })
     }
 
