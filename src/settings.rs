@@ -219,8 +219,7 @@ impl Settings {
             max_body_bytes: parse(&get, "SODARCACHE_MAX_BODY_BYTES", d.max_body_bytes)?,
             max_body_bytes_in_flight: {
                 const KEY: &str = "SODARCACHE_MAX_BODY_BYTES_IN_FLIGHT";
-                let max_body: usize =
-                    parse(&get, "SODARCACHE_MAX_BODY_BYTES", d.max_body_bytes)?;
+                let max_body: usize = parse(&get, "SODARCACHE_MAX_BODY_BYTES", d.max_body_bytes)?;
                 let n: usize = parse(&get, KEY, d.max_body_bytes_in_flight.max(max_body))?;
                 if n < max_body {
                     return Err(format!(

@@ -133,12 +133,7 @@ backend_test! {
 
 /// Opens a write whose body is declared as `len` bytes and sends only its first bytes,
 /// leaving the request in flight until [`finish`] sends the rest.
-async fn start_upload(
-    addr: &str,
-    token: &str,
-    path: &str,
-    body: &[u8],
-) -> tokio::net::TcpStream {
+async fn start_upload(addr: &str, token: &str, path: &str, body: &[u8]) -> tokio::net::TcpStream {
     let host = addr.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
     let head = format!(
@@ -165,7 +160,11 @@ async fn finish(mut stream: tokio::net::TcpStream, body: &[u8]) -> String {
         assert!(n > 0, "connection closed without an answer");
         answer.extend_from_slice(&buf[..n]);
     }
-    String::from_utf8_lossy(&answer).lines().next().unwrap().to_owned()
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned()
 }
 
 fn json_string_body(len: usize) -> Vec<u8> {

@@ -119,9 +119,9 @@ fn missing() -> Error {
     Error::BadRequest("The field \"data\" is required.".into())
 }
 
-/// `data`'s text (serde validated it as JSON), kept in the body's own buffer (moved to its start and cut to its
-/// length): a large write holds its data once, not once as the body and once more as
-/// the data.
+/// `data`'s text (serde validated it as JSON), kept in the body's own buffer (moved to
+/// its start and cut to its length): a large write holds its data once, not once as the
+/// body and once more as the data.
 fn from_json(mut body: Vec<u8>) -> Result<JsonText, Error> {
     let (start, len) = {
         let fields: HashMap<String, &RawValue> = serde_json::from_slice(&body)
@@ -226,8 +226,14 @@ mod tests {
 
     #[test]
     fn missing_or_malformed_data_is_a_bad_request() {
-        assert!(matches!(from_json(b"{}".to_vec()), Err(Error::BadRequest(_))));
-        assert!(matches!(from_json(b"[1]".to_vec()), Err(Error::BadRequest(_))));
+        assert!(matches!(
+            from_json(b"{}".to_vec()),
+            Err(Error::BadRequest(_))
+        ));
+        assert!(matches!(
+            from_json(b"[1]".to_vec()),
+            Err(Error::BadRequest(_))
+        ));
         assert!(matches!(
             from_json(b"{\"data\": ".to_vec()),
             Err(Error::BadRequest(_))

@@ -366,8 +366,7 @@ impl CacheItem {
                     cache_items::version.eq(sql::<BigInt>(&versioned.version)),
                     cache_items::origin.eq(sql::<Nullable<Text>>(&versioned.origin)),
                     cache_items::job_id.eq(sql::<Nullable<BigInt>>(&versioned.job_id)),
-                ))
-                ;
+                ));
             crate::db::without_sqlite_checks(c, large, |c| statement.execute(c))
         })
     }

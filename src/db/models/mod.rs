@@ -21,8 +21,8 @@ mod user;
 mod user_session;
 
 pub use cache_item::{
-    CacheItem, CacheItemSummary, ItemOrder, ItemQuery, NewCacheItem, ScopeTotals, UNCHECKED_JSON_BYTES,
-    WrittenItem,
+    CacheItem, CacheItemSummary, ItemOrder, ItemQuery, NewCacheItem, ScopeTotals,
+    UNCHECKED_JSON_BYTES, WrittenItem,
 };
 pub use event::{Event, NewEvent};
 pub use item_selection::ItemSelection;
