@@ -32,6 +32,14 @@ pub enum Error {
     /// 429: too many attempts.
     #[error("{0}")]
     TooManyRequests(String),
+    /// 429 with `Retry-After`: locked out by the login throttle for `retry_after` seconds.
+    #[error("{detail}")]
+    LockedOut {
+        /// What to tell the client.
+        detail: String,
+        /// Seconds until the lockout ends.
+        retry_after: u32,
+    },
     /// 503: the database or the cache backend is unavailable.
     #[error("{0}")]
     Unavailable(String),
@@ -43,6 +51,10 @@ pub enum Error {
     #[error("{0}")]
     Internal(String),
 }
+
+/// 503 text when the database's storage is full.
+pub const STORAGE_FULL: &str =
+    "The database storage is full: nothing was written. Reads still work; writes will again once space is freed.";
 
 /// Seconds a client is asked to wait (`Retry-After`) after an [`Error::Busy`].
 pub const BUSY_RETRY_AFTER_SECONDS: u32 = 1;
@@ -63,7 +75,7 @@ impl Error {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Error::TooManyRequests(_) | Error::LockedOut { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) | Error::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -79,7 +91,11 @@ impl Error {
 
     /// Seconds for a `Retry-After` header, for errors that pass with time.
     pub fn retry_after(&self) -> Option<u32> {
-        matches!(self, Error::Busy(_)).then_some(BUSY_RETRY_AFTER_SECONDS)
+        match self {
+            Error::Busy(_) => Some(BUSY_RETRY_AFTER_SECONDS),
+            Error::LockedOut { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
     }
 
     /// 403 with upstream's wording.
@@ -100,6 +116,16 @@ impl From<diesel::result::Error> for Error {
             D::NotFound => Error::not_found(),
             D::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
                 Error::Unavailable("Database unavailable".into())
+            }
+            // SQLITE_FULL, or PostgreSQL's disk_full (53100) / "No space left on device":
+            // the write did not happen, and the same request may succeed once space is
+            // freed. Reads keep working.
+            D::DatabaseError(_, info)
+                if info.message().contains("database or disk is full")
+                    || info.message().contains("No space left on device")
+                    || info.message().contains("could not extend file") =>
+            {
+                Error::Unavailable(STORAGE_FULL.into())
             }
             D::DatabaseError(kind, info)
                 if info.message().contains("database is locked")

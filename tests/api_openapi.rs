@@ -48,6 +48,13 @@ async fn provoke(w: &World, disabled: &World, template: &str, method: &str, stat
     if status == 304 {
         rb = rb.header(IF_NONE_MATCH, "*");
     }
+    if status == 429 {
+        // Failed Basic passwords up to the limit (5), then one more: locked out.
+        for _ in 0..5 {
+            send(world.request(method.clone(), &path, As::Anonymous).basic_auth("owner", Some("wrong"))).await;
+        }
+        rb = world.request(method.clone(), &path, As::Anonymous).basic_auth("owner", Some("wrong"));
+    }
     if method == Method::POST {
         rb = match status {
             413 => rb

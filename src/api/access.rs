@@ -89,7 +89,9 @@ where
     T: Send + 'static,
     F: FnOnce(&mut DbConn, Granted) -> Result<T> + Send + 'static,
 {
-    let credentials = Credentials::from_request(req);
+    let credentials = Credentials::from_request(req)
+        .check_password(req, state)
+        .await?;
     let allow_anonymous = state.settings.allow_anonymous;
     let sessions = SessionPolicy::from_settings(&state.settings);
     let registry = state.registry.clone();
@@ -202,7 +204,9 @@ where
     T: Send + 'static,
     F: FnOnce(Granted, Option<I>) -> Result<T> + Send + 'static,
 {
-    let credentials = Credentials::from_request(req);
+    let credentials = Credentials::from_request(req)
+        .check_password(req, state)
+        .await?;
     // On SQLite, a token's statement runs right here (db::loop_reads); only when that
     // read fails does it take the blocking path below, which reads it again.
     if let (Credentials::Token(key), Some(readers)) = (&credentials, &state.loop_reads) {

@@ -2,7 +2,7 @@
 //! anything else), then makes every response speak the API's dialect: JSON bodies carry
 //! the versioned vendor media type, errors that some layer rendered without a JSON body
 //! (unknown path, wrong method, ...) become `{"detail": ...}`, and a 401 carries
-//! `WWW-Authenticate: Token`.
+//! `WWW-Authenticate` challenges for `Basic` and `Token`.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -101,8 +101,14 @@ fn finish(
             .insert(header::CONTENT_TYPE, version.content_type());
     }
     if res.status() == StatusCode::UNAUTHORIZED {
-        res.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Token"));
+        // Both schemes the API takes, Basic first as SODAR lists them (DRF names only
+        // its first class's).
+        let headers = res.headers_mut();
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"api\", charset=\"UTF-8\""),
+        );
+        headers.append(header::WWW_AUTHENTICATE, HeaderValue::from_static("Token"));
     }
     res
 }

@@ -120,15 +120,17 @@ pub async fn list_options(
     Ok(describe(&LIST))
 }
 
+/// `openapi.json`.
+pub static OPENAPI: View = View {
+    name: "Open Api",
+    description: "The OpenAPI 3 description of this API.",
+    allow: "GET, OPTIONS",
+    need: Need::Read,
+    renders: ["application/json"],
+    parses: PARSES,
+};
+
 /// `OPTIONS` on `openapi.json` (public, like the document).
 pub async fn openapi_options() -> HttpResponse {
-    static OPENAPI: View = View {
-        name: "Open Api",
-        description: "The OpenAPI 3 description of this API.",
-        allow: "GET, OPTIONS",
-        need: Need::Read,
-        renders: ["application/json"],
-        parses: PARSES,
-    };
     describe(&OPENAPI)
 }

@@ -52,6 +52,27 @@ async fn not_found() -> crate::Result<actix_web::HttpResponse> {
     Err(crate::Error::not_found())
 }
 
+/// A resource whose other methods get 405 with `Allow: allow` (the same list `OPTIONS`
+/// gives) and the API's JSON detail.
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move |req: actix_web::HttpRequest| async move {
+        method_not_allowed(req.method(), allow)
+    }))
+}
+
+/// 405 for `method`, with `Allow: allow` and upstream's (DRF's) detail.
+pub fn method_not_allowed(method: &Method, allow: &'static str) -> actix_web::HttpResponse {
+    let mut res = envelope::detail_response(
+        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+        &format!("Method \"{method}\" not allowed."),
+    );
+    res.headers_mut().insert(
+        actix_web::http::header::ALLOW,
+        actix_web::http::header::HeaderValue::from_static(allow),
+    );
+    res
+}
+
 /// `OPTIONS` on a per-item endpoint described by `view`.
 fn options_of(view: &'static metadata::View) -> actix_web::Route {
     web::method(Method::OPTIONS).to(
@@ -73,39 +94,39 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .wrap(from_fn(envelope::envelope))
             .app_data(path_config)
             .service(
-                web::resource(format!("/retrieve/date{item}"))
+                resource(&format!("/retrieve/date{item}"), metadata::DATE.allow)
                     .route(web::get().to(date::retrieve_date))
                     .route(web::head().to(date::retrieve_date))
                     .route(options_of(&metadata::DATE)),
             )
             .service(
-                web::resource(format!("/retrieve{item}"))
+                resource(&format!("/retrieve{item}"), metadata::RETRIEVE.allow)
                     .route(web::get().to(retrieve::retrieve))
                     .route(web::head().to(retrieve::retrieve))
                     .route(options_of(&metadata::RETRIEVE)),
             )
             .service(
-                web::resource(format!("/set{item}"))
+                resource(&format!("/set{item}"), metadata::SET.allow)
                     .route(web::post().to(set::set))
                     .route(options_of(&metadata::SET)),
             )
             .service(
-                web::resource(format!("/delete{item}"))
+                resource(&format!("/delete{item}"), metadata::DELETE.allow)
                     .route(web::delete().to(delete::delete))
                     .route(options_of(&metadata::DELETE)),
             )
             .service(
-                web::resource("/list/{project}")
+                resource("/list/{project}", metadata::LIST.allow)
                     .route(web::get().to(list::list))
                     .route(web::method(Method::OPTIONS).to(metadata::list_options)),
             )
             .service(
-                web::resource(format!("/history{item}"))
+                resource(&format!("/history{item}"), metadata::HISTORY.allow)
                     .route(web::get().to(history::history))
                     .route(options_of(&metadata::HISTORY)),
             )
             .service(
-                web::resource("/openapi.json")
+                resource("/openapi.json", metadata::OPENAPI.allow)
                     .route(web::get().to(openapi::openapi))
                     .route(web::method(Method::OPTIONS).to(metadata::openapi_options)),
             )

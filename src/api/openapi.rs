@@ -25,11 +25,13 @@ fn ok(description: &str, schema: &str) -> Value {
 fn responses(extra: Value) -> Value {
     let mut all = json!({
         "400": error("Unknown app name, or bad input"),
-        "401": error("No or invalid credentials (`WWW-Authenticate: Token`)"),
+        "401": error("No or invalid credentials (`WWW-Authenticate: Basic`, `Token`)"),
         "403": error("A category, a missing role, or a session write without CSRF token"),
         "404": error("Unknown project, malformed UUID, or no such item"),
         "406": error("Unsupported media type or version in `Accept`"),
-        "503": error("Cache backend not enabled, or the database is unavailable"),
+        "429": error("Locked out by the login throttle after failed Basic passwords (`Retry-After`)"),
+        "503": error("Cache backend not enabled, the database unavailable or its storage full, \
+                      or the server at a limit it keeps (`Retry-After`)"),
     });
     if let (Some(all), Value::Object(extra)) = (all.as_object_mut(), extra) {
         all.extend(extra);
@@ -67,11 +69,12 @@ pub fn document() -> Value {
             "version": "2.0",
             "description": format!(
                 "SODAR Core sodarcache API. Send `Accept: {MEDIA_TYPE}; version=2.0` \
-                 (1.0 is accepted too, same payloads) and `Authorization: token <key>`."
+                 (1.0 is accepted too, same payloads) and `Authorization: token <key>` \
+                 (or `Basic`)."
             ),
         },
         "servers": [{ "url": "/cache/api" }],
-        "security": [{ "token": [] }, { "session": [] }],
+        "security": [{ "basic": [] }, { "token": [] }, { "session": [] }],
         "paths": {
             "/retrieve/{project}/{app_name}/{item_name}": { "get": {
                 "summary": "An item with its data",
@@ -91,8 +94,15 @@ pub fn document() -> Value {
                 "parameters": item_params(),
                 "requestBody": { "required": true, "content": {
                     "application/json": { "schema": { "type": "object", "required": ["data"],
-                        "properties": { "data": { "description": "Any JSON except null" } } } },
+                        "properties": { "data": {
+                            "description": "Any JSON except null (refused with 400), nested at most 100 levels",
+                            "anyOf": [
+                                { "type": "object" }, { "type": "array" }, { "type": "string" },
+                                { "type": "number" }, { "type": "boolean" },
+                            ] } } } },
                     "application/x-www-form-urlencoded": { "schema": { "type": "object",
+                        "required": ["data"], "properties": { "data": { "type": "string" } } } },
+                    "multipart/form-data": { "schema": { "type": "object",
                         "required": ["data"], "properties": { "data": { "type": "string" } } } },
                 }},
                 "responses": responses(json!({
@@ -119,7 +129,9 @@ pub fn document() -> Value {
                     { "name": "page_size", "in": "query",
                       "schema": { "type": "integer", "minimum": 1, "maximum": super::list::MAX_PAGE_SIZE,
                                   "default": super::list::DEFAULT_PAGE_SIZE } },
-                    { "name": "app", "in": "query", "schema": { "type": "string" } },
+                    { "name": "app", "in": "query",
+                      "description": "only this app's items; an unknown app, or an empty value, is a 400",
+                      "schema": { "type": "string", "minLength": 1 } },
                 ],
                 "responses": responses(json!({ "200": ok("One page", "ItemList") })),
             }},
@@ -132,6 +144,8 @@ pub fn document() -> Value {
         },
         "components": {
             "securitySchemes": {
+                "basic": { "type": "http", "scheme": "basic",
+                           "description": "`user:password`, throttled like the login page" },
                 "token": { "type": "apiKey", "in": "header", "name": "Authorization",
                            "description": "`token <key>`, from `sodarcache token create`" },
                 "session": { "type": "apiKey", "in": "cookie", "name": crate::auth::session::COOKIE_NAME,

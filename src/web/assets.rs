@@ -34,7 +34,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             scope.service(
                 web::resource("/{path:.*}")
                     .route(web::get().to(serve))
-                    .route(web::head().to(serve)),
+                    .route(web::head().to(serve))
+                    .default_service(web::to(|| async {
+                        actix_web::HttpResponse::MethodNotAllowed()
+                            .insert_header((header::ALLOW, "GET, HEAD"))
+                            .finish()
+                    })),
             ),
         ),
     };

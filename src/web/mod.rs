@@ -66,7 +66,12 @@ pub fn health_routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/healthz")
             .wrap(security_headers())
-            .route(web::get().to(health::healthz)),
+            .route(web::get().to(health::healthz))
+            .default_service(web::to(|| async {
+                HttpResponse::MethodNotAllowed()
+                    .insert_header((header::ALLOW, "GET"))
+                    .finish()
+            })),
     );
 }
 
@@ -109,8 +114,60 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// Any URL no route answers: a 404, styled by the scope's error handler.
-async fn not_found() -> Result<HttpResponse, WebError> {
+/// Every admin page's path and its methods. The pages are registered one handler (and
+/// method) at a time, so a request with another method falls through to
+/// [`not_found`], which answers 405 with `Allow` from here when the path is a page's.
+/// A new page belongs here too (`tests/web_errors.rs` requests every entry).
+pub const PAGES: &[(&str, &str)] = &[
+    ("/", "GET"),
+    ("/cache", "GET"),
+    ("/cache/", "GET"),
+    ("/favicon.ico", "GET"),
+    ("/login", "GET, POST"),
+    ("/logout", "GET, POST"),
+    ("/cache/site", "GET"),
+    ("/cache/project/{uuid}", "GET"),
+    ("/cache/item/{uuid}", "GET"),
+    ("/cache/item/{uuid}/download", "GET"),
+    ("/cache/jobs", "GET"),
+    ("/cache/jobs/live", "GET"),
+    ("/cache/jobs/{uuid}", "GET"),
+    ("/cache/sync", "POST"),
+    ("/cache/project/{uuid}/sync", "POST"),
+    ("/cache/delete", "GET, POST"),
+    ("/cache/project/{uuid}/delete", "GET, POST"),
+    ("/cache/site/delete", "POST"),
+    ("/cache/item/{uuid}/delete", "GET, POST"),
+];
+
+/// The `Allow` list of the page at `path`, if it is one.
+fn allowed_methods(path: &str) -> Option<&'static str> {
+    use std::sync::OnceLock;
+    static DEFS: OnceLock<Vec<(actix_web::dev::ResourceDef, &'static str)>> = OnceLock::new();
+    let defs = DEFS.get_or_init(|| {
+        PAGES
+            .iter()
+            .map(|(p, allow)| (actix_web::dev::ResourceDef::new(*p), *allow))
+            .collect()
+    });
+    // Literal paths first (`/cache/jobs/live` before `/cache/jobs/{uuid}`): the same
+    // methods either way, so the first match is enough.
+    defs.iter()
+        .find(|(def, _)| def.is_match(path))
+        .map(|(_, allow)| *allow)
+}
+
+/// Any URL no route answers: 405 with `Allow` for a page's path asked with another
+/// method, else a 404; styled by the scope's error handler.
+async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, WebError> {
+    if let Some(allow) = allowed_methods(req.path()) {
+        let mut res = HttpResponse::MethodNotAllowed().finish();
+        res.headers_mut().insert(
+            header::ALLOW,
+            header::HeaderValue::from_static(allow),
+        );
+        return Ok(res);
+    }
     Err(Error::NotFound("There is no page at this address.".into()).into())
 }
 

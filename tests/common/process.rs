@@ -37,7 +37,18 @@ impl ServerProcess {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("start sodarcache serve");
+        // Another test thread copying a binary while this one forks can leave a writable
+        // descriptor to the executable open in the child for a moment (ETXTBSY): retry.
+        let mut attempts = 0;
+        let mut child = loop {
+            match cmd.spawn() {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && attempts < 50 => {
+                    attempts += 1;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                other => break other.expect("start sodarcache serve"),
+            }
+        };
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let pipe = child.stderr.take().expect("stderr");
         let lines = stderr.clone();
