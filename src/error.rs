@@ -53,8 +53,7 @@ pub enum Error {
 }
 
 /// 503 text when the database's storage is full.
-pub const STORAGE_FULL: &str =
-    "The database storage is full: nothing was written. Reads still work; writes will again once space is freed.";
+pub const STORAGE_FULL: &str = "The database storage is full: nothing was written. Reads still work; writes will again once space is freed.";
 
 /// Seconds a client is asked to wait (`Retry-After`) after an [`Error::Busy`].
 pub const BUSY_RETRY_AFTER_SECONDS: u32 = 1;

@@ -2,9 +2,9 @@
 //! every endpoint, through the same login throttle as the login page: the same counts,
 //! the same lockout, the same bound on password checks. On both backends.
 
-mod common;
 #[path = "api_helpers/mod.rs"]
 mod api_helpers;
+mod common;
 
 use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
@@ -13,8 +13,15 @@ use api_helpers::{As, ITEM, ITEM_DATA, Reply, World, run, send};
 use common::TestDb;
 use common::fixtures::PASSWORD;
 
-fn basic(w: &World, method: Method, path: &str, user: &str, password: &str) -> reqwest::RequestBuilder {
-    w.request(method, path, As::Anonymous).basic_auth(user, Some(password))
+fn basic(
+    w: &World,
+    method: Method,
+    path: &str,
+    user: &str,
+    password: &str,
+) -> reqwest::RequestBuilder {
+    w.request(method, path, As::Anonymous)
+        .basic_auth(user, Some(password))
 }
 
 /// Both challenges, Basic first (as SODAR lists the schemes), on a 401.
@@ -25,7 +32,11 @@ fn assert_challenges(reply: &Reply) {
         .iter()
         .map(|v| v.to_str().unwrap())
         .collect();
-    assert_eq!(challenges, vec!["Basic realm=\"api\", charset=\"UTF-8\"", "Token"], "{reply:?}");
+    assert_eq!(
+        challenges,
+        vec!["Basic realm=\"api\", charset=\"UTF-8\"", "Token"],
+        "{reply:?}"
+    );
 }
 
 backend_test! {

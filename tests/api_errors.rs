@@ -50,7 +50,8 @@ backend_test! {
                 (Some("token a b".to_owned()), "Invalid token header. Token string should not contain spaces."),
                 // Not our scheme: no credentials at all, as in DRF.
                 (Some(format!("Bearer {}", w.tokens["owner"])), NO_CREDS),
-                (Some("Basic b3duZXI6eA==".to_owned()), NO_CREDS),
+                // Basic is ours since issue 11: "owner:x" is a wrong password.
+                (Some("Basic b3duZXI6eA==".to_owned()), "Invalid username/password."),
             ];
             for (header, detail) in cases {
                 let mut rb = w.request(Method::GET, &path, As::Anonymous);
@@ -59,7 +60,8 @@ backend_test! {
                 }
                 let r = send(rb).await;
                 r.assert_error(401, detail);
-                assert_eq!(r.header("www-authenticate"), Some("Token"), "{header:?}");
+                let challenges: Vec<_> = r.headers.get_all("www-authenticate").iter().collect();
+                assert_eq!(challenges, ["Basic realm=\"api\", charset=\"UTF-8\"", "Token"], "{header:?}");
             }
             // 401 comes before 404: an unknown project does not leak to strangers.
             let unknown = format!("/cache/api/retrieve/{}/{APP}/{ITEM}", uuid::Uuid::new_v4());
@@ -168,6 +170,39 @@ backend_test! {
             r.assert_error(405, "Method \"PUT\" not allowed.");
             let r = send(w.request(Method::GET, &set, As::User("owner"))).await;
             r.assert_error(405, "Method \"GET\" not allowed.");
+        });
+    }
+}
+
+backend_test! {
+    fn every_405_carries_the_allow_list_options_gives(db) {
+        let w = World::new(&db);
+        run(async {
+            let endpoints = [
+                w.item_path("retrieve", &w.project, ITEM),
+                w.item_path("retrieve/date", &w.project, ITEM),
+                w.item_path("set", &w.project, ITEM),
+                w.item_path("delete", &w.project, ITEM),
+                w.item_path("history", &w.project, ITEM),
+                format!("/cache/api/list/{}", w.project.uuid),
+                "/cache/api/openapi.json".to_owned(),
+            ];
+            for path in endpoints {
+                let options = send(w.request(Method::OPTIONS, &path, As::User("owner"))).await;
+                assert_eq!(options.status, 200, "OPTIONS {path}: {}", options.text);
+                let allow = options.header("allow").expect("Allow on OPTIONS").to_owned();
+                let allowed: Vec<&str> = allow.split(", ").collect();
+                for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+                    if allowed.contains(&method) {
+                        continue;
+                    }
+                    let m = Method::from_bytes(method.as_bytes()).unwrap();
+                    let r = send(w.request(m, &path, As::User("owner"))).await;
+                    assert_eq!(r.status, 405, "{method} {path}");
+                    assert_eq!(r.json(), serde_json::json!({ "detail": format!("Method \"{method}\" not allowed.") }));
+                    assert_eq!(r.header("allow"), Some(allow.as_str()), "{method} {path}");
+                }
+            }
         });
     }
 }

@@ -51,9 +51,16 @@ async fn provoke(w: &World, disabled: &World, template: &str, method: &str, stat
     if status == 429 {
         // Failed Basic passwords up to the limit (5), then one more: locked out.
         for _ in 0..5 {
-            send(world.request(method.clone(), &path, As::Anonymous).basic_auth("owner", Some("wrong"))).await;
+            send(
+                world
+                    .request(method.clone(), &path, As::Anonymous)
+                    .basic_auth("owner", Some("wrong")),
+            )
+            .await;
         }
-        rb = world.request(method.clone(), &path, As::Anonymous).basic_auth("owner", Some("wrong"));
+        rb = world
+            .request(method.clone(), &path, As::Anonymous)
+            .basic_auth("owner", Some("wrong"));
     }
     if method == Method::POST {
         rb = match status {

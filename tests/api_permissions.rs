@@ -137,7 +137,8 @@ backend_test! {
             // Anonymous access is off by default: 401, public or not.
             let r = w.get(&w.item_path("retrieve", &w.public, ITEM), As::Anonymous).await;
             r.assert_error(401, "Authentication credentials were not provided.");
-            assert_eq!(r.header("www-authenticate"), Some("Token"));
+            let challenges: Vec<_> = r.headers.get_all("www-authenticate").iter().collect();
+            assert_eq!(challenges, ["Basic realm=\"api\", charset=\"UTF-8\"", "Token"]);
         });
     }
 }

@@ -181,6 +181,7 @@ backend_test! {
         let (_dir, server) = start(&db, &[
             ("SODARCACHE_MAX_BODY_BYTES", "524288"),
             ("SODARCACHE_MAX_BODY_BYTES_IN_FLIGHT", "1048576"),
+            ("SODARCACHE_METRICS_TOKEN", "m"),
         ]);
         let c = api_client(&world.token, Duration::from_secs(60));
         let project = world.project.uuid.0;
@@ -191,36 +192,32 @@ backend_test! {
             for i in 0..2 {
                 held.push(start_upload(&server.addr, &world.token, &path(&format!("held{i}")), &held_body).await);
             }
-            // 100,000 more bytes do not fit once both uploads are reading their bodies.
-            // Until then the probe goes through; wait for the refusal (an event, not a
-            // time: the uploads reach the server whenever the machine lets them).
-            let probe = json_string_body(100_000);
+            // Wait until both uploads hold their reservations (an event the server reports
+            // in /metrics, not a time: they reach it whenever the machine lets them).
+            let metrics = reqwest::Client::new();
             let deadline = Instant::now() + Duration::from_secs(60);
-            let refused = loop {
-                let resp = c.post(server.url(&path("probe"))).header("Content-Type", "application/json")
-                    .body(probe.clone()).send().await.unwrap();
-                if resp.status() == 503 {
-                    break resp;
+            loop {
+                let text = metrics.get(server.url("/metrics")).bearer_auth("m")
+                    .send().await.unwrap().text().await.unwrap();
+                let held_now: usize = text.lines()
+                    .find_map(|l| l.strip_prefix("sodarcache_request_body_bytes_in_flight "))
+                    .expect("the in-flight gauge").trim().parse().unwrap();
+                if held_now == 960_000 {
+                    break;
                 }
-                assert_eq!(resp.status(), 200);
-                if Instant::now() > deadline {
-                    // Did the uploads get an answer before their bodies?
-                    let mut early = Vec::new();
-                    for stream in &held {
-                        let mut buf = [0u8; 512];
-                        if let Ok(n) = stream.try_read(&mut buf) {
-                            early.push(String::from_utf8_lossy(&buf[..n]).into_owned());
-                        }
-                    }
-                    panic!("the budget never filled; early answers: {early:?}\n{}", server.lines().join("\n"));
-                }
+                assert!(Instant::now() < deadline, "uploads never reserved their bodies: {held_now}\n{text}");
                 tokio::time::sleep(Duration::from_millis(20)).await;
-            };
+            }
+            // 100,000 more bytes do not fit.
+            let probe = json_string_body(100_000);
+            let refused = c.post(server.url(&path("probe"))).header("Content-Type", "application/json")
+                .body(probe.clone()).send().await.unwrap();
+            assert_eq!(refused.status(), 503);
             let retry_after = refused.headers().get("retry-after").expect("Retry-After").to_str().unwrap().to_owned();
             assert!(retry_after.parse::<u32>().unwrap() >= 1);
             let detail: Value = refused.json().await.unwrap();
             assert!(detail["detail"].as_str().unwrap().contains("request bodies"), "{detail}");
-            // A write that fits still goes through; reads are not affected.
+            // A write that fits still goes through.
             let small = c.post(server.url(&path("small"))).header("Content-Type", "application/json")
                 .body(json_string_body(10_000)).send().await.unwrap();
             assert_eq!(small.status(), 200);

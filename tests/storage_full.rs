@@ -82,14 +82,25 @@ fn a_full_disk_makes_writes_a_503_saying_so_and_reads_keep_working() {
     let get = |name: &str| server.url(&format!("/cache/api/retrieve/{project}/{APP}/{name}"));
     runtime().block_on(async {
         let small = serde_json::json!({ "data": { "kept": true } }).to_string();
-        let resp = c.post(set("first")).header("Content-Type", "application/json").body(small.clone()).send().await.unwrap();
+        let resp = c
+            .post(set("first"))
+            .header("Content-Type", "application/json")
+            .body(small.clone())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 200);
         // 200 KiB items until the disk is full (3 MiB: at most 15 or so).
         let chunk = serde_json::json!({ "data": "x".repeat(200 * 1024) }).to_string();
         let mut refused = None;
         for i in 0..40 {
-            let resp = c.post(set(&format!("fill{i}"))).header("Content-Type", "application/json")
-                .body(chunk.clone()).send().await.unwrap();
+            let resp = c
+                .post(set(&format!("fill{i}")))
+                .header("Content-Type", "application/json")
+                .body(chunk.clone())
+                .send()
+                .await
+                .unwrap();
             match resp.status() {
                 StatusCode::OK => continue,
                 status => {
@@ -113,11 +124,25 @@ fn a_full_disk_makes_writes_a_503_saying_so_and_reads_keep_working() {
         assert_eq!(item["data"], serde_json::json!({ "kept": true }));
         let written = c.get(get("fill0")).send().await.unwrap();
         assert_eq!(written.status(), 200);
-        let list = c.get(server.url(&format!("/cache/api/list/{project}"))).send().await.unwrap();
+        let list = c
+            .get(server.url(&format!("/cache/api/list/{project}")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(list.status(), 200);
         // Small writes are refused the same way while the disk stays full (or go
         // through into free pages): never a 500.
-        let resp = c.post(set("small")).header("Content-Type", "application/json").body(small.clone()).send().await.unwrap();
-        assert!(matches!(resp.status().as_u16(), 200 | 503), "{}", resp.status());
+        let resp = c
+            .post(set("small"))
+            .header("Content-Type", "application/json")
+            .body(small.clone())
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            matches!(resp.status().as_u16(), 200 | 503),
+            "{}",
+            resp.status()
+        );
     });
 }

@@ -79,12 +79,42 @@ backend_test! {
             let resp = post_csrf(&c, &app, "/nope", &[]).await;
             assert_error_page(resp, StatusCode::NOT_FOUND, Some("alice"), "POST /nope").await;
             let resp = c.delete(app.url("/cache/")).send().await.unwrap();
-            let status = resp.status();
-            assert!(status == StatusCode::METHOD_NOT_ALLOWED || status == StatusCode::NOT_FOUND, "{status}");
-            assert_error_page(resp, status, Some("alice"), "DELETE /cache/").await;
+            assert_eq!(resp.headers()["allow"], "GET");
+            assert_error_page(resp, StatusCode::METHOD_NOT_ALLOWED, Some("alice"), "DELETE /cache/").await;
             // Anonymous visitors get the same page with a way to log in.
             let resp = client().get(app.url("/nope")).send().await.unwrap();
             assert_error_page(resp, StatusCode::NOT_FOUND, None, "anonymous /nope").await;
+        });
+    }
+}
+
+backend_test! {
+    fn every_page_asked_with_another_method_is_a_405_with_allow(db) {
+        let app = spawn(&db);
+        fx::user(&mut app.conn(), "alice", true);
+        let id = uuid::Uuid::new_v4().to_string();
+        run(async {
+            let c = logged_in(&app, "alice").await;
+            for (pattern, allow) in sodarcache::web::PAGES {
+                let path = pattern.replace("{uuid}", &id);
+                let allowed: Vec<&str> = allow.split(", ").collect();
+                for method in ["GET", "POST", "PUT", "DELETE"] {
+                    let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+                    let resp = c.request(m, app.url(&path)).send().await.unwrap();
+                    if allowed.contains(&method) {
+                        // The page answers it (whatever it says about this made-up id).
+                        assert_ne!(resp.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+                    } else {
+                        assert_eq!(resp.headers()["allow"], *allow, "{method} {path}");
+                        assert_error_page(resp, StatusCode::METHOD_NOT_ALLOWED, Some("alice"), &path).await;
+                    }
+                }
+            }
+            let resp = c.post(app.url("/healthz")).send().await.unwrap();
+            assert_eq!((resp.status(), resp.headers()["allow"].to_str().unwrap()), (StatusCode::METHOD_NOT_ALLOWED, "GET"));
+            let resp = c.post(app.url("/static/app.css")).send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+            assert_eq!(resp.headers()["allow"], "GET, HEAD");
         });
     }
 }

@@ -137,9 +137,7 @@ impl Credentials {
             Verdict::LockedOut { until } => {
                 let wait = (until - crate::db::now()).num_seconds().max(1);
                 Err(Error::LockedOut {
-                    detail: format!(
-                        "Too many failed login attempts. Try again in {wait} seconds."
-                    ),
+                    detail: format!("Too many failed login attempts. Try again in {wait} seconds."),
                     retry_after: u32::try_from(wait).unwrap_or(u32::MAX),
                 })
             }
@@ -298,9 +296,15 @@ mod tests {
             })
         };
         // "alice:pa:ss" - the password may hold colons.
-        assert_eq!(parse_basic_header(b"BASIC YWxpY2U6cGE6c3M="), basic("alice", "pa:ss"));
+        assert_eq!(
+            parse_basic_header(b"BASIC YWxpY2U6cGE6c3M="),
+            basic("alice", "pa:ss")
+        );
         // "j\xfcrgen:x" in Latin-1.
-        assert_eq!(parse_basic_header(b"Basic avxyZ2VuOng="), basic("jürgen", "x"));
+        assert_eq!(
+            parse_basic_header(b"Basic avxyZ2VuOng="),
+            basic("jürgen", "x")
+        );
         assert!(matches!(
             parse_basic_header(b"Basic !!"),
             Some(Credentials::Malformed(_))

@@ -7,7 +7,8 @@
 //! over the bound is refused at once with 503 and `Retry-After` ([`Error::Busy`]),
 //! never queued: a queue of bodies would be memory too. So no number of writers, fast
 //! or slow, can make the server hold more than the bound in bodies (each write costs
-//! about twice its body while the database stores it, see the README).
+//! about twice its body while the database stores it, see the README). `/metrics`
+//! shows the bytes reserved (`sodarcache_request_body_bytes_in_flight`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -50,6 +51,11 @@ impl BodyBudget {
                 used: AtomicUsize::new(0),
             }),
         }
+    }
+
+    /// The limit, in bytes.
+    pub fn limit(&self) -> usize {
+        self.inner.limit
     }
 
     /// Bytes reserved right now, by all requests.

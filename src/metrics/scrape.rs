@@ -62,7 +62,8 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
     };
     let pool_state = state.pool.state();
     let mut body = String::with_capacity(8192);
-    let database = database_registry(counts, pool_state, state.settings.pool_size);
+    let mut database = database_registry(counts, pool_state, state.settings.pool_size);
+    register_bodies(&mut database, &state.bodies);
     let written = encode(&mut body, &database).is_ok() && super::global().encode(&mut body).is_ok();
     if !written {
         return HttpResponse::InternalServerError().finish();
@@ -136,6 +137,24 @@ fn database_registry(counts: Option<Counts>, pool: diesel::r2d2::State, pool_max
         max,
     );
     r
+}
+
+/// Gauges of the bound on request bodies in memory (`SODARCACHE_MAX_BODY_BYTES_IN_FLIGHT`).
+fn register_bodies(r: &mut Registry, bodies: &crate::api::body_budget::BodyBudget) {
+    let in_flight = Gauge::<i64>::default();
+    in_flight.set(i64::try_from(bodies.in_flight()).unwrap_or(i64::MAX));
+    r.register(
+        "sodarcache_request_body_bytes_in_flight",
+        "Bytes of request bodies this instance holds now (reserved by writes)",
+        in_flight,
+    );
+    let max = Gauge::<i64>::default();
+    max.set(i64::try_from(bodies.limit()).unwrap_or(i64::MAX));
+    r.register(
+        "sodarcache_request_body_bytes_in_flight_max",
+        "SODARCACHE_MAX_BODY_BYTES_IN_FLIGHT",
+        max,
+    );
 }
 
 /// Whether `Authorization: Bearer <token>` carries `token` (compared through digests,

@@ -162,10 +162,8 @@ fn allowed_methods(path: &str) -> Option<&'static str> {
 async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, WebError> {
     if let Some(allow) = allowed_methods(req.path()) {
         let mut res = HttpResponse::MethodNotAllowed().finish();
-        res.headers_mut().insert(
-            header::ALLOW,
-            header::HeaderValue::from_static(allow),
-        );
+        res.headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static(allow));
         return Ok(res);
     }
     Err(Error::NotFound("There is no page at this address.".into()).into())
