@@ -116,7 +116,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// Every admin page's path and its methods. The pages are registered one handler (and
 /// method) at a time, so a request with another method falls through to
-/// [`not_found`], which answers 405 with `Allow` from here when the path is a page's.
+/// `not_found`, which answers 405 with `Allow` from here when the path is a page's.
 /// A new page belongs here too (`tests/web_errors.rs` requests every entry).
 pub const PAGES: &[(&str, &str)] = &[
     ("/", "GET"),
