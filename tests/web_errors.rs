@@ -264,3 +264,35 @@ backend_test! {
         });
     }
 }
+
+/// `sodarcache::web::PAGES` (the `Allow` lists of 405 answers) names exactly the routes
+/// the handlers register, so a new page cannot be missing from it.
+#[test]
+fn the_allow_table_lists_every_registered_page() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web");
+    let mut registered: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for line in text.lines() {
+            for method in ["get", "post", "put", "patch", "delete"] {
+                if let Some(rest) = line.trim().strip_prefix(&format!("#[{method}(\"")) {
+                    let path = rest.split('"').next().unwrap().to_owned();
+                    registered
+                        .entry(path)
+                        .or_default()
+                        .push(method.to_uppercase());
+                }
+            }
+        }
+    }
+    let mut table: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (path, allow) in sodarcache::web::PAGES {
+        let mut methods: Vec<String> = allow.split(", ").map(str::to_owned).collect();
+        methods.sort();
+        table.insert((*path).to_owned(), methods);
+    }
+    for methods in registered.values_mut() {
+        methods.sort();
+    }
+    assert_eq!(registered, table);
+}
