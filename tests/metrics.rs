@@ -208,7 +208,9 @@ fn plugins() -> sodarcache::plugins::RegistryBuilder {
     PluginRegistry::builder()
         .project_app(TestPlugin::writes("metrics_alpha", "one"))
         .project_app(TestPlugin::fails("metrics_beta", "broken"))
-        .project_app(TestPlugin::noop("metrics_gamma").after(Duration::from_secs(6)))
+        // Outlives the 5 s plugin timeout of the test below by far: recorded as a timeout
+        // however loaded the machine, while the others have seconds to finish.
+        .project_app(TestPlugin::noop("metrics_gamma").after(Duration::from_secs(120)))
 }
 
 backend_test! {
@@ -242,7 +244,7 @@ backend_test! {
     fn counters_move_after_requests_and_a_sync(db) {
         let app = TestApp::spawn(&db, plugins(), |s| {
             s.metrics_token = Some(TOKEN.into());
-            s.plugin_timeout = Duration::from_secs(1);
+            s.plugin_timeout = Duration::from_secs(5);
         });
         let project = fx::project(&mut app.conn(), "Measured", None, None);
         run(async {
