@@ -12,9 +12,9 @@
 //! The run is derandomized (the same examples every time) and limited to a few dozen
 //! examples per operation, so it takes a minute or two.
 
-mod common;
 #[path = "api_helpers/mod.rs"]
 mod api_helpers;
+mod common;
 
 use std::process::Command;
 
@@ -22,10 +22,15 @@ use api_helpers::{MEDIA, World};
 
 /// The `st` program, or `None` (a skip) when it is not installed.
 fn schemathesis() -> Option<String> {
-    match std::env::var("SODARCACHE_SCHEMATHESIS").ok().filter(|p| std::path::Path::new(p).exists()) {
+    match std::env::var("SODARCACHE_SCHEMATHESIS")
+        .ok()
+        .filter(|p| std::path::Path::new(p).exists())
+    {
         Some(st) => Some(st),
         None if std::env::var("SODARCACHE_REQUIRE_SCHEMATHESIS").is_ok_and(|v| v == "1") => {
-            panic!("SODARCACHE_REQUIRE_SCHEMATHESIS=1 but SODARCACHE_SCHEMATHESIS names no program (scripts/install-deps installs it)")
+            panic!(
+                "SODARCACHE_REQUIRE_SCHEMATHESIS=1 but SODARCACHE_SCHEMATHESIS names no program (scripts/install-deps installs it)"
+            )
         }
         None => {
             eprintln!("skipped: SODARCACHE_SCHEMATHESIS is not set (scripts/test sets it)");
