@@ -108,6 +108,27 @@ impl Error {
     }
 }
 
+/// `{"detail": "..."}` in ASCII: characters beyond ASCII as `\uXXXX` escapes. Details
+/// echo what clients sent (names, app names), and clients that decode a JSON body as
+/// text without a charset guess its encoding (Python's `requests` guessed Shift JIS
+/// for a name with U+40841, and the escaped quote after it vanished); the same JSON in
+/// ASCII reads the same in every encoding.
+pub fn detail_json(detail: &str) -> String {
+    let raw = serde_json::json!({ "detail": detail }).to_string();
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
+}
+
 impl From<diesel::result::Error> for Error {
     fn from(e: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error as D};
@@ -166,6 +187,22 @@ impl ResponseError for Error {
         if let Some(secs) = self.retry_after() {
             res.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
         }
-        res.json(serde_json::json!({ "detail": self.public_message() }))
+        res.content_type(actix_web::http::header::ContentType::json())
+            .body(detail_json(&self.public_message()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::detail_json;
+
+    #[test]
+    fn details_are_ascii_json_that_reads_back_the_same() {
+        for text in ["plain", "caf\u{e9} \"q\"", "\u{40841}\\", "\u{0}"] {
+            let body = detail_json(text);
+            assert!(body.is_ascii(), "{body}");
+            let back: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(back["detail"], text);
+        }
     }
 }

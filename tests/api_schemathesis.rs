@@ -44,7 +44,10 @@ backend_test! {
         let Some(st) = schemathesis() else { return };
         let w = World::new(&db);
         let token = &w.tokens["superuser"];
+        // Its example database (`.hypothesis/`) goes to a temporary directory, not the tree.
+        let scratch = tempfile::tempdir().unwrap();
         let out = Command::new(st)
+            .current_dir(scratch.path())
             .arg("run")
             .arg(w.app.url("/cache/api/openapi.json"))
             .args(["--checks", "all"])

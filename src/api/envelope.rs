@@ -66,7 +66,9 @@ pub async fn envelope(
 
 /// An error response in the API's shape.
 pub fn detail_response(status: StatusCode, detail: &str) -> HttpResponse {
-    HttpResponse::build(status).json(serde_json::json!({ "detail": detail }))
+    HttpResponse::build(status)
+        .content_type(header::ContentType::json())
+        .body(crate::error::detail_json(detail))
 }
 
 fn is_json(res: &ServiceResponse<BoxBody>) -> bool {
