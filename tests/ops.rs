@@ -163,7 +163,7 @@ backend_test! {
                 }
             }
         }
-        for kind in ["/cache/project/", "/cache/item/", "/cache/jobs/", "/cache/site", "/delete"] {
+        for kind in ["/cache/project/", "/cache/item/", "/cache/jobs/", "/cache/site", "/delete", "/cache/schedules"] {
             assert!(seen.iter().any(|p| p.contains(kind)), "no {kind} page reached: {seen:?}");
         }
         let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("static");

@@ -353,3 +353,126 @@ backend_test! {
         assert_ne!(whole.id, job.id);
     }
 }
+
+backend_test! {
+    fn the_schedules_page_is_for_superusers_and_every_change_needs_the_csrf_token(db) {
+        use reqwest::StatusCode;
+        use sodarcache::db::models::{Role, ScheduleOverride};
+        let (admin, owner) = {
+            let conn = &mut **db.pool().get().unwrap();
+            let admin = fx::user(conn, "admin", true);
+            let owner = fx::user(conn, "owner", false);
+            let p = fx::project(conn, "P", None, None);
+            fx::role(conn, &p, &owner, Role::Owner);
+            (admin, owner)
+        };
+        let plugin = Counting::new("counting").every(Duration::from_secs(86_400));
+        let app = TestApp::spawn(&db, PluginRegistry::builder().project_app(plugin), |s| {
+            s.sync_schedule = vec![("counting".into(), Some(Duration::from_secs(3600)))];
+        });
+        let overrides = || ScheduleOverride::all(&mut app.conn()).unwrap();
+        web::run(async {
+            // Not logged in: the login page.
+            let (status, _) = web::get(&web::client(), &app, "/cache/schedules").await;
+            assert_eq!(status, StatusCode::SEE_OTHER);
+
+            // A project owner may neither see nor change schedules, even with a token.
+            let user = web::logged_in(&app, &owner.username).await;
+            let (status, _) = web::get(&user, &app, "/cache/schedules").await;
+            assert_eq!(status, StatusCode::FORBIDDEN);
+            let home = web::page(&user, &app, "/cache/").await;
+            assert!(!home.contains("href=\"/cache/schedules\""), "no Schedules link for others");
+            let resp = web::post_csrf(&user, &app, "/cache/schedules/counting", &[("interval", "1m")]).await;
+            assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+            let resp = web::post_csrf(&user, &app, "/cache/schedules/counting/reset", &[]).await;
+            assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+            assert!(overrides().is_empty());
+
+            // A superuser sees each plugin's interval and where it comes from.
+            let browser = web::logged_in(&app, &admin.username).await;
+            let html = web::page(&browser, &app, "/cache/").await;
+            assert!(html.contains("href=\"/cache/schedules\""), "Schedules in the navigation");
+            let html = web::page(&browser, &app, "/cache/schedules").await;
+            let row = schedule_row(&html, "counting");
+            assert!(row.contains("every <strong>1h</strong>"), "{row}");
+            assert!(row.contains("SODARCACHE_SYNC_SCHEDULE"), "{row}");
+            assert!(row.contains("1d"), "the plugin's default: {row}");
+            assert!(!row.contains("Reset"), "nothing to reset: {row}");
+
+            // Without the token, or with another, nothing changes.
+            let resp = web::post(&browser, &app, "/cache/schedules/counting", &[("interval", "2h")]).await;
+            assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+            let resp = web::post(
+                &browser, &app, "/cache/schedules/counting",
+                &[("csrf_token", "forged"), ("interval", "2h")],
+            ).await;
+            assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+            assert!(overrides().is_empty());
+
+            // A bad interval is a 400 with the reason on the page; nothing changes.
+            let resp = web::post_csrf(&browser, &app, "/cache/schedules/counting", &[("interval", "soon")]).await;
+            assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+            let body = resp.text().await.unwrap();
+            assert!(body.contains("is not an interval"), "{body}");
+            assert!(body.contains("value=\"soon\""), "the entry is kept: {body}");
+            assert!(overrides().is_empty());
+            let resp = web::post_csrf(&browser, &app, "/cache/schedules/nosuch", &[("interval", "1h")]).await;
+            assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+
+            // With the token: set, shown, logged.
+            let resp = web::post_csrf(&browser, &app, "/cache/schedules/counting", &[("interval", "2h")]).await;
+            web::assert_redirect_to(&resp, "/cache/schedules");
+            let o = overrides();
+            assert_eq!((o.len(), o[0].interval_seconds, o[0].user_id), (1, Some(7200), Some(admin.id)));
+            let html = web::page(&browser, &app, "/cache/schedules").await;
+            assert!(html.contains("Scheduled syncs of counting: every 2h."), "flash");
+            let row = schedule_row(&html, "counting");
+            assert!(row.contains("every <strong>2h</strong>") && row.contains("set on this page"), "{row}");
+            // Off, then back to the setting.
+            let resp = web::post_csrf(&browser, &app, "/cache/schedules/counting", &[("interval", "off")]).await;
+            web::assert_redirect_to(&resp, "/cache/schedules");
+            assert_eq!(overrides()[0].interval_seconds, None);
+            let resp = web::post(&browser, &app, "/cache/schedules/counting/reset", &[]).await;
+            assert_eq!(resp.status(), StatusCode::FORBIDDEN, "reset needs the token too");
+            let resp = web::post_csrf(&browser, &app, "/cache/schedules/counting/reset", &[]).await;
+            web::assert_redirect_to(&resp, "/cache/schedules");
+            assert!(overrides().is_empty());
+            let row = schedule_row(&web::page(&browser, &app, "/cache/schedules").await, "counting");
+            assert!(row.contains("every <strong>1h</strong>"), "{row}");
+        });
+    }
+}
+
+backend_test! {
+    fn an_interval_set_on_the_schedules_page_starts_scheduled_syncs(db) {
+        let (admin, project) = {
+            let conn = &mut **db.pool().get().unwrap();
+            (fx::user(conn, "admin", true), fx::project(conn, "P", None, None))
+        };
+        let plugin = Counting::new("counting");
+        let app = TestApp::spawn(&db, PluginRegistry::builder().project_app(plugin.clone()), |_| {});
+        // No interval anywhere: nothing is scheduled.
+        std::thread::sleep(Duration::from_secs(1));
+        assert!(scheduled_jobs(&mut app.conn(), &project).is_empty());
+        web::run(async {
+            let browser = web::logged_in(&app, &admin.username).await;
+            let resp = web::post_csrf(&browser, &app, "/cache/schedules/counting", &[("interval", "1h")]).await;
+            web::assert_redirect_to(&resp, "/cache/schedules");
+        });
+        let conn = &mut *app.conn();
+        let job = wait_for("the scheduled sync", || {
+            scheduled_jobs(conn, &project).into_iter().find(SyncJob::is_finished)
+        });
+        assert_eq!(job.status, JobStatus::Done);
+        assert_eq!(plugin.calls(&project), 1);
+    }
+}
+
+/// The Schedules page's row of `plugin`.
+fn schedule_row(html: &str, plugin: &str) -> String {
+    let at = html
+        .find(&format!("id=\"schedule-{plugin}\""))
+        .unwrap_or_else(|| panic!("no row for {plugin}: {html}"));
+    let end = at + html[at..].find("</tr>").expect("row end");
+    html[at..end].to_owned()
+}

@@ -236,6 +236,8 @@ backend_test! {
                 format!("/cache/project/{}/sync", w.p.uuid),
                 format!("/cache/project/{}/delete", w.p.uuid),
                 format!("/cache/item/{item}/delete"),
+                format!("/cache/schedules/{EXAMPLE}"),
+                format!("/cache/schedules/{EXAMPLE}/reset"),
                 "/logout".to_owned(),
             ];
             for path in &paths {

@@ -23,7 +23,10 @@ use chrono::NaiveDateTime;
 use super::Runner;
 use crate::Result;
 use crate::db::DbConn;
-use crate::db::models::{JobStatus, ScheduleOverride, ScheduleRun, SyncJob};
+use crate::db::models::{
+    Event, JobStatus, NewEvent, Origin, ScheduleOverride, ScheduleRun, ScheduleSummary, SyncJob,
+    User,
+};
 use crate::plugin::ProjectAppPlugin;
 
 /// Scheduled jobs allowed to wait in the queue at once (across servers).
@@ -279,6 +282,74 @@ pub fn schedule_due(
         }
     }
     Ok(queued)
+}
+
+/// One plugin's schedule with how its runs went, for the Schedules page.
+#[derive(Debug, Clone)]
+pub struct ScheduleRow {
+    /// The schedule.
+    pub schedule: PluginSchedule,
+    /// Its runs across projects.
+    pub summary: ScheduleSummary,
+}
+
+/// Every plugin's schedule and runs, by name.
+pub fn schedule_rows(
+    conn: &mut DbConn,
+    plugins: &[Arc<dyn ProjectAppPlugin>],
+    setting: &[(String, Option<Duration>)],
+) -> Result<Vec<ScheduleRow>> {
+    schedules(conn, plugins, setting)?
+        .into_iter()
+        .map(|schedule| {
+            let summary = ScheduleRun::summary(conn, schedule.plugin)?;
+            Ok(ScheduleRow { schedule, summary })
+        })
+        .collect()
+}
+
+/// Sets `plugin`'s interval on the Schedules page (`Some(None)`: off), or removes it
+/// (`None`: the setting or the plugin's default applies again), and records who did it
+/// in the activity log.
+pub fn set_interval(
+    conn: &mut DbConn,
+    plugin: &str,
+    interval: Option<Option<Duration>>,
+    user: &User,
+) -> Result<()> {
+    diesel::Connection::transaction(conn, |conn| {
+        let description = match interval {
+            Some(i) => {
+                let secs = i.map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+                ScheduleOverride::set(conn, plugin, secs, Some(user.id))?;
+                match i {
+                    Some(_) => format!(
+                        "Set scheduled syncs of {plugin} to every {}",
+                        format_interval(i)
+                    ),
+                    None => format!("Turned scheduled syncs of {plugin} off"),
+                }
+            }
+            None => {
+                ScheduleOverride::clear(conn, plugin)?;
+                format!(
+                    "Reset the scheduled syncs of {plugin} to the setting or the plugin's default"
+                )
+            }
+        };
+        Event::record(
+            conn,
+            &NewEvent {
+                project_id: None,
+                user_id: Some(user.id),
+                event_name: "cache_schedule",
+                origin: Origin::Web,
+                description,
+                ok: true,
+            },
+        )?;
+        Ok::<_, crate::Error>(())
+    })
 }
 
 /// A project's scheduled syncs, as the overview shows them.

@@ -20,6 +20,7 @@ mod login;
 mod overview;
 pub mod page;
 mod project;
+mod schedules;
 pub mod span;
 mod views;
 
@@ -109,6 +110,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(actions::delete_site_items)
             .service(actions::confirm_delete_item)
             .service(actions::delete_one_item)
+            .service(schedules::show_schedules)
+            .service(schedules::reset_schedule)
+            .service(schedules::set_schedule)
             .configure(assets::routes)
             .default_service(web::to(not_found)),
     );
