@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use super::SodarCache;
 use super::runner::{PluginOutcome, Runner, SyncTarget, job_state, run_plugins};
-use crate::db::models::{Event, JobStatus, NewEvent, Origin, PluginRun, Project, SyncJob, User};
+use crate::db::models::{
+    Event, ItemCounts, JobStatus, NewEvent, Origin, PluginRun, Project, RunScope, SyncJob, User,
+};
 use crate::db::{DbConn, Scope};
 use crate::plugin::Progress;
 use crate::{Error, Result};
@@ -88,7 +90,7 @@ pub fn run_job_beating(
             item_name: job.item_name.clone(),
             app: job.app_name.clone(),
         };
-        let shared = job_state(&target, on_progress);
+        let shared = job_state(&target, on_progress, Some(job.id));
         let outcomes = run_plugins(runner, &target, &shared);
         // The job has ended: a plugin left running is refused from now on.
         shared.cancel();
@@ -115,6 +117,13 @@ pub fn run_job_beating(
         ),
         Err(e) => (Vec::new(), Some(e.public_message())),
     };
+    if let Ok(outcomes) = &result {
+        // Counted before the job ends, so its page shows them once it is done. The
+        // counts describe the job; a failure to count them does not fail it.
+        if let Err(e) = record_item_counts(&mut conn, runner, job, outcomes) {
+            tracing::warn!("counting the items of job {}: {e}", job.uuid);
+        }
+    }
     let finished = SyncJob::finish(&mut conn, job.id, &runs, error.as_deref())?;
     let ok = finished.status == JobStatus::Done;
     let scope = project.as_ref().map_or_else(
@@ -151,6 +160,38 @@ pub fn run_job_beating(
         },
     )?;
     Ok((finished, result.unwrap_or_default()))
+}
+
+/// Stores, per plugin that ran, what the job did to its items ([`ItemCounts`]).
+fn record_item_counts(
+    conn: &mut DbConn,
+    runner: &Runner,
+    job: &SyncJob,
+    outcomes: &[PluginOutcome],
+) -> Result<()> {
+    let mut all = Vec::with_capacity(outcomes.len());
+    for outcome in outcomes {
+        let Some(plugin) = runner.plugins().iter().find(|p| p.name() == outcome.plugin) else {
+            continue;
+        };
+        let apps: Vec<&str> = std::iter::once(plugin.name())
+            .chain(plugin.sub_apps().iter().copied())
+            .collect();
+        let scope = RunScope {
+            apps: &apps,
+            project_id: job.project_id,
+            item_name: job.item_name.as_deref(),
+        };
+        all.push(ItemCounts::count(
+            conn,
+            job.id,
+            plugin.name(),
+            &scope,
+            outcome.started,
+        )?);
+    }
+    ItemCounts::save(conn, &all)?;
+    Ok(())
 }
 
 /// Beats every `every` until `stopped`'s sender is dropped.

@@ -117,12 +117,18 @@ impl PluginOutcome {
 pub const CANCELLED: &str = "cancelled";
 
 /// The state a job's plugins share (cancellation, progress, who asked, filters).
-pub(crate) fn job_state(target: &SyncTarget, observer: Option<ProgressObserver>) -> Arc<JobShared> {
+/// `job_id`: the job's row, recorded with every write (none outside a job).
+pub(crate) fn job_state(
+    target: &SyncTarget,
+    observer: Option<ProgressObserver>,
+    job_id: Option<i64>,
+) -> Arc<JobShared> {
     JobShared::new(
         target.user.as_ref().map(UserView::from),
         target.item_name.clone(),
         target.app.clone(),
         observer,
+        job_id,
     )
 }
 

@@ -171,6 +171,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    sync_job_item_counts (job_id, plugin) {
+        job_id -> BigInt,
+        plugin -> Text,
+        created -> BigInt,
+        changed -> BigInt,
+        unchanged -> BigInt,
+        untouched -> BigInt,
+    }
+}
+
+diesel::table! {
     use diesel::sql_types::*;
     use crate::db::types::SqlUuid;
 
@@ -202,6 +213,7 @@ diesel::joinable!(role_assignments -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(sync_jobs -> projects (project_id));
 diesel::joinable!(sync_job_plugins -> sync_jobs (job_id));
+diesel::joinable!(sync_job_item_counts -> sync_jobs (job_id));
 diesel::joinable!(sync_schedule_runs -> projects (project_id));
 diesel::joinable!(sync_schedule_runs -> sync_jobs (last_job_id));
 diesel::joinable!(events -> projects (project_id));
@@ -240,6 +252,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     cache_item_versions,
     sync_jobs,
     sync_job_plugins,
+    sync_job_item_counts,
     sync_schedules,
     sync_schedule_runs,
     events,

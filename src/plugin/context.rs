@@ -35,6 +35,9 @@ pub(crate) type ProgressObserver = Arc<dyn Fn(&Progress) + Send + Sync>;
 pub(crate) struct JobShared {
     /// Set when the job is cancelled (button, or it ended): every write is refused.
     cancelled: AtomicBool,
+    /// The job's row, recorded with every write (none for `update_cache` calls
+    /// outside a job).
+    pub(crate) job_id: Option<i64>,
     progress: Mutex<(Progress, u64)>,
     observer: Option<ProgressObserver>,
     pub(crate) user: Option<UserView>,
@@ -48,9 +51,11 @@ impl JobShared {
         item_name: Option<String>,
         app_filter: Option<String>,
         observer: Option<ProgressObserver>,
+        job_id: Option<i64>,
     ) -> Arc<Self> {
         Arc::new(JobShared {
             cancelled: AtomicBool::new(false),
+            job_id,
             progress: Mutex::new((Progress::default(), 0)),
             observer,
             user,
@@ -338,9 +343,10 @@ impl SyncContext {
     fn put(&self, name: &str, data: JsonText) -> Result<()> {
         self.run.guarded(|| {
             let w = self.write_of(name, &data);
-            self.run
-                .cache
-                .put_many(std::slice::from_ref(&w), Provenance::sync(None))?;
+            self.run.cache.put_many(
+                std::slice::from_ref(&w),
+                Provenance::sync(self.run.job.job_id),
+            )?;
             self.run.written.fetch_add(1, Ordering::SeqCst);
             Ok(())
         })?;
@@ -558,7 +564,9 @@ impl Batch<'_> {
                 .iter()
                 .map(|(ctx, name, data)| ctx.write_of(name, data))
                 .collect();
-            let n = run.cache.put_many(&writes, Provenance::sync(None))?;
+            let n = run
+                .cache
+                .put_many(&writes, Provenance::sync(run.job.job_id))?;
             run.written.fetch_add(n as u64, Ordering::SeqCst);
             Ok(n)
         })?;

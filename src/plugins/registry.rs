@@ -139,7 +139,7 @@ impl PluginRegistry {
             item_name: name.map(str::to_owned),
             app: None,
         };
-        let job = job_state(&target, None);
+        let job = job_state(&target, None, None);
         let outcomes = run_plugins(&self.runner, &target, &job);
         job.cancel();
         outcomes

@@ -228,6 +228,9 @@ struct JobPage {
     started: Option<When>,
     error: Option<String>,
     runs: Vec<RunView>,
+    counts: Vec<crate::db::models::ItemCounts>,
+    /// `?changed=` link target: the project page of a project's job.
+    changes_link: Option<String>,
 }
 
 /// One job.
@@ -241,10 +244,20 @@ pub async fn show_job(
     let uuid = parse_uuid(&path)?;
     let u = user.clone();
     let (job, project, runs, who) = block(&state, move |conn| visible_job(conn, &u, uuid)).await?;
+    let job_id = job.id;
+    let counts = block(&state, move |conn| {
+        Ok(crate::db::models::ItemCounts::for_job(conn, job_id)?)
+    })
+    .await?;
+    let changes_link = project
+        .as_ref()
+        .map(|p| format!("/cache/project/{}?changed={}#changed", p.uuid, job.uuid));
     render(JobPage {
         layout: Layout::new(&session, &user),
         job: JobView::new(&job, project.as_ref(), who.as_deref(), &user),
         project_uuid: project.as_ref().map(|p| p.uuid.to_string()),
+        counts,
+        changes_link,
         running: !job.is_finished(),
         started: When::opt(job.started),
         error: job.error.clone(),

@@ -30,7 +30,30 @@ pub struct ListQuery {
     dir: Option<String>,
     page: Option<String>,
     stale: Option<String>,
+    changed: Option<String>,
 }
+
+/// An item a sync job created or changed, with the link to its diff.
+struct ChangedRow {
+    uuid: String,
+    app: String,
+    name: String,
+    version: i64,
+    /// `?from=N-1&to=N` for a change; none for an item the job created.
+    diff: Option<String>,
+}
+
+/// "Changed by a sync": the job and what it created or changed here.
+struct ChangedList {
+    job_uuid: String,
+    when: Option<When>,
+    rows: Vec<ChangedRow>,
+    /// Whether the list was cut at [`MAX_CHANGED`].
+    cut: bool,
+}
+
+/// Most items listed as changed by one job.
+pub const MAX_CHANGED: usize = 500;
 
 struct ItemRow {
     uuid: String,
@@ -58,6 +81,7 @@ struct ProjectPage {
     app: String,
     stale_only: bool,
     stale_count: Option<i64>,
+    changed: Option<ChangedList>,
     links: QueryLinks,
     sort: SortState,
     app_counts: Vec<(String, i64)>,
@@ -138,7 +162,17 @@ async fn show(
     };
     let u: User = user.clone();
     let site_open = state.settings.site_items_readable_by_all;
-    let (data, stale_count) = block(&state, move |conn| {
+    // A bad or unknown job is a 404: the link was edited.
+    let changed_job = match query
+        .changed
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        Some(c) => Some(parse_uuid(c)?),
+        None => None,
+    };
+    let (data, stale_count, changed) = block(&state, move |conn| {
         let project: Option<Project> = match project_uuid {
             Some(uuid) => Some(readable_project(conn, &u, uuid)?.0),
             None => None,
@@ -149,7 +183,11 @@ async fn show(
             Some(rules) => Some(crate::cache::admin::count_stale(conn, scope, rules)?),
             None => None,
         };
-        Ok((data, stale_count))
+        let changed = match changed_job {
+            Some(uuid) => Some(changed_by(conn, uuid, scope)?),
+            None => None,
+        };
+        Ok((data, stale_count, changed))
     })
     .await?;
     let name_of = |id: Option<i64>| id.and_then(|i| data.usernames.get(&i).map(String::as_str));
@@ -223,6 +261,7 @@ async fn show(
         app,
         stale_only,
         stale_count,
+        changed,
         app_counts,
         jobs: data
             .jobs
@@ -240,6 +279,43 @@ async fn show(
             .events
             .iter()
             .map(|e| EventView::new(e, name_of(e.user_id)))
+            .collect(),
+    })
+}
+
+/// What job `uuid` created or changed in `scope`; a job that did not cover the scope
+/// is a 404.
+fn changed_by(
+    conn: &mut crate::db::DbConn,
+    uuid: uuid::Uuid,
+    scope: Scope,
+) -> crate::Result<ChangedList> {
+    let job = crate::db::models::SyncJob::find_by_uuid(conn, uuid)?
+        .filter(|j| j.project_id.is_none() || Scope::from_project_id(j.project_id) == scope)
+        .ok_or_else(crate::Error::not_found)?;
+    let mut items = crate::db::models::changed_in_job(conn, job.id, scope, MAX_CHANGED + 1)?;
+    let cut = items.len() > MAX_CHANGED;
+    items.truncate(MAX_CHANGED);
+    Ok(ChangedList {
+        job_uuid: job.uuid.to_string(),
+        when: When::opt(job.finished.or(job.started)),
+        cut,
+        rows: items
+            .into_iter()
+            .map(|i| ChangedRow {
+                diff: (i.version > 1).then(|| {
+                    format!(
+                        "/cache/item/{}?from={}&to={}#changes",
+                        i.uuid,
+                        i.version - 1,
+                        i.version
+                    )
+                }),
+                uuid: i.uuid.to_string(),
+                app: i.app_name,
+                name: i.name,
+                version: i.version,
+            })
             .collect(),
     })
 }
