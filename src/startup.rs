@@ -72,7 +72,7 @@ impl Application {
         actix_web::rt::spawn(crate::cache::schedule::run_scheduler(
             registry.runner().clone(),
             settings.sync_schedule.clone(),
-            settings.worker_poll.min(crate::cache::schedule::MAX_TICK),
+            settings.worker_poll,
             wake_worker,
         ));
         actix_web::rt::spawn(crate::auth::prune_forever(pool.clone(), settings.clone()));

@@ -38,10 +38,6 @@ pub const MAX_INTERVAL: Duration = Duration::from_secs(365 * 86_400);
 /// New projects get their schedule rows at least this often (and at least once per
 /// shortest interval).
 pub const ADD_PROJECTS_EVERY: Duration = Duration::from_secs(30);
-/// The scheduler looks for due runs at least this often (more often when the worker
-/// polls more often: `SODARCACHE_WORKER_POLL_MS`).
-pub const MAX_TICK: Duration = Duration::from_secs(1);
-
 /// `SODARCACHE_SYNC_SCHEDULE`: intervals per plugin name (none: off).
 pub type ScheduleSetting = Vec<(String, Option<Duration>)>;
 
