@@ -59,7 +59,7 @@ function refreshTimes(root) {
 }
 document.addEventListener("DOMContentLoaded", () => {
   refreshTimes();
-  setInterval(refreshTimes, 30000);
+  setInterval(refreshTimes, 10000);
 });
 
 // Job lists: rows of queued and running jobs update themselves (status, duration)

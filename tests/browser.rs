@@ -66,6 +66,11 @@ fn free_port() -> u16 {
 
 /// Starts chromedriver, or returns `None` (skip) when Chromium is not installed.
 fn start_driver() -> Option<Driver> {
+    start_driver_in(None)
+}
+
+/// [`start_driver`] with the browser in time zone `tz` (`TZ`, inherited by Chromium).
+fn start_driver_in(tz: Option<&str>) -> Option<Driver> {
     let have =
         Path::new("/usr/bin/chromedriver").exists() && Path::new("/usr/bin/chromium").exists();
     if !have {
@@ -78,7 +83,11 @@ fn start_driver() -> Option<Driver> {
         return None;
     }
     let port = free_port();
-    let child = Command::new("/usr/bin/chromedriver")
+    let mut command = Command::new("/usr/bin/chromedriver");
+    if let Some(tz) = tz {
+        command.env("TZ", tz);
+    }
+    let child = command
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -689,6 +698,410 @@ fn the_json_filter_box_shows_the_paths_that_match_and_expand_collapse_all_work()
             .await
             .expect("click");
         wait_for_script(&c, "all closed", open_count, json!("0/9")).await;
+        c.close().await.expect("close");
+    });
+}
+
+/// axe-core's browser build, installed from npm by `scripts/install-deps` (pinned in
+/// `tests/a11y/package-lock.json`).
+fn axe_source() -> String {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/a11y/node_modules/axe-core/axe.min.js");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run scripts/install-deps, which installs axe-core from npm)",
+            path.display()
+        )
+    })
+}
+
+/// axe-core's violations of impact "serious" or "critical" on the current page, one
+/// line each with the first elements concerned.
+async fn serious_violations(c: &Client, axe: &str) -> Vec<String> {
+    c.execute(axe, vec![]).await.expect("inject axe-core");
+    let v = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { resultTypes: ['violations'] })
+               .then(r => done(r.violations
+                 .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                 .map(v => v.impact + ' ' + v.id + ': ' + v.help + ' -- ' +
+                   v.nodes.slice(0, 3).map(n => n.target.join(' ') + ' [' + (n.failureSummary || '').replace(/\\s+/g, ' ') + ']').join(' | '))))
+               .catch(e => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .expect("run axe-core");
+    serde_json::from_value(v).expect("list of violations")
+}
+
+#[test]
+fn axe_core_finds_no_serious_violation_on_any_page_at_phone_and_desktop_width_light_and_dark() {
+    let Some(driver) = start_driver() else { return };
+    let axe = axe_source();
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn(&db, common::scale::server_plugins(), |_| {});
+    let scale = common::scale::build(&db, &app);
+    let job = common::scale::newest_job(&mut app.conn());
+    let long = format!("/cache/project/{}", scale.long.uuid);
+    let big = format!("/cache/project/{}", scale.big.uuid);
+    let pages = [
+        "/cache/".to_owned(),
+        "/cache/?sort=items&dir=desc&page=2".to_owned(),
+        "/cache/?status=failed".to_owned(),
+        "/cache/?q=zzz-no-such-project".to_owned(),
+        long.clone(),
+        format!("{big}?sort=name&dir=desc"),
+        format!("{big}?q=item&app=irods_stats"),
+        format!("{big}?page=999"),
+        "/cache/site".to_owned(),
+        format!("/cache/item/{}", scale.long_item),
+        format!("/cache/item/{}", scale.large_item),
+        format!("/cache/jobs/{job}"),
+        "/cache/jobs".to_owned(),
+        "/cache/jobs?status=failed".to_owned(),
+        format!("{long}/delete"),
+        "/cache/nope".to_owned(),
+        "/logout".to_owned(),
+    ];
+    let mut found = Vec::new();
+    run(async {
+        for dark in [false, true] {
+            // A driver (and browser profile) of its own per scheme: no cookie carried over.
+            let dark_driver;
+            let c = if dark {
+                dark_driver = start_driver().expect("chromedriver");
+                connect_with(
+                    &dark_driver,
+                    &[
+                        "--force-dark-mode",
+                        "--blink-settings=preferredColorScheme=0",
+                    ],
+                )
+                .await
+            } else {
+                connect(&driver).await
+            };
+            // The login page, before logging in.
+            c.goto(&app.url("/login")).await.expect("login page");
+            for v in serious_violations(&c, &axe).await {
+                found.push(format!("/login (dark: {dark}): {v}"));
+            }
+            log_in(&c, &app, "root").await;
+            if dark {
+                let scheme = c
+                    .execute(
+                        "return matchMedia('(prefers-color-scheme: dark)').matches;",
+                        vec![],
+                    )
+                    .await
+                    .expect("scheme");
+                assert_eq!(scheme, json!(true), "the dark session prefers dark");
+            }
+            for (w, h) in [(390, 844), (1280, 900)] {
+                c.set_window_size(w, h).await.expect("resize");
+                for path in &pages {
+                    c.goto(&app.url(path)).await.expect("open");
+                    for v in serious_violations(&c, &axe).await {
+                        found.push(format!("{path} at {w} px (dark: {dark}): {v}"));
+                    }
+                }
+                // The bulk confirmation page (a POST from the project page's checkboxes).
+                c.goto(&app.url(&long)).await.expect("project");
+                c.execute(
+                    "for (const b of [...document.querySelectorAll('input[name=item]')].slice(0, 2)) b.checked = true;
+                     document.getElementById('bulk-form').submit();",
+                    vec![],
+                )
+                .await
+                .expect("submit");
+                wait_for_path(&c, "the bulk confirmation page", |p| p.ends_with("/delete")).await;
+                c.find(Locator::Id("confirm-bulk"))
+                    .await
+                    .expect("confirmation page");
+                for v in serious_violations(&c, &axe).await {
+                    found.push(format!("bulk confirmation at {w} px (dark: {dark}): {v}"));
+                }
+            }
+            if dark {
+                c.set_window_size(1280, 900).await.expect("resize");
+                c.goto(&app.url(&big)).await.expect("project");
+                screenshot(&c, "project_dark").await;
+            }
+            c.close().await.expect("close");
+        }
+    });
+    assert!(
+        found.is_empty(),
+        "{} violations:\n{}",
+        found.len(),
+        found.join("\n")
+    );
+}
+
+#[test]
+fn owner_bulk_deletes_selected_items_and_all_matching_items_through_the_confirmation_page() {
+    let Some(driver) = start_driver() else { return };
+    let site = site();
+    site.app
+        .registry
+        .update_cache(None, Some(&site.project), None)
+        .expect("sync");
+    let project_path = format!("/cache/project/{}", site.project.uuid);
+    run(async {
+        let c = connect(&driver).await;
+        log_in(&c, &site.app, "alice").await;
+        c.goto(&site.app.url(&project_path)).await.expect("project");
+        // Tick two notes by their labels, as a person would.
+        for name in ["note_0", "note_1"] {
+            c.find(Locator::Css(&format!(
+                "input[aria-label='Select notes_app: {name}']"
+            )))
+            .await
+            .expect("checkbox")
+            .click()
+            .await
+            .expect("tick");
+        }
+        assert_eq!(text_of(&c, "#delete-selected").await, "Delete 2 selected…");
+        c.find(Locator::Id("delete-selected"))
+            .await
+            .expect("button")
+            .click()
+            .await
+            .expect("click");
+        wait_for_path(&c, "the confirmation page", |p| p.ends_with("/delete")).await;
+        assert!(
+            text_of(&c, "#confirm-bulk h1")
+                .await
+                .contains("Delete 2 items?")
+        );
+        let names = text_of(&c, "#delete-names").await;
+        assert!(
+            names.contains("note_0") && names.contains("note_1") && !names.contains("note_2"),
+            "{names}"
+        );
+        screenshot(&c, "confirm_bulk").await;
+        c.find(Locator::Id("confirm-delete"))
+            .await
+            .expect("confirm")
+            .click()
+            .await
+            .expect("click");
+        wait_for_path(&c, "the project page", |p| p == project_path).await;
+        let items = text_of(&c, "#items").await;
+        assert!(
+            !items.contains("note_0") && !items.contains("note_1"),
+            "{items}"
+        );
+        assert!(
+            items.contains("note_2") && items.contains("project_summary"),
+            "{items}"
+        );
+
+        // Everything matching a search: the one note left, not the summary.
+        c.goto(&site.app.url(&format!("{project_path}?q=NOTE")))
+            .await
+            .expect("search");
+        assert_eq!(
+            text_of(&c, "#delete-matching").await,
+            "Delete all 1 matching…"
+        );
+        c.find(Locator::Id("delete-matching"))
+            .await
+            .expect("button")
+            .click()
+            .await
+            .expect("click");
+        wait_for_path(&c, "the confirmation page", |p| p.ends_with("/delete")).await;
+        assert!(
+            text_of(&c, "#confirm-bulk h1")
+                .await
+                .contains("Delete 1 item?")
+        );
+        assert!(text_of(&c, "#delete-names").await.contains("note_2"));
+        c.find(Locator::Id("confirm-delete"))
+            .await
+            .expect("confirm")
+            .click()
+            .await
+            .expect("click");
+        wait_for_path(&c, "the project page", |p| p == project_path).await;
+        let items = text_of(&c, "#items").await;
+        assert!(!items.contains("note_"), "{items}");
+        assert!(items.contains("project_summary"), "{items}");
+        let activity = text_of(&c, "#activity").await;
+        assert!(
+            activity.contains("Deleted 2 ") && activity.contains("Deleted 1 "),
+            "one entry per deletion, with the count: {activity}"
+        );
+        c.close().await.expect("close");
+    });
+}
+
+#[test]
+fn times_are_local_with_javascript_and_relative_times_update_while_the_page_is_open() {
+    let Some(driver) = start_driver_in(Some("Asia/Tokyo")) else {
+        return;
+    };
+    let site = site();
+    let cache = site.app.registry.cache().expect("backend enabled");
+    let item = cache
+        .set_cache_item(
+            "notes_app",
+            "fresh",
+            &json!({"a": 1}),
+            "json",
+            Some(&site.project),
+            None,
+        )
+        .expect("set item");
+    run(async {
+        let c = connect(&driver).await;
+        log_in(&c, &site.app, "bob").await;
+        c.goto(&site.app.url(&format!("/cache/item/{}", item.uuid)))
+            .await
+            .expect("item page");
+        // The server writes UTC; the script shows the browser's own time zone (UTC+9).
+        let exact = text_of(&c, "time.exact").await;
+        assert!(exact.contains("GMT+9") && !exact.contains("UTC"), "{exact}");
+        let title = c
+            .find(Locator::Css("time[tabindex]"))
+            .await
+            .expect("relative time")
+            .attr("title")
+            .await
+            .expect("title")
+            .unwrap_or_default();
+        assert!(
+            title.contains("GMT+9"),
+            "the hover and focus text is local too: {title}"
+        );
+        // "just now" turns into "N seconds ago" while the page stays open.
+        assert_eq!(text_of(&c, "time[tabindex]").await, "just now");
+        wait_for_script(
+            &c,
+            "the relative time updates",
+            "return document.querySelector('time[tabindex]').textContent.endsWith('seconds ago');",
+            json!(true),
+        )
+        .await;
+        c.close().await.expect("close");
+    });
+}
+
+#[test]
+fn the_copy_button_selects_the_text_when_there_is_no_clipboard_api() {
+    let Some(driver) = start_driver() else { return };
+    let site = site();
+    let cache = site.app.registry.cache().expect("backend enabled");
+    let item = cache
+        .set_cache_item(
+            "notes_app",
+            "copy me",
+            &json!({"a": 1}),
+            "json",
+            Some(&site.project),
+            None,
+        )
+        .expect("set item");
+    run(async {
+        let c = connect(&driver).await;
+        log_in(&c, &site.app, "bob").await;
+        c.goto(&site.app.url(&format!("/cache/item/{}", item.uuid)))
+            .await
+            .expect("item page");
+        // As on plain HTTP or in an old browser: no navigator.clipboard.
+        c.execute("Object.defineProperty(navigator, 'clipboard', { value: undefined, configurable: true });", vec![])
+            .await
+            .expect("remove the clipboard API");
+        c.find(Locator::Css("button[data-copy=curl]"))
+            .await
+            .expect("copy button")
+            .click()
+            .await
+            .expect("click");
+        let selected = c
+            .execute("return window.getSelection().toString();", vec![])
+            .await
+            .expect("selection");
+        assert_eq!(
+            selected,
+            json!(text_of(&c, "#curl").await),
+            "the curl line is selected"
+        );
+        assert_eq!(
+            text_of(&c, "button[data-copy=curl]").await,
+            "Selected: press Ctrl+C"
+        );
+        c.close().await.expect("close");
+    });
+}
+
+#[test]
+fn buttons_links_and_fields_show_a_strong_focus_ring_and_the_skip_link_comes_first() {
+    let Some(driver) = start_driver() else { return };
+    let site = site();
+    site.app
+        .registry
+        .update_cache(None, Some(&site.project), None)
+        .expect("sync");
+    run(async {
+        let c = connect(&driver).await;
+        log_in(&c, &site.app, "alice").await;
+        c.goto(
+            &site
+                .app
+                .url(&format!("/cache/project/{}", site.project.uuid)),
+        )
+        .await
+        .expect("project");
+        // The first Tab lands on the skip link, which is then in view.
+        c.execute("document.activeElement.blur();", vec![])
+            .await
+            .expect("blur");
+        c.active_element()
+            .await
+            .expect("body")
+            .send_keys("\u{e004}")
+            .await
+            .expect("tab");
+        let skip = c
+            .execute(
+                "const a = document.activeElement; return [a.className, a.getBoundingClientRect().top >= 0];",
+                vec![],
+            )
+            .await
+            .expect("skip link");
+        assert_eq!(
+            skip,
+            json!(["skip", true]),
+            "the skip link is first and visible on focus"
+        );
+        for css in [
+            "#sync-project",
+            "#delete-project",
+            "input[type=search]",
+            "#items a",
+            "nav a",
+            "button.link",
+        ] {
+            let ring = c
+                .execute(
+                    "const e = document.querySelector(arguments[0]); e.focus();
+                     const s = getComputedStyle(e);
+                     return [e.matches(':focus-visible'), s.outlineStyle, parseFloat(s.outlineWidth)];",
+                    vec![json!(css)],
+                )
+                .await
+                .expect("focus");
+            assert_eq!(ring[0], json!(true), "{css}: {ring}");
+            assert_eq!(ring[1], json!("solid"), "{css}: {ring}");
+            assert!(
+                ring[2].as_f64().unwrap_or(0.0) >= 3.0,
+                "{css}: a ring of 3 px: {ring}"
+            );
+        }
         c.close().await.expect("close");
     });
 }
