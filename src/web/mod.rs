@@ -142,6 +142,9 @@ pub const PAGES: &[(&str, &str)] = &[
     ("/cache/project/{uuid}/delete", "GET, POST"),
     ("/cache/site/delete", "POST"),
     ("/cache/item/{uuid}/delete", "GET, POST"),
+    ("/cache/schedules", "GET"),
+    ("/cache/schedules/{plugin}", "POST"),
+    ("/cache/schedules/{plugin}/reset", "POST"),
 ];
 
 /// The `Allow` list of the page at `path`, if it is one.
