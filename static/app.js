@@ -74,6 +74,20 @@ function badge(job) {
   a.appendChild(span);
   return a;
 }
+function showProgress(el, p) {
+  let bar = el.querySelector("progress");
+  if (p.total > 0) {
+    if (!bar) { bar = document.createElement("progress"); el.prepend(bar, " "); }
+    bar.max = p.total;
+    bar.value = Math.min(p.done, p.total);
+  } else if (bar) {
+    bar.remove();
+  }
+  let text = el.querySelector(".progress-text");
+  if (!text) { text = document.createElement("span"); text.className = "progress-text"; el.append(text); }
+  text.classList.remove("muted");
+  text.textContent = p.text;
+}
 function pollJobs() {
   const active = [...document.querySelectorAll("[data-job][data-active]")];
   if (active.length === 0) return;
@@ -86,10 +100,22 @@ function pollJobs() {
           const status = row.querySelector(".job-status") || row;
           const old = status.querySelector(".status");
           const holder = old && old.parentElement.tagName === "A" ? old.parentElement : old;
-          if (holder) holder.replaceWith(badge(job));
-          const duration = row.querySelector(".job-duration");
+          if (holder) {
+            const fresh = badge(job);
+            const span = fresh.tagName === "A" ? fresh.firstChild : fresh;
+            if (old.id) span.id = old.id;
+            if (old.classList.contains("big")) span.classList.add("big");
+            holder.replaceWith(fresh);
+          }
+          const duration = row.querySelector(".job-duration") || (row.dataset.reload ? document.querySelector(".job-duration") : null);
           if (duration) duration.textContent = job.duration;
-          if (!job.active) delete row.dataset.active;
+          const progress = row.querySelector(".job-progress") || (row.dataset.reload ? document.getElementById("job-progress") : null);
+          if (progress && job.progress) showProgress(progress, job.progress);
+          if (!job.active) {
+            delete row.dataset.active;
+            // The job page shows the plugins' outcomes once the job has ended.
+            if (row.dataset.reload) window.location.reload();
+          }
         }
       }
     })

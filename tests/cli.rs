@@ -177,6 +177,34 @@ backend_test! {
     }
 }
 
+backend_test! {
+    fn synccache_app_and_name_limit_the_job_to_one_plugin_and_item(db) {
+        let (pool, cache) = cache_over(&db);
+        let project = fx::project(&mut pool.get().unwrap(), "P", None, None);
+        let plugins = || PluginRegistry::builder()
+            .project_app(TestPlugin::writes("a_writer", "a_item"))
+            .project_app(ExampleProjectApp);
+        let uuid = project.uuid.to_string();
+        let args = ["sodarcache", "--database-url", db.url.as_str(), "synccache", "-p", &uuid, "-a", "a_writer", "-n", "a_item"];
+        let code = sodarcache::cli::execute(Cli::parse_from(args), plugins()).expect("ran");
+        assert_eq!(code, ExitCode::SUCCESS);
+        assert!(cache.get_cache_item("a_writer", "a_item", Some(&project)).unwrap().is_some());
+        assert!(cache.get_cache_item("example_project_app", "project_summary", Some(&project)).unwrap().is_none(), "only the plugin of -a ran");
+        let jobs = SyncJob::list(&mut pool.get().unwrap(), None, 0, 10).unwrap();
+        assert_eq!((jobs[0].app_name.as_deref(), jobs[0].item_name.as_deref()), (Some("a_writer"), Some("a_item")));
+        assert_eq!(jobs[0].status, JobStatus::Done);
+        // An app no plugin syncs is exit 1 with the reason, and no job.
+        let out = run(&db, &["synccache", "-a", "no_such_app"]);
+        assert!(out.single_error().starts_with("Unknown app name \"no_such_app\""), "{}", out.stderr);
+        let out = run(&db, &["synccache", "--app", "example_project_app", "--name", "project_summary"]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(out.logged("INFO", "Limiting sync to app \"example_project_app\""), "{}", out.stderr);
+        assert!(out.logged("INFO", "Limiting sync to item \"project_summary\""), "{}", out.stderr);
+        assert!(cache.get_cache_item("example_project_app", "project_summary", Some(&project)).unwrap().is_some());
+        assert_eq!(SyncJob::list(&mut pool.get().unwrap(), None, 0, 10).unwrap().len(), 2);
+    }
+}
+
 // --- deletecache -------------------------------------------------------------
 
 backend_test! {

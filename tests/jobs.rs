@@ -55,8 +55,10 @@ backend_test! {
         let conn = &mut **pool.get().unwrap();
         let a = fx::project(conn, "A", None, None);
         let b = fx::project(conn, "B", None, None);
+        // Narrow scopes first: a wider request never joins a narrower job (the covering
+        // rule is tested in tests/job_control.rs).
         let scopes: [(Option<&Project>, Option<&str>); 5] =
-            [(Some(&a), None), (Some(&b), None), (None, None), (Some(&a), Some("item")), (None, Some("item"))];
+            [(Some(&a), Some("item")), (None, Some("item")), (Some(&a), None), (Some(&b), None), (None, None)];
         let mut uuids = Vec::new();
         for (project, name) in scopes {
             let (job, joined) = request_sync(conn, project, name, Origin::Web, None).unwrap();
@@ -218,7 +220,7 @@ backend_test! {
     fn a_job_failed_by_a_stale_sweep_stays_failed_when_its_worker_finishes_late(db) {
         let pool = db.pool();
         let conn = &mut **pool.get().unwrap();
-        let (job, _) = SyncJob::request(conn, Scope::Site, None, Origin::Cli, None).unwrap();
+        let (job, _) = request_sync(conn, None, None, Origin::Cli, None).unwrap();
         let job = SyncJob::claim(conn, job.id, "slow-worker").unwrap().unwrap();
         // Another instance's sweep decides the worker is gone.
         let swept = SyncJob::fail_stale(conn, sodarcache::db::now() + chrono::Duration::seconds(1)).unwrap();
@@ -233,7 +235,7 @@ backend_test! {
             started: sodarcache::db::now(),
             finished: sodarcache::db::now(),
         };
-        let finished = SyncJob::finish(conn, job.id, &[run], None).unwrap();
+        let finished = SyncJob::finish(conn, job.id, &[run], None, false).unwrap();
         assert_eq!(finished.status, JobStatus::Failed, "the sweep's verdict stands");
         let runs = SyncJob::plugin_runs(conn, job.id).unwrap();
         assert_eq!(runs.len(), 1, "the late outcome is still recorded");

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use crate::auth::rules::Permissions;
 use crate::db::models::{
-    CacheItem, CacheItemSummary, Event, ItemQuery, ItemSelection, JobQuery, JobScope, NewEvent,
-    Origin, Project, ProjectBlock, StaleRules, SyncJob, User,
+    CacheItem, CacheItemSummary, Event, ItemQuery, ItemSelection, JobProgress, JobQuery, JobScope,
+    NewEvent, Origin, Project, ProjectBlock, StaleRules, SyncJob, User,
 };
 use crate::db::{DbConn, Scope};
 use crate::{Error, Result};
@@ -322,36 +322,76 @@ pub fn job_list(conn: &mut DbConn, user: &User, query: &JobQuery) -> Result<JobL
     })
 }
 
-/// A job, its project, its plugin outcomes and the requester's name.
-pub type JobDetails = (
-    SyncJob,
-    Option<Project>,
-    Vec<crate::db::models::PluginRun>,
-    Option<String>,
-);
+/// A job as its page shows it.
+#[derive(Debug, Clone)]
+pub struct JobDetails {
+    /// The job.
+    pub job: SyncJob,
+    /// Its project, if any.
+    pub project: Option<Project>,
+    /// Plugin outcomes (once it has ended).
+    pub runs: Vec<crate::db::models::PluginRun>,
+    /// The latest progress reported.
+    pub progress: Option<JobProgress>,
+    /// Who requested it.
+    pub who: Option<String>,
+    /// Who asked to cancel it.
+    pub cancelled_by: Option<String>,
+    /// Whether the viewer may cancel it (owner, delegate, superuser; site: superuser).
+    pub may_cancel: bool,
+}
 
-/// A job's details, for a viewer allowed to see it.
+/// A job's details, for a viewer allowed to see it (its project readable; a site job:
+/// superusers).
 pub fn visible_job(conn: &mut DbConn, user: &User, uuid: uuid::Uuid) -> Result<JobDetails> {
     let job = SyncJob::find_by_uuid(conn, uuid)?.ok_or_else(Error::not_found)?;
     let project = match job.project_id {
         Some(id) => Project::find_by_id(conn, id)?,
         None => None,
     };
-    let allowed = match &project {
-        None => user.is_superuser,
-        Some(p) => scope_permissions(conn, user, Some(p), false)?.read,
+    let perms = match &project {
+        None if user.is_superuser => Permissions::ALL,
+        None => Permissions::NONE,
+        Some(p) => scope_permissions(conn, user, Some(p), false)?,
     };
-    if !allowed {
+    if !perms.read {
         return Err(Error::Forbidden(
             "You do not have permission to view this job.".into(),
         ));
     }
     let runs = SyncJob::plugin_runs(conn, job.id)?;
-    let who = match job.user_id {
-        Some(id) => User::find_by_id(conn, id)?.map(|u| u.username),
-        None => None,
+    let progress = SyncJob::progress(conn, job.id)?;
+    let name_of = |conn: &mut DbConn, id: Option<i64>| -> Result<Option<String>> {
+        Ok(match id {
+            Some(id) => User::find_by_id(conn, id)?.map(|u| u.username),
+            None => None,
+        })
     };
-    Ok((job, project, runs, who))
+    let who = name_of(conn, job.user_id)?;
+    let cancelled_by = name_of(conn, job.cancelled_by)?;
+    Ok(JobDetails {
+        job,
+        project,
+        runs,
+        progress,
+        who,
+        cancelled_by,
+        may_cancel: perms.manage,
+    })
+}
+
+/// Cancels a job for a viewer allowed to (owner, delegate, superuser; a site job:
+/// superusers). Returns the job and whether anything changed.
+pub fn cancel_visible_job(
+    conn: &mut DbConn,
+    user: &User,
+    uuid: uuid::Uuid,
+) -> Result<(SyncJob, bool)> {
+    let details = visible_job(conn, user, uuid)?;
+    if !details.may_cancel {
+        return Err(Error::permission_denied());
+    }
+    crate::cache::jobs::cancel_job(conn, &details.job, Some(user))
 }
 
 /// ` of app "a"`, ` of app "a" and its sub-apps "a.x", "a.y"`, or nothing (no app).

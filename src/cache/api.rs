@@ -8,7 +8,7 @@ use diesel::Connection;
 
 use super::{APP_NAME, DATA_TYPE_JSON, MAX_NAME_LEN, SODAR_CACHE};
 use crate::db::models::{
-    CacheItem, Event, NewCacheItem, NewEvent, Project, User, WriteOrigin, WrittenItem,
+    CacheItem, Event, NewCacheItem, NewEvent, Project, SyncJob, User, WriteOrigin, WrittenItem,
 };
 use crate::db::{DbConn, DbPool, DbUuid, JsonText, PooledConn, Scope, now};
 use crate::plugins::BackendPlugin;
@@ -175,6 +175,22 @@ impl SodarCache {
         conn.transaction(f)
     }
 
+    /// The plugin that owns `app` (its name, or one of its sub-apps), if any.
+    pub fn plugin_of(&self, app: &str) -> Option<&'static str> {
+        self.inner
+            .sub_apps
+            .iter()
+            .find(|(plugin, subs)| **plugin == app || subs.contains(&app))
+            .map(|(plugin, _)| *plugin)
+    }
+
+    /// The registered plugins' names, sorted.
+    pub fn plugin_names(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = self.inner.sub_apps.keys().copied().collect();
+        names.sort_unstable();
+        names
+    }
+
     /// The sub-apps of app `app_name` (none unless it is a plugin that declared some).
     pub fn sub_apps_of(&self, app_name: &str) -> &'static [&'static str] {
         self.inner.sub_apps.get(app_name).copied().unwrap_or(&[])
@@ -309,14 +325,22 @@ impl SodarCache {
                 user_id: w.user.map(|u| u.id),
             })
             .collect();
-        let n = self.put_many(&writes, Provenance::LIBRARY)?;
+        let n = self.put_many(&writes, Provenance::LIBRARY)?.unwrap_or(0);
         tracing::info!("Updated {n} items in cache");
         Ok(n)
     }
 
     /// [`set_cache_items`](Self::set_cache_items) for writes addressed by scope and
     /// writer id (the plugin context's batches).
-    pub(crate) fn put_many(&self, items: &[ScopedWrite<'_>], by: Provenance) -> Result<usize> {
+    ///
+    /// A write of a sync job (`by.job_id`) first passes the job's gate in the same
+    /// transaction ([`SyncJob::takes_writes`]): once the job was cancelled or has
+    /// ended, nothing is written and the result is `Ok(None)`.
+    pub(crate) fn put_many(
+        &self,
+        items: &[ScopedWrite<'_>],
+        by: Provenance,
+    ) -> Result<Option<usize>> {
         for item in items {
             self.check_write(item.app_name, item.name, item.data)?;
         }
@@ -334,12 +358,16 @@ impl SodarCache {
             })
             .collect();
         self.write(|conn| {
+            if let Some(job) = by.job_id
+                && !SyncJob::takes_writes(conn, job)?
+            {
+                return Ok(None);
+            }
             for chunk in rows.chunks(BATCH_ROWS) {
                 CacheItem::upsert_many(conn, chunk)?;
             }
-            Ok(())
-        })?;
-        Ok(rows.len())
+            Ok(Some(rows.len()))
+        })
     }
 
     /// The item, or none. No project means the site-wide item only.
@@ -469,7 +497,7 @@ fn check_key(app_name: &str, name: &str) -> Result<()> {
     crate::names::check("Item names", name)
 }
 
-fn check_item_name(name: &str) -> Result<()> {
+pub(crate) fn check_item_name(name: &str) -> Result<()> {
     crate::names::check("Item names", name)?;
     let len = name.chars().count();
     if len == 0 || len > MAX_NAME_LEN {

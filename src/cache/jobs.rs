@@ -8,10 +8,11 @@ use std::time::Duration;
 use super::SodarCache;
 use super::runner::{PluginOutcome, Runner, SyncTarget, job_state, run_plugins};
 use crate::db::models::{
-    Event, ItemCounts, JobStatus, NewEvent, Origin, PluginRun, Project, RunScope, SyncJob, User,
+    Event, ItemCounts, JobScopeRequest, JobStatus, NewEvent, Origin, PluginRun, Project, RunScope,
+    SyncJob, User,
 };
 use crate::db::{DbConn, Scope};
-use crate::plugin::Progress;
+use crate::plugin::{JobShared, Progress};
 use crate::{Error, Result};
 
 /// How often a running job's worker records that it is alive, at most (see [`heartbeat_for`]).
@@ -26,8 +27,9 @@ pub fn heartbeat_for(stale_after: Duration) -> Duration {
     HEARTBEAT.min(stale_after / 6)
 }
 
-/// Queues a sync of `project` (none: the whole site) or joins the job already queued
-/// or running for that scope. Returns the job and whether it was joined.
+/// Queues a sync of every plugin for `project` (none: the whole site), limited to item
+/// `name` if given, or joins a queued or running job that covers it (see
+/// [`SyncJob::request`]). Returns the job and whether it was joined.
 pub fn request_sync(
     conn: &mut DbConn,
     project: Option<&Project>,
@@ -35,13 +37,80 @@ pub fn request_sync(
     origin: Origin,
     user: Option<&User>,
 ) -> Result<(SyncJob, bool)> {
-    Ok(SyncJob::request(
-        conn,
-        Scope::of(project),
-        name,
-        origin,
-        user.map(|u| u.id),
-    )?)
+    request_targeted(conn, project, None, name, origin, user)
+}
+
+/// Queues a sync like [`request_sync`], limited to the plugin owning `app` (a plugin's
+/// name or one of its sub-apps) when given. An app no plugin owns is a 400.
+pub fn request_app_sync(
+    conn: &mut DbConn,
+    cache: &SodarCache,
+    project: Option<&Project>,
+    app: Option<&str>,
+    name: Option<&str>,
+    origin: Origin,
+    user: Option<&User>,
+) -> Result<(SyncJob, bool)> {
+    match app {
+        None => request_targeted(conn, project, None, name, origin, user),
+        Some(app) => {
+            let owner = check_sync_app(cache, app)?;
+            request_targeted(conn, project, Some((app, owner)), name, origin, user)
+        }
+    }
+}
+
+/// The plugin that syncs `app` (a plugin's name or one of its sub-apps); a 400 for an
+/// unknown app or one no plugin syncs (`sodarcache`, an uninstalled app).
+pub fn check_sync_app(cache: &SodarCache, app: &str) -> Result<&'static str> {
+    cache.check_app_name(app)?;
+    cache.plugin_of(app).ok_or_else(|| {
+        Error::BadRequest(format!(
+            "No plugin syncs the app \"{app}\" (plugins: {})",
+            cache.plugin_names().join(", ")
+        ))
+    })
+}
+
+fn request_targeted(
+    conn: &mut DbConn,
+    project: Option<&Project>,
+    app: Option<(&str, &'static str)>,
+    name: Option<&str>,
+    origin: Origin,
+    user: Option<&User>,
+) -> Result<(SyncJob, bool)> {
+    if let Some(n) = name {
+        super::check_item_name(n)?;
+    }
+    let covering: Vec<&str> = match app {
+        Some((a, owner)) if a != owner => vec![a, owner],
+        Some((a, _)) => vec![a],
+        None => Vec::new(),
+    };
+    let req = JobScopeRequest {
+        scope: Scope::of(project),
+        app_name: app.map(|(a, _)| a),
+        covering_apps: &covering,
+        item_name: name,
+    };
+    Ok(SyncJob::request(conn, &req, origin, user.map(|u| u.id))?)
+}
+
+/// Asks a job to stop, for `user`: a queued job ends `cancelled` at once; a running
+/// job's worker notices within a second, stops its plugins (every later write is
+/// refused) and ends it `cancelled`. Returns the job and whether anything changed.
+pub fn cancel_job(
+    conn: &mut DbConn,
+    job: &SyncJob,
+    user: Option<&User>,
+) -> Result<(SyncJob, bool)> {
+    let (after, changed) = SyncJob::request_cancel(conn, job.id, user.map(|u| u.id))?;
+    if changed && after.status == JobStatus::Cancelled {
+        // A queued job ends here; a running one is recorded by its worker.
+        record_end_event(conn, &after, None, "cancelled before it started")?;
+    }
+    Ok((after, changed))
 }
 
 /// Runs a claimed (running) job to the end and records its outcome. Never leaves the
@@ -79,26 +148,27 @@ pub fn run_job_beating(
         };
         (project, user)
     };
+    let target = SyncTarget {
+        project: project.clone(),
+        user,
+        item_name: job.item_name.clone(),
+        app: job.app_name.clone(),
+    };
+    let shared = job_state(&target, on_progress, Some(job.id));
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
-    let beat = spawn_heartbeat(cache.clone(), job.id, heartbeat, stopped);
+    let monitor = spawn_monitor(cache.clone(), job.id, heartbeat, shared.clone(), stopped);
     let result = if job.project_id.is_some() && project.is_none() {
         Err(Error::NotFound("The project was deleted".into()))
     } else {
-        let target = SyncTarget {
-            project: project.clone(),
-            user,
-            item_name: job.item_name.clone(),
-            app: job.app_name.clone(),
-        };
-        let shared = job_state(&target, on_progress, Some(job.id));
-        let outcomes = run_plugins(runner, &target, &shared);
-        // The job has ended: a plugin left running is refused from now on.
-        shared.cancel();
-        outcomes
+        run_plugins(runner, &target, &shared)
     };
+    // The job has ended: a plugin left running is refused from now on.
+    shared.cancel();
     drop(stop);
-    let _ = beat.join();
+    let _ = monitor.join();
+    let cancelled = shared.interrupted_by_request();
     let mut conn = cache.conn()?;
+    flush_progress(&mut conn, job.id, &shared, &mut 0);
     let (runs, error): (Vec<PluginRun>, Option<String>) = match &result {
         Ok(outcomes) => (
             outcomes
@@ -124,41 +194,18 @@ pub fn run_job_beating(
             tracing::warn!("counting the items of job {}: {e}", job.uuid);
         }
     }
-    let finished = SyncJob::finish(&mut conn, job.id, &runs, error.as_deref())?;
-    let ok = finished.status == JobStatus::Done;
-    let scope = project.as_ref().map_or_else(
-        || "all projects".to_owned(),
-        |p| format!("project {}", p.log_title()),
-    );
+    let finished = SyncJob::finish(&mut conn, job.id, &runs, error.as_deref(), cancelled)?;
     let failed: Vec<&str> = runs
         .iter()
         .filter(|r| !r.ok)
         .map(|r| r.plugin.as_str())
         .collect();
-    let description = if ok {
-        format!("Synchronized cache for {scope}")
-    } else if failed.is_empty() {
-        format!(
-            "Cache synchronization for {scope} failed: {}",
-            error.as_deref().unwrap_or("unknown error")
-        )
+    let failure = if failed.is_empty() {
+        error.unwrap_or_else(|| "unknown error".into())
     } else {
-        format!(
-            "Cache synchronization for {scope} finished with errors in: {}",
-            failed.join(", ")
-        )
+        format!("errors in: {}", failed.join(", "))
     };
-    Event::record(
-        &mut conn,
-        &NewEvent {
-            project_id: job.project_id,
-            user_id: job.user_id,
-            event_name: "cache_sync",
-            origin: job.origin,
-            description,
-            ok,
-        },
-    )?;
+    record_end_event(&mut conn, &finished, Some(&failure), "")?;
     Ok((finished, result.unwrap_or_default()))
 }
 
@@ -194,20 +241,116 @@ fn record_item_counts(
     Ok(())
 }
 
-/// Beats every `every` until `stopped`'s sender is dropped.
-fn spawn_heartbeat(
+/// Records the activity entry of a job that ended: synchronized, cancelled, or failed
+/// (`failure` says how).
+fn record_end_event(
+    conn: &mut DbConn,
+    job: &SyncJob,
+    failure: Option<&str>,
+    cancel_note: &str,
+) -> Result<()> {
+    let mut scope = match job.project_id {
+        Some(id) => Project::find_by_id(conn, id)?.map_or_else(
+            || "a deleted project".to_owned(),
+            |p| format!("project {}", p.log_title()),
+        ),
+        None => "all projects".to_owned(),
+    };
+    if let Some(app) = &job.app_name {
+        scope.push_str(&format!(" (app \"{app}\")"));
+    }
+    if let Some(name) = &job.item_name {
+        scope.push_str(&format!(" (item \"{name}\")"));
+    }
+    let description = match job.status {
+        JobStatus::Done => format!("Synchronized cache for {scope}"),
+        JobStatus::Cancelled if cancel_note.is_empty() => {
+            format!("Cache synchronization for {scope} was cancelled")
+        }
+        JobStatus::Cancelled => format!("Cache synchronization for {scope} was {cancel_note}"),
+        _ => match failure {
+            Some(f) if f.starts_with("errors in: ") => {
+                format!("Cache synchronization for {scope} finished with {f}")
+            }
+            Some(f) => format!("Cache synchronization for {scope} failed: {f}"),
+            None => format!("Cache synchronization for {scope} failed"),
+        },
+    };
+    let user_id = if job.status == JobStatus::Cancelled {
+        job.cancelled_by.or(job.user_id)
+    } else {
+        job.user_id
+    };
+    Event::record(
+        conn,
+        &NewEvent {
+            project_id: job.project_id,
+            user_id,
+            event_name: "cache_sync",
+            origin: job.origin,
+            description,
+            ok: job.status == JobStatus::Done,
+        },
+    )?;
+    Ok(())
+}
+
+/// How often a running job's worker looks for a cancel and stores new progress.
+pub const MONITOR_TICK: Duration = Duration::from_millis(500);
+
+/// Watches a running job until `stopped`'s sender is dropped: beats every `every`,
+/// stores the latest progress (at most every [`MONITOR_TICK`], so a chatty plugin
+/// costs one write per tick), and stops the plugins when someone asks to cancel or
+/// the job is no longer running.
+fn spawn_monitor(
     cache: SodarCache,
     job_id: i64,
     every: Duration,
+    shared: Arc<JobShared>,
     stopped: std::sync::mpsc::Receiver<()>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-            if let Ok(mut conn) = cache.conn() {
+        let mut last_beat = std::time::Instant::now();
+        let mut stored = 0;
+        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+            stopped.recv_timeout(MONITOR_TICK.min(every))
+        {
+            let Ok(mut conn) = cache.conn() else { continue };
+            if last_beat.elapsed() >= every {
+                last_beat = std::time::Instant::now();
                 let _ = SyncJob::beat(&mut conn, job_id);
+            }
+            flush_progress(&mut conn, job_id, &shared, &mut stored);
+            if let Ok(true) = SyncJob::should_stop(&mut conn, job_id) {
+                if let Ok(true) = SyncJob::cancel_was_requested(&mut conn, job_id) {
+                    shared.cancel_by_request();
+                } else {
+                    shared.cancel();
+                }
             }
         }
     })
+}
+
+/// Stores the job's latest progress if it changed since report number `stored`.
+fn flush_progress(conn: &mut DbConn, job_id: i64, shared: &JobShared, stored: &mut u64) {
+    let (p, n) = shared.latest_progress();
+    if n == *stored {
+        return;
+    }
+    let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    if SyncJob::record_progress(
+        conn,
+        job_id,
+        &p.plugin,
+        clamp(p.done),
+        clamp(p.total),
+        &p.message,
+    )
+    .is_ok()
+    {
+        *stored = n;
+    }
 }
 
 /// Marks jobs of dead servers (silent for the default [`STALE_AFTER`]) as failed.

@@ -16,6 +16,7 @@ pub mod runner;
 pub mod schedule;
 
 pub(crate) use api::ScopedWrite;
+pub(crate) use api::check_item_name;
 pub use api::{CacheWrite, Provenance, SodarCache, epoch_seconds};
 pub use runner::{PluginOutcome, Runner, SyncTarget};
 

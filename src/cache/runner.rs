@@ -117,7 +117,7 @@ impl PluginOutcome {
 pub const CANCELLED: &str = "cancelled";
 
 /// The state a job's plugins share (cancellation, progress, who asked, filters).
-/// `job_id`: the job's row, recorded with every write (none outside a job).
+/// `job_id`: the job's row, whose gate every write passes (none outside a job).
 pub(crate) fn job_state(
     target: &SyncTarget,
     observer: Option<ProgressObserver>,
@@ -148,6 +148,7 @@ pub(crate) fn run_plugins(
     let mut outcomes = Vec::with_capacity(selected.len());
     for plugin in selected {
         if job.is_cancelled() {
+            job.mark_interrupted();
             break;
         }
         // Categories have no items of their own: nothing to call.
@@ -172,6 +173,17 @@ pub(crate) fn run_plugins(
             });
         // Whatever happened, this run writes nothing more.
         run.close();
+        if error.as_deref() == Some(CANCELLED) {
+            // The job's gate refused a write before this process noticed a cancel:
+            // ask the database, so the later plugins do not start.
+            if let Some(id) = job.job_id
+                && let Ok(mut conn) = runner.cache().conn()
+                && let Ok(true) = crate::db::models::SyncJob::cancel_was_requested(&mut conn, id)
+            {
+                job.cancel_by_request();
+            }
+            job.mark_interrupted();
+        }
         if let Some(e) = &error {
             tracing::error!("Update failed for plugin \"{}\": \"{e}\"", plugin.name());
         }

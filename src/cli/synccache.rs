@@ -1,5 +1,6 @@
-//! `sodarcache synccache [-p UUID]`: run every plugin, as upstream's command does,
-//! recorded as a sync job. Exit 1 when any plugin failed.
+//! `sodarcache synccache [-p UUID] [-a APP] [-n NAME]`: run every plugin (or the one
+//! owning APP), as upstream's command does, recorded as a sync job. Exit 1 when any
+//! plugin failed or the job was cancelled.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -10,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Context, find_project};
 use crate::cache::jobs::{
-    heartbeat_for, request_sync, run_job_beating, sweep_stale_after, worker_id,
+    heartbeat_for, request_app_sync, run_job_beating, sweep_stale_after, worker_id,
 };
 use crate::db::models::{JobStatus, Origin, SyncJob};
 use crate::plugin::Progress;
@@ -21,12 +22,21 @@ pub struct Opts {
     /// Limit the sync to the project with this UUID.
     #[arg(short, long, value_name = "UUID")]
     pub project: Option<String>,
+    /// Limit the sync to the plugin owning this app (a plugin's name or a sub-app).
+    #[arg(short, long, value_name = "APP")]
+    pub app: Option<String>,
+    /// Limit the sync to this item name (plugins skip the others).
+    #[arg(short, long, value_name = "NAME")]
+    pub name: Option<String>,
 }
 
 /// Runs the sync in this process and reports it.
 pub fn run(ctx: &Context, opts: Opts) -> anyhow::Result<ExitCode> {
     if ctx.registry.cache().is_none() {
         anyhow::bail!("SodarCache backend not enabled in settings, cancelled");
+    }
+    if let Some(app) = &opts.app {
+        crate::cache::jobs::check_sync_app(ctx.registry.cache_unchecked(), app)?;
     }
     let mut conn = ctx.conn()?;
     let project = match &opts.project {
@@ -43,7 +53,21 @@ pub fn run(ctx: &Context, opts: Opts) -> anyhow::Result<ExitCode> {
     // A job left `running` by a server that died would otherwise be joined and
     // awaited forever: no server may be running to sweep it.
     sweep_stale_after(&mut conn, ctx.settings.job_stale_after)?;
-    let (job, joined) = request_sync(&mut conn, project.as_ref(), None, Origin::Cli, None)?;
+    if let Some(app) = &opts.app {
+        tracing::info!("Limiting sync to app \"{app}\"");
+    }
+    if let Some(name) = &opts.name {
+        tracing::info!("Limiting sync to item \"{name}\"");
+    }
+    let (job, joined) = request_app_sync(
+        &mut conn,
+        ctx.registry.cache_unchecked(),
+        project.as_ref(),
+        opts.app.as_deref(),
+        opts.name.as_deref(),
+        Origin::Cli,
+        None,
+    )?;
     if joined {
         tracing::info!(
             "Joining sync job {} requested earlier for this scope",
@@ -62,7 +86,9 @@ pub fn run(ctx: &Context, opts: Opts) -> anyhow::Result<ExitCode> {
                 &job,
                 heartbeat_for(ctx.settings.job_stale_after),
                 Some(Arc::new(move |p: &Progress| {
-                    shown.set_length(p.total);
+                    if p.total > 0 {
+                        shown.set_length(p.total);
+                    }
                     shown.set_position(p.done);
                     shown.set_message(format!("{}: {}", p.plugin, p.message));
                 })),
@@ -81,6 +107,12 @@ pub fn run(ctx: &Context, opts: Opts) -> anyhow::Result<ExitCode> {
     if finished.status == JobStatus::Done {
         tracing::info!("Cache synchronization OK");
         Ok(ExitCode::SUCCESS)
+    } else if finished.status == JobStatus::Cancelled {
+        tracing::error!(
+            "Cache synchronization was cancelled (job {})",
+            finished.uuid
+        );
+        Ok(ExitCode::FAILURE)
     } else {
         if let Some(e) = &finished.error {
             tracing::error!("{e}");

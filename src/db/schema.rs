@@ -134,6 +134,8 @@ diesel::table! {
         worker -> Nullable<Text>,
         error -> Nullable<Text>,
         app_name -> Nullable<Text>,
+        cancel_requested -> Nullable<Timestamp>,
+        cancelled_by -> Nullable<BigInt>,
     }
 }
 
@@ -154,6 +156,17 @@ diesel::table! {
         next_run_at -> Timestamp,
         runs -> BigInt,
         last_job_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    sync_job_progress (job_id) {
+        job_id -> BigInt,
+        plugin -> Text,
+        done -> BigInt,
+        total -> BigInt,
+        message -> Text,
+        updated -> Timestamp,
     }
 }
 
@@ -216,6 +229,7 @@ diesel::joinable!(sync_job_plugins -> sync_jobs (job_id));
 diesel::joinable!(sync_job_item_counts -> sync_jobs (job_id));
 diesel::joinable!(sync_schedule_runs -> projects (project_id));
 diesel::joinable!(sync_schedule_runs -> sync_jobs (last_job_id));
+diesel::joinable!(sync_job_progress -> sync_jobs (job_id));
 diesel::joinable!(events -> projects (project_id));
 diesel::joinable!(project_access_blocks -> projects (project_id));
 
@@ -255,6 +269,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sync_job_item_counts,
     sync_schedules,
     sync_schedule_runs,
+    sync_job_progress,
     events,
     site_settings,
     login_failures,

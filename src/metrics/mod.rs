@@ -156,6 +156,8 @@ impl Metrics {
         for outcome in outcomes.iter().filter(|o| !o.ok()) {
             let reason = if outcome.timed_out() {
                 "timeout"
+            } else if outcome.error.as_deref() == Some(crate::cache::runner::CANCELLED) {
+                "cancelled"
             } else {
                 "error"
             };

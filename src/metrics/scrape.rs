@@ -101,7 +101,10 @@ fn database_registry(counts: Option<Counts>, pool: diesel::r2d2::State, pool_max
             bytes,
         );
         let by_status = Family::<StatusLabel, Gauge>::default();
-        for status in ["queued", "running", "done", "failed"] {
+        for status in crate::db::models::JobStatus::VARIANTS
+            .iter()
+            .map(|s| s.as_str())
+        {
             let n = jobs
                 .iter()
                 .find(|(s, _)| s == status)

@@ -35,8 +35,12 @@ pub(crate) type ProgressObserver = Arc<dyn Fn(&Progress) + Send + Sync>;
 pub(crate) struct JobShared {
     /// Set when the job is cancelled (button, or it ended): every write is refused.
     cancelled: AtomicBool,
-    /// The job's row, recorded with every write (none for `update_cache` calls
-    /// outside a job).
+    /// Set when someone asked to cancel it (not just the end of the job).
+    requested: AtomicBool,
+    /// Set when a requested cancel stopped a plugin or kept one from starting.
+    interrupted: AtomicBool,
+    /// The job's row, whose gate every write passes in its transaction (none for
+    /// `update_cache` calls outside a job).
     pub(crate) job_id: Option<i64>,
     progress: Mutex<(Progress, u64)>,
     observer: Option<ProgressObserver>,
@@ -55,6 +59,8 @@ impl JobShared {
     ) -> Arc<Self> {
         Arc::new(JobShared {
             cancelled: AtomicBool::new(false),
+            requested: AtomicBool::new(false),
+            interrupted: AtomicBool::new(false),
             job_id,
             progress: Mutex::new((Progress::default(), 0)),
             observer,
@@ -71,6 +77,32 @@ impl JobShared {
 
     pub(crate) fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Someone asked to cancel the job: stop every plugin.
+    pub(crate) fn cancel_by_request(&self) {
+        self.requested.store(true, Ordering::SeqCst);
+        self.cancel();
+    }
+
+    /// Records that a requested cancel stopped (or skipped) a plugin.
+    pub(crate) fn mark_interrupted(&self) {
+        if self.requested.load(Ordering::SeqCst) {
+            self.interrupted.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Whether a requested cancel cut the job short (it ends `cancelled`).
+    pub(crate) fn interrupted_by_request(&self) -> bool {
+        self.interrupted.load(Ordering::SeqCst)
+    }
+
+    /// The latest progress and how many reports there were so far.
+    pub(crate) fn latest_progress(&self) -> (Progress, u64) {
+        self.progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub(crate) fn report(&self, progress: Progress) {
@@ -124,6 +156,10 @@ impl PluginRun {
 
     pub(crate) fn items_written(&self) -> u64 {
         self.written.load(Ordering::SeqCst)
+    }
+
+    fn provenance(&self) -> Provenance {
+        Provenance::sync(self.job.job_id)
     }
 
     fn is_open(&self) -> bool {
@@ -343,10 +379,10 @@ impl SyncContext {
     fn put(&self, name: &str, data: JsonText) -> Result<()> {
         self.run.guarded(|| {
             let w = self.write_of(name, &data);
-            self.run.cache.put_many(
-                std::slice::from_ref(&w),
-                Provenance::sync(self.run.job.job_id),
-            )?;
+            self.run
+                .cache
+                .put_many(std::slice::from_ref(&w), self.run.provenance())?
+                .ok_or(Error::Cancelled)?;
             self.run.written.fetch_add(1, Ordering::SeqCst);
             Ok(())
         })?;
@@ -566,7 +602,8 @@ impl Batch<'_> {
                 .collect();
             let n = run
                 .cache
-                .put_many(&writes, Provenance::sync(run.job.job_id))?;
+                .put_many(&writes, run.provenance())?
+                .ok_or(Error::Cancelled)?;
             run.written.fetch_add(n as u64, Ordering::SeqCst);
             Ok(n)
         })?;

@@ -1,18 +1,23 @@
 //! `GET /cache/jobs` and `GET /cache/jobs/{uuid}`: sync jobs and their plugin outcomes.
-//! A running job's page refreshes itself (a meta refresh, no script needed).
+//! A running job's page and rows update live (a small script polls
+//! `/cache/jobs/live`; without it, the job page refreshes itself).
 
 use actix_session::Session;
-use actix_web::{HttpResponse, get, web};
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
 use serde::{Deserialize, Serialize};
 
 use super::WebError;
-use super::extract::CurrentUser;
+use super::extract::{CsrfForm, CurrentUser, NoFields};
 use super::format::{Thousands, When, duration};
-use super::page::{Layout, QueryLinks, block, page_count, page_number, parse_uuid, render};
-use super::views::JobView;
-use crate::cache::admin::{job_list, readable_project, visible_job};
-use crate::db::models::{JobQuery, JobScope, JobStatus, Origin};
+use super::page::{
+    Layout, QueryLinks, block, flash, page_count, page_number, parse_uuid, redirect, render,
+};
+use super::views::{JobView, ProgressView};
+use crate::cache::admin::{cancel_visible_job, job_list, readable_project, visible_job};
+use crate::db::models::{JobProgress, JobQuery, JobScope, JobStatus, Origin, SyncJob};
 use crate::state::AppState;
 
 /// Jobs per page.
@@ -164,6 +169,10 @@ struct LiveJob {
     duration: String,
     link: bool,
     active: bool,
+    /// The latest progress, if the job reported any.
+    progress: Option<ProgressView>,
+    /// Whether a cancel was asked for and the job has not ended yet.
+    cancelling: bool,
 }
 
 /// `GET /cache/jobs/live?ids=...`: the status of up to 100 jobs the user may see, as
@@ -182,7 +191,7 @@ pub async fn live_jobs(
         .collect();
     let u = user.clone();
     let list = block(&state, move |conn| {
-        job_list(
+        let list = job_list(
             conn,
             &u,
             &JobQuery {
@@ -190,9 +199,14 @@ pub async fn live_jobs(
                 limit: 100,
                 ..JobQuery::default()
             },
-        )
+        )?;
+        let ids: Vec<i64> = list.jobs.iter().map(|(j, _)| j.id).collect();
+        let progress: HashMap<i64, JobProgress> =
+            SyncJob::progress_of(conn, &ids)?.into_iter().collect();
+        Ok((list, progress))
     })
     .await?;
+    let (list, progress) = list;
     let jobs: Vec<LiveJob> = list
         .jobs
         .iter()
@@ -204,6 +218,8 @@ pub async fn live_jobs(
                 duration: view.duration,
                 link: view.link,
                 active: view.active,
+                progress: progress.get(&j.id).map(ProgressView::new),
+                cancelling: view.active && j.cancel_requested.is_some(),
             }
         })
         .collect();
@@ -231,9 +247,14 @@ struct JobPage {
     counts: Vec<crate::db::models::ItemCounts>,
     /// `?changed=` link target: the project page of a project's job.
     changes_link: Option<String>,
+    progress: Option<ProgressView>,
+    may_cancel: bool,
+    /// `Cancelled by alice` / `Cancel asked by alice`, with when.
+    cancel_note: Option<(String, When)>,
 }
 
-/// One job.
+/// One job: its scope, progress (live while it runs), plugin outcomes, and a Cancel
+/// button for those who may sync its scope.
 #[get("/cache/jobs/{uuid}")]
 pub async fn show_job(
     CurrentUser(user): CurrentUser,
@@ -243,25 +264,41 @@ pub async fn show_job(
 ) -> Result<HttpResponse, WebError> {
     let uuid = parse_uuid(&path)?;
     let u = user.clone();
-    let (job, project, runs, who) = block(&state, move |conn| visible_job(conn, &u, uuid)).await?;
+    let d = block(&state, move |conn| visible_job(conn, &u, uuid)).await?;
+    let job = &d.job;
+    let running = !job.is_finished();
     let job_id = job.id;
     let counts = block(&state, move |conn| {
         Ok(crate::db::models::ItemCounts::for_job(conn, job_id)?)
     })
     .await?;
-    let changes_link = project
+    let changes_link = d
+        .project
         .as_ref()
         .map(|p| format!("/cache/project/{}?changed={}#changed", p.uuid, job.uuid));
+    let cancel_note = job.cancel_requested.map(|at| {
+        let by = d.cancelled_by.as_deref().unwrap_or("—");
+        let what = if running {
+            format!("Cancel asked by {by}: the plugins are being stopped")
+        } else {
+            format!("Cancelled by {by}")
+        };
+        (what, When::new(at))
+    });
     render(JobPage {
         layout: Layout::new(&session, &user),
-        job: JobView::new(&job, project.as_ref(), who.as_deref(), &user),
-        project_uuid: project.as_ref().map(|p| p.uuid.to_string()),
+        job: JobView::new(job, d.project.as_ref(), d.who.as_deref(), &user),
+        project_uuid: d.project.as_ref().map(|p| p.uuid.to_string()),
+        running,
         counts,
         changes_link,
-        running: !job.is_finished(),
         started: When::opt(job.started),
         error: job.error.clone(),
-        runs: runs
+        progress: d.progress.as_ref().map(ProgressView::new),
+        may_cancel: d.may_cancel && running && job.cancel_requested.is_none(),
+        cancel_note,
+        runs: d
+            .runs
             .into_iter()
             .map(|r| RunView {
                 duration: duration(r.finished - r.started),
@@ -272,4 +309,27 @@ pub async fn show_job(
             })
             .collect(),
     })
+}
+
+/// Cancels a queued or running job (owner, delegate, superuser; a site job:
+/// superusers), then shows it. A queued job ends at once; a running one stops its
+/// plugins within about a second, and nothing is written after the cancel.
+#[post("/cache/jobs/{uuid}/cancel")]
+pub async fn cancel_job(
+    CurrentUser(user): CurrentUser,
+    _: CsrfForm<NoFields>,
+    session: Session,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let uuid = parse_uuid(&path)?;
+    let (job, changed) = block(&state, move |conn| cancel_visible_job(conn, &user, uuid)).await?;
+    let message = match (changed, job.status) {
+        (true, JobStatus::Cancelled) => "Job cancelled before it started.",
+        (true, _) => "Cancel requested: the plugins are being stopped.",
+        (false, s) if s.is_finished() => "This job has already ended.",
+        (false, _) => "A cancel was already requested.",
+    };
+    flash(&session, "info", message);
+    Ok(redirect(&format!("/cache/jobs/{uuid}")))
 }

@@ -101,6 +101,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(jobs::list_jobs)
             .service(jobs::live_jobs)
             .service(jobs::show_job)
+            .service(jobs::cancel_job)
             .service(actions::sync_site)
             .service(actions::sync_project)
             .service(actions::confirm_delete_site)

@@ -1,7 +1,7 @@
 //! Small display structs shared by several pages.
 
 use super::format::{When, duration};
-use crate::db::models::{Event, JobStatus, Origin, Project, SyncJob, User};
+use crate::db::models::{Event, JobProgress, JobStatus, Origin, Project, SyncJob, User};
 
 /// A sync job as a status badge with a link.
 #[derive(Debug, Clone)]
@@ -28,6 +28,46 @@ pub struct JobView {
     pub project_uuid: Option<String>,
     /// Queued or running.
     pub active: bool,
+    /// What the job is limited to (`app "x", item "y"`), empty when it is not.
+    pub target: String,
+}
+
+/// A job's latest progress as the pages show it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ProgressView {
+    /// The plugin that reported it.
+    pub plugin: String,
+    /// Steps done.
+    pub done: i64,
+    /// Steps in total (0: unknown).
+    pub total: i64,
+    /// What it is doing.
+    pub message: String,
+    /// One line: `plugin: 3 of 10 (30%) · message`.
+    pub text: String,
+}
+
+impl ProgressView {
+    /// Formats stored progress.
+    pub fn new(p: &JobProgress) -> Self {
+        use super::format::Thousands;
+        let mut text = format!("{}: {}", p.plugin, p.done.thousands());
+        if p.total > 0 {
+            let percent = (p.done.clamp(0, p.total) as f64 * 100.0 / p.total as f64).floor();
+            text.push_str(&format!(" of {} ({percent}%)", p.total.thousands()));
+        }
+        if !p.message.is_empty() {
+            text.push_str(" · ");
+            text.push_str(&p.message);
+        }
+        ProgressView {
+            plugin: p.plugin.clone(),
+            done: p.done,
+            total: p.total,
+            message: p.message.clone(),
+            text,
+        }
+    }
 }
 
 impl JobView {
@@ -46,6 +86,7 @@ impl JobView {
             link: job.project_id.is_some() || viewer.is_superuser,
             project_uuid: project.map(|p| p.uuid.to_string()),
             active: !job.status.is_finished(),
+            target: job_target(job),
         }
     }
 
@@ -131,6 +172,18 @@ impl LastSync {
             format!("{badge} {}", self.when.html())
         }
     }
+}
+
+/// What a job is limited to: `app "x", item "y"`, or empty.
+pub fn job_target(job: &SyncJob) -> String {
+    let mut parts = Vec::new();
+    if let Some(a) = &job.app_name {
+        parts.push(format!("app \"{a}\""));
+    }
+    if let Some(n) = &job.item_name {
+        parts.push(format!("item \"{n}\""));
+    }
+    parts.join(", ")
 }
 
 /// `<span class="status status-done">done</span>`.

@@ -37,7 +37,8 @@ impl Gate {
         self.0.1.notify_all();
     }
 
-    fn wait(&self) {
+    /// Waits until the gate is open (a minute at most).
+    pub fn wait(&self) {
         let (open, changed) = &*self.0;
         let guard = open.lock().unwrap();
         let _ = changed

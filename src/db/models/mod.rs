@@ -38,7 +38,7 @@ pub use role::{Role, RoleAssignment};
 pub use schedule::{ScheduleOverride, ScheduleRun, ScheduleSummary};
 pub use site_setting::SiteSetting;
 pub use stale::{StaleRule, StaleRules, stale_counts};
-pub use sync_job::{JobStatus, Origin, PluginRun, SyncJob};
+pub use sync_job::{JobProgress, JobScopeRequest, JobStatus, Origin, PluginRun, SyncJob};
 pub use token::ApiToken;
 pub use user::User;
 pub use user_session::UserSession;

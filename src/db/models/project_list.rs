@@ -79,11 +79,7 @@ impl ProjectOrder {
 /// site-wide job started after the project was created (a site job syncs the projects
 /// that exist when it starts). NULL when none did.
 pub fn last_sync_id_sql() -> String {
-    let finished = format!(
-        "('{}', '{}')",
-        JobStatus::Done.as_str(),
-        JobStatus::Failed.as_str()
-    );
+    let finished = JobStatus::finished_sql();
     let own = format!(
         "(SELECT j.id FROM sync_jobs j WHERE j.project_id = projects.id AND j.status IN {finished} ORDER BY j.id DESC LIMIT 1)"
     );
