@@ -12,6 +12,20 @@ use sodarcache::db::JsonText;
 
 const LIMIT: usize = 64 * 1024;
 
+/// A sync job of the world's project (for `/jobs/{job}`).
+fn job_of(w: &World) -> String {
+    let conn = &mut **w.app.conn();
+    let (job, _) = sodarcache::cache::jobs::request_sync(
+        conn,
+        Some(&w.project),
+        None,
+        sodarcache::db::models::Origin::Api,
+        None,
+    )
+    .unwrap();
+    job.uuid.to_string()
+}
+
 /// Fills a documented path template for the wanted outcome.
 fn concrete(w: &World, template: &str, status: u16) -> String {
     let project = if status == 404 {
@@ -19,6 +33,14 @@ fn concrete(w: &World, template: &str, status: u16) -> String {
     } else {
         w.project.uuid.to_string()
     };
+    if template == "/jobs/{job}" {
+        let job = if status == 404 {
+            uuid::Uuid::new_v4().to_string()
+        } else {
+            job_of(w)
+        };
+        return format!("/cache/api/jobs/{job}");
+    }
     let app = if status == 400 { "no_such_app" } else { APP };
     let mut path = format!("/cache/api{template}")
         .replace("{project}", &project)
@@ -62,7 +84,18 @@ async fn provoke(w: &World, disabled: &World, template: &str, method: &str, stat
             .request(method.clone(), &path, As::Anonymous)
             .basic_auth("owner", Some("wrong"));
     }
-    if method == Method::POST {
+    if template == "/sync/{project}" {
+        rb = match status {
+            400 => rb
+                .header(CONTENT_TYPE, "application/json")
+                .body(r#"{"app_name": "no_such_app"}"#),
+            413 => rb
+                .header(CONTENT_TYPE, "application/json")
+                .body(format!("{{\"name\": \"{}\"}}", "x".repeat(8192))),
+            415 => rb.header(CONTENT_TYPE, "text/plain").body("app_name=x"),
+            _ => rb,
+        };
+    } else if method == Method::POST {
         rb = match status {
             413 => rb
                 .header(CONTENT_TYPE, "application/json")
@@ -107,11 +140,13 @@ backend_test! {
             assert_eq!(documented, [
                 "/delete/{project}/{app_name}/{item_name}",
                 "/history/{project}/{app_name}/{item_name}",
+                "/jobs/{job}",
                 "/list/{project}",
                 "/openapi.json",
                 "/retrieve/date/{project}/{app_name}/{item_name}",
                 "/retrieve/{project}/{app_name}/{item_name}",
                 "/set/{project}/{app_name}/{item_name}",
+                "/sync/{project}",
             ]);
             let mut checked = 0;
             for (template, ops) in paths {

@@ -288,3 +288,43 @@ backend_test! {
         assert!(!j && fresh != all_a);
     }
 }
+
+backend_test! {
+    fn a_requested_sync_is_polled_awaited_with_a_time_limit_and_run_here(db) {
+        let gate = Gate::new();
+        let g = gate.clone();
+        let plugin = FnPlugin::new("sheets", &["sheets.assay"]).on_project(move |ctx, _| {
+            ctx.progress(1, 2, "half");
+            g.wait();
+            ctx.sub_app("sheets.assay")?.set("rows", &json!(1))?;
+            Ok(())
+        });
+        let (pool, registry) = setup(&db, PluginRegistry::builder()
+            .project_app(plugin)
+            .project_app(TestPlugin::writes("other", "x")));
+        let project = fx::project(&mut pool.get().unwrap(), "P", None, None);
+        let request = SyncRequest::project(project.uuid.0).app("sheets.assay");
+        let handle = registry.request_sync(&request).unwrap();
+        assert!(!handle.joined());
+        assert_eq!(handle.poll().unwrap().status, JobStatus::Queued);
+        let again = registry.request_sync(&request).unwrap();
+        assert!(again.joined() && again.uuid() == handle.uuid());
+        // No server runs it here: the time limit passes and the job waits on.
+        assert_eq!(handle.wait(Duration::from_secs(1)).unwrap(), None);
+
+        let here = handle.clone();
+        let running = std::thread::spawn(move || here.run_here().unwrap());
+        wait_until("progress", || handle.poll().unwrap().progress.filter(|p| p.done == 1));
+        assert_eq!(handle.poll().unwrap().status, JobStatus::Running);
+        gate.open();
+        let state = handle.wait(Duration::from_secs(60)).unwrap().expect("ended within a minute");
+        assert_eq!(state.status, JobStatus::Done);
+        assert_eq!(state.plugins.len(), 1);
+        assert_eq!((state.plugins[0].plugin.as_str(), state.plugins[0].items_written), ("sheets", 1));
+        assert_eq!(running.join().unwrap(), state);
+        assert!(has_item(&registry, "sheets.assay", "rows", &project));
+        assert!(!has_item(&registry, "other", "x", &project));
+        let missing = registry.request_sync(&SyncRequest::project(uuid::Uuid::new_v4())).unwrap_err();
+        assert!(matches!(missing, Error::NotFound(_)), "{missing:?}");
+    }
+}

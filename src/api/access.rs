@@ -42,6 +42,8 @@ pub enum Need {
     Write,
     /// Delete one item.
     Delete,
+    /// Sync or cancel (owner, delegate, superuser: the admin's Sync button).
+    Manage,
 }
 
 impl Need {
@@ -50,6 +52,7 @@ impl Need {
             Need::Read => p.read,
             Need::Write => p.write,
             Need::Delete => p.delete_item,
+            Need::Manage => p.manage,
         }
     }
 }
@@ -317,4 +320,96 @@ fn decide<I>(
         },
     )?;
     Ok((granted, access.item))
+}
+
+/// The gate of a job endpoint: 401 (credentials) → 404 (no such job, malformed UUID
+/// included) → then the project's checks of [`gate`] for a project's job (403 role or
+/// block, 503 backend); a whole-site job is for superusers only (403). `work` runs with
+/// the same connection.
+pub async fn authorize_job<T, F>(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    job: &str,
+    need: Need,
+    work: F,
+) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConn, crate::db::models::SyncJob, JobGranted) -> Result<T> + Send + 'static,
+{
+    let credentials = Credentials::from_request(req);
+    let allow_anonymous = state.settings.allow_anonymous;
+    let sessions = SessionPolicy::from_settings(&state.settings);
+    let registry = state.registry.clone();
+    let time_zone = state.settings.time_zone.clone();
+    let job = job.to_owned();
+    crate::db::blocking::with_conn(&state.pool, state.settings.db_timeout, move |conn| {
+        let caller = credentials.resolve(conn, &sessions)?;
+        if matches!(caller, Caller::Anonymous) && !allow_anonymous {
+            return Err(Error::Unauthorized(NO_CREDENTIALS.into()));
+        }
+        let uuid = uuid::Uuid::parse_str(&job).map_err(|_| Error::not_found())?;
+        let job =
+            crate::db::models::SyncJob::find_by_uuid(conn, uuid)?.ok_or_else(Error::not_found)?;
+        let project = match job.project_id {
+            Some(id) => Some(Project::find_by_id(conn, id)?.ok_or_else(Error::not_found)?),
+            None => None,
+        };
+        let granted = match project {
+            Some(project) => {
+                let is_superuser = caller.user().is_some_and(|u| u.is_superuser);
+                let blocked = !is_superuser && ProjectBlock::is_blocked(conn, &project)?;
+                let g = admit(
+                    caller,
+                    project,
+                    blocked,
+                    need,
+                    (&registry, &time_zone),
+                    |caller, project| {
+                        let access = match caller.user() {
+                            Some(u) => Access::User(u),
+                            None => Access::Anonymous,
+                        };
+                        Permissions::resolve(conn, access, project, allow_anonymous)
+                    },
+                )?;
+                JobGranted {
+                    project: Some(g.project),
+                    caller: g.caller,
+                    cache: g.cache,
+                    time_zone: g.time_zone,
+                }
+            }
+            None => {
+                match caller.user() {
+                    Some(u) if u.is_superuser => {}
+                    Some(_) => return Err(Error::Forbidden(NO_PERMISSION.into())),
+                    None => return Err(Error::Unauthorized(NO_CREDENTIALS.into())),
+                }
+                let cache = registry
+                    .cache()
+                    .ok_or_else(|| Error::Unavailable(BACKEND_DISABLED.into()))?;
+                JobGranted {
+                    project: None,
+                    caller,
+                    cache,
+                    time_zone,
+                }
+            }
+        };
+        work(conn, job, granted)
+    })
+    .await
+}
+
+/// A job request that passed [`authorize_job`].
+pub struct JobGranted {
+    /// The job's project; none for a whole-site job.
+    pub project: Option<Project>,
+    /// Who is asking.
+    pub caller: Caller,
+    /// The enabled cache backend.
+    pub cache: Arc<SodarCache>,
+    /// The zone timestamps are rendered in.
+    pub time_zone: SiteTimeZone,
 }

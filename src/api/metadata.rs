@@ -134,3 +134,42 @@ pub static OPENAPI: View = View {
 pub async fn openapi_options() -> HttpResponse {
     describe(&OPENAPI)
 }
+
+/// `sync/{project}`.
+pub static SYNC: View = View {
+    name: "Cache Sync Api",
+    description: "Queue a sync of the project's cache, optionally one app and one item name. Returns 202 with the job; a request covered by a queued or running job joins it.",
+    allow: "POST, OPTIONS",
+    need: Need::Manage,
+    renders: [MEDIA_TYPE],
+    parses: PARSES,
+};
+/// `jobs/{uuid}`.
+pub static JOB: View = View {
+    name: "Cache Sync Job Api",
+    description: "A sync job's status, progress and each plugin's outcome.",
+    allow: "GET, OPTIONS",
+    need: Need::Read,
+    renders: [MEDIA_TYPE],
+    parses: PARSES,
+};
+
+/// `OPTIONS` on `sync/{project}`.
+pub async fn sync_options(
+    req: HttpRequest,
+    state: Data<AppState>,
+    project: Path<String>,
+) -> Result<HttpResponse> {
+    authorize(&req, &state, &project, SYNC.need).await?;
+    Ok(describe(&SYNC))
+}
+
+/// `OPTIONS` on `jobs/{uuid}`.
+pub async fn job_options(
+    req: HttpRequest,
+    state: Data<AppState>,
+    job: Path<String>,
+) -> Result<HttpResponse> {
+    super::access::authorize_job(&req, &state, &job, JOB.need, |_, _, _| Ok(())).await?;
+    Ok(describe(&JOB))
+}

@@ -12,6 +12,8 @@
 //! | `GET list/{project}` | [`list`] (beyond upstream) |
 //! | `DELETE delete/{project}/{app_name}/{item_name}` | [`delete`] (beyond upstream) |
 //! | `GET history/{project}/{app_name}/{item_name}` | [`history`] (beyond upstream) |
+//! | `POST sync/{project}` | [`sync`] (beyond upstream) |
+//! | `GET jobs/{uuid}` | [`jobs`] (beyond upstream) |
 //! | `GET openapi.json` | [`openapi`] |
 
 pub mod access;
@@ -22,6 +24,7 @@ pub mod date;
 pub mod delete;
 pub mod envelope;
 pub mod history;
+pub mod jobs;
 pub mod list;
 pub mod media;
 pub mod metadata;
@@ -29,6 +32,7 @@ pub mod openapi;
 pub mod payload;
 pub mod retrieve;
 pub mod set;
+pub mod sync;
 
 use actix_web::http::Method;
 use actix_web::middleware::from_fn;
@@ -124,6 +128,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 resource(&format!("/history{item}"), metadata::HISTORY.allow)
                     .route(web::get().to(history::history))
                     .route(options_of(&metadata::HISTORY)),
+            )
+            .service(
+                resource("/sync/{project}", metadata::SYNC.allow)
+                    .route(web::post().to(sync::sync))
+                    .route(web::method(Method::OPTIONS).to(metadata::sync_options)),
+            )
+            .service(
+                resource("/jobs/{uuid}", metadata::JOB.allow)
+                    .route(web::get().to(jobs::show))
+                    .route(web::method(Method::OPTIONS).to(metadata::job_options)),
             )
             .service(
                 resource("/openapi.json", metadata::OPENAPI.allow)

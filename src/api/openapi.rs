@@ -39,6 +39,14 @@ fn responses(extra: Value) -> Value {
     all
 }
 
+/// `responses` of an endpoint that reads no input that could be bad.
+fn without_400(mut all: Value) -> Value {
+    if let Some(all) = all.as_object_mut() {
+        all.remove("400");
+    }
+    all
+}
+
 fn item_params() -> Value {
     json!([
         { "$ref": "#/components/parameters/project" },
@@ -60,9 +68,82 @@ fn with_version(mut params: Value) -> Value {
     params
 }
 
+/// The job endpoints (beyond upstream), merged into the document's paths.
+fn job_paths() -> Value {
+    json!({
+        "/sync/{project}": { "post": {
+                "summary": "Queue a sync of the project (owner, delegate, superuser)",
+                "description": "Optionally one app (a plugin or one of its sub-apps) and one item name. A request that a queued or running job covers (same or wider project, app and name) joins that job.",
+                "parameters": [{ "$ref": "#/components/parameters/project" }],
+                "requestBody": { "required": false, "content": {
+                    "application/json": { "schema": { "type": "object", "properties": {
+                        "app_name": { "type": "string" },
+                        "name": { "type": "string", "maxLength": 255 } } } },
+                }},
+                "responses": responses(json!({
+                    "202": ok("Queued, or joined a job that covers it; `Location` is the job", "JobRequested"),
+                    "413": error("Body over 4 KiB"),
+                    "415": error("Body not JSON"),
+                })),
+            }},
+        "/jobs/{job}": { "get": {
+                "summary": "A sync job: status, progress, each plugin's outcome",
+                "description": "Readers of the job's project may read it; a whole-site job is for superusers.",
+                "parameters": [{ "name": "job", "in": "path", "required": true,
+                                 "schema": { "type": "string", "format": "uuid" } }],
+                "responses": without_400(responses(json!({ "200": ok("The job", "Job") }))),
+            }}
+    })
+}
+
+/// The job endpoints' schemas, merged into the document's components.
+fn job_schemas() -> Value {
+    json!({
+                "JobRequested": { "type": "object", "properties": {
+                    "uuid": { "type": "string", "format": "uuid" },
+                    "url": { "type": "string", "description": "this API's view of the job" },
+                    "page": { "type": "string", "description": "the job's admin page" },
+                    "status": { "type": "string", "enum": ["queued", "running"] },
+                    "joined": { "type": "boolean" },
+                }},
+                "Job": { "type": "object", "properties": {
+                    "uuid": { "type": "string", "format": "uuid" },
+                    "status": { "type": "string",
+                                "enum": ["queued", "running", "done", "failed", "cancelled"] },
+                    "project": { "type": "string", "format": "uuid", "nullable": true },
+                    "app_name": { "type": "string", "nullable": true },
+                    "name": { "type": "string", "nullable": true },
+                    "origin": { "type": "string", "enum": ["web", "cli", "api"] },
+                    "user": { "type": "string", "format": "uuid", "nullable": true },
+                    "created": { "type": "string", "format": "date-time" },
+                    "started": { "type": "string", "format": "date-time", "nullable": true },
+                    "finished": { "type": "string", "format": "date-time", "nullable": true },
+                    "error": { "type": "string", "nullable": true },
+                    "cancel_requested": { "type": "string", "format": "date-time", "nullable": true },
+                    "cancelled_by": { "type": "string", "format": "uuid", "nullable": true },
+                    "progress": { "type": "object", "nullable": true, "properties": {
+                        "plugin": { "type": "string" },
+                        "done": { "type": "integer" },
+                        "total": { "type": "integer", "description": "0: unknown" },
+                        "message": { "type": "string" },
+                        "updated": { "type": "string", "format": "date-time" },
+                    }},
+                    "plugins": { "type": "array", "items": { "type": "object", "properties": {
+                        "plugin": { "type": "string" },
+                        "ok": { "type": "boolean" },
+                        "error": { "type": "string", "nullable": true },
+                        "items_written": { "type": "integer" },
+                        "started": { "type": "string", "format": "date-time" },
+                        "finished": { "type": "string", "format": "date-time" },
+                    }}},
+                    "page": { "type": "string" },
+                }}
+    })
+}
+
 /// The document.
 pub fn document() -> Value {
-    json!({
+    let mut doc = json!({
         "openapi": "3.0.3",
         "info": {
             "title": "sodarcache REST API",
@@ -198,7 +279,16 @@ pub fn document() -> Value {
                 }},
             },
         },
-    })
+    });
+    if let (Some(paths), Value::Object(extra)) = (doc["paths"].as_object_mut(), job_paths()) {
+        paths.extend(extra);
+    }
+    if let (Some(schemas), Value::Object(extra)) =
+        (doc["components"]["schemas"].as_object_mut(), job_schemas())
+    {
+        schemas.extend(extra);
+    }
+    doc
 }
 
 /// The handler.

@@ -50,6 +50,7 @@
 mod context;
 mod error;
 mod freshness;
+mod handle;
 mod views;
 
 use std::any::Any;
@@ -60,9 +61,10 @@ pub use context::{Batch, Progress, SyncContext};
 pub(crate) use context::{JobShared, PluginRun, ProgressObserver, is_cancelled_error, read_items};
 pub use error::{Error, Result};
 pub use freshness::MaxAge;
+pub use handle::{JobState, PluginResult, SyncHandle, SyncRequest};
 pub use views::{ItemFilter, ItemView, Member, Page, ProjectView, UserView};
 
-pub use crate::db::models::{ProjectType, PublicAccess, Role};
+pub use crate::db::models::{JobStatus, ProjectType, PublicAccess, Role};
 pub use crate::plugins::{ExampleProjectApp, PluginRegistry, RegistryBuilder};
 /// `anyhow`, which plugin methods return errors with (re-exported, so a plugin needs no
 /// dependency of its own for it).
@@ -145,8 +147,8 @@ pub fn run_cli(plugins: RegistryBuilder) -> ExitCode {
 /// The names a plugin usually needs: `use sodarcache::plugin::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        Error as PluginError, ItemFilter, ItemView, MaxAge, Member, Page, PluginRegistry,
-        ProjectAppPlugin, ProjectType, ProjectView, PublicAccess, Role, SyncContext, SyncResult,
-        UserView, run_cli,
+        Error as PluginError, ItemFilter, ItemView, JobState, JobStatus, MaxAge, Member, Page,
+        PluginRegistry, ProjectAppPlugin, ProjectType, ProjectView, PublicAccess, Role,
+        SyncContext, SyncHandle, SyncRequest, SyncResult, UserView, run_cli,
     };
 }

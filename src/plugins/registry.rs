@@ -145,6 +145,16 @@ impl PluginRegistry {
         outcomes
     }
 
+    /// Requests a sync job (or joins a queued or running one that covers it) and
+    /// returns its handle: poll it, wait for it with a time limit, or run it here.
+    /// Recorded with origin `api`. Blocking.
+    pub fn request_sync(
+        &self,
+        request: &crate::plugin::SyncRequest,
+    ) -> Result<crate::plugin::SyncHandle> {
+        crate::plugin::SyncHandle::request(&self.runner, request)
+    }
+
     /// Items of an app across projects, by name prefix, one page at a time (for code
     /// that reads what plugins wrote, like upstream's `get_model()` queries).
     pub fn items(&self, filter: &ItemFilter) -> crate::plugin::Result<Page<ItemView>> {

@@ -16,7 +16,7 @@ use crate::cache::admin::{
     SelectionPreview, delete_item, delete_preview, delete_scope, delete_selection, manageable_item,
     manageable_project, manageable_scope, of_app, selection_preview,
 };
-use crate::cache::jobs::request_sync;
+use crate::cache::jobs::request_app_sync;
 use crate::db::models::{ItemSelection, Origin, Project, User};
 use crate::state::AppState;
 
@@ -34,15 +34,35 @@ fn cache_of(state: &AppState) -> Result<std::sync::Arc<crate::cache::SodarCache>
         .ok_or_else(|| Error::Unavailable("Cache backend not enabled".into()).into())
 }
 
+/// The Sync buttons' form: every plugin, or the one owning `app`; every item, or `name`.
+#[derive(Debug, Default, Deserialize)]
+pub struct SyncForm {
+    #[serde(default)]
+    app: String,
+    #[serde(default)]
+    name: String,
+}
+
 async fn queue_sync(
     session: &Session,
     state: &web::Data<AppState>,
     user: User,
     project: Option<Project>,
+    form: SyncForm,
 ) -> Result<HttpResponse, WebError> {
-    cache_of(state)?;
+    let cache = cache_of(state)?;
     let (job, joined) = block(state, move |conn| {
-        request_sync(conn, project.as_ref(), None, Origin::Web, Some(&user))
+        let app = Some(form.app.trim()).filter(|a| !a.is_empty());
+        let name = Some(form.name.as_str()).filter(|n| !n.is_empty());
+        request_app_sync(
+            conn,
+            &cache,
+            project.as_ref(),
+            app,
+            name,
+            Origin::Web,
+            Some(&user),
+        )
     })
     .await?;
     state.wake_worker.notify_one();
@@ -58,25 +78,27 @@ async fn queue_sync(
     Ok(redirect(&format!("/cache/jobs/{}", job.uuid)))
 }
 
-/// Syncs the whole site (superusers).
+/// Syncs the whole site (superusers), optionally one `app` and one item `name`.
 #[post("/cache/sync")]
 pub async fn sync_site(
     CurrentUser(user): CurrentUser,
-    _: CsrfForm<NoFields>,
+    form: CsrfForm<SyncForm>,
     session: Session,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     if !user.is_superuser {
         return Err(forbidden());
     }
-    queue_sync(&session, &state, user, None).await
+    queue_sync(&session, &state, user, None, form.into_inner()).await
 }
 
-/// Syncs one project (owner, delegate, superuser).
+/// Syncs one project (owner, delegate, superuser), optionally one `app` (a plugin or
+/// one of its sub-apps: the project page's per-app Sync) and one item `name` (the item
+/// page's "Sync this item").
 #[post("/cache/project/{uuid}/sync")]
 pub async fn sync_project(
     CurrentUser(user): CurrentUser,
-    _: CsrfForm<NoFields>,
+    form: CsrfForm<SyncForm>,
     session: Session,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -84,7 +106,7 @@ pub async fn sync_project(
     let uuid = parse_uuid(&path)?;
     let u = user.clone();
     let project = block(&state, move |conn| manageable_project(conn, &u, uuid)).await?;
-    queue_sync(&session, &state, user, Some(project)).await
+    queue_sync(&session, &state, user, Some(project), form.into_inner()).await
 }
 
 #[derive(Template)]

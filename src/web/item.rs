@@ -41,6 +41,8 @@ struct ItemPage {
     preview_size: String,
     curl: Option<String>,
     can_manage: bool,
+    /// Where "Sync this item" posts, when the viewer may and a plugin syncs the app.
+    sync_action: Option<String>,
     history: HistoryView,
     /// The plugin's limit, when the item has one, and whether it is past it.
     max_age: Option<(String, bool)>,
@@ -124,6 +126,16 @@ pub async fn show_item(
         preview_size,
         curl,
         can_manage: perms.manage,
+        sync_action: (perms.manage
+            && state
+                .registry
+                .cache_unchecked()
+                .plugin_of(&item.app_name)
+                .is_some())
+        .then(|| match &project {
+            Some(p) => format!("/cache/project/{}/sync", p.uuid),
+            None => "/cache/sync".to_owned(),
+        }),
         history,
     })
 }

@@ -73,6 +73,8 @@ struct ProjectPage {
     path: String,
     uuid: Option<String>,
     can_manage: bool,
+    /// Apps a plugin syncs (plugins and their sub-apps), for the per-app Sync button.
+    sync_apps: Vec<String>,
     rows: Vec<ItemRow>,
     total: i64,
     page: i64,
@@ -253,6 +255,17 @@ async fn show(
         links,
         sort,
         can_manage: data.perms.manage,
+        sync_apps: if data.perms.manage {
+            let cache = state.registry.cache_unchecked();
+            cache
+                .app_names()
+                .into_iter()
+                .filter(|a| cache.plugin_of(a).is_some())
+                .map(str::to_owned)
+                .collect()
+        } else {
+            Vec::new()
+        },
         rows,
         total: data.total,
         page,
