@@ -137,6 +137,7 @@ pub const PAGES: &[(&str, &str)] = &[
     ("/cache/jobs", "GET"),
     ("/cache/jobs/live", "GET"),
     ("/cache/jobs/{uuid}", "GET"),
+    ("/cache/jobs/{uuid}/cancel", "POST"),
     ("/cache/sync", "POST"),
     ("/cache/project/{uuid}/sync", "POST"),
     ("/cache/delete", "GET, POST"),
