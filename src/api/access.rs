@@ -337,7 +337,10 @@ where
     T: Send + 'static,
     F: FnOnce(&mut DbConn, crate::db::models::SyncJob, JobGranted) -> Result<T> + Send + 'static,
 {
-    let credentials = Credentials::from_request(req);
+    // Basic passwords are checked (and throttled) as on every other endpoint.
+    let credentials = Credentials::from_request(req)
+        .check_password(req, state)
+        .await?;
     let allow_anonymous = state.settings.allow_anonymous;
     let sessions = SessionPolicy::from_settings(&state.settings);
     let registry = state.registry.clone();
