@@ -185,3 +185,43 @@ backend_test! {
         });
     }
 }
+
+backend_test! {
+    fn sync_this_item_on_the_item_page_queues_a_job_for_that_item_only(db) {
+        let source = Arc::new(Source::start(Duration::from_millis(5)).unwrap());
+        let app = TestApp::spawn(&db, plugins(&source, 2), |_| {});
+        let p = {
+            let conn = &mut **app.conn();
+            let owner = fx::user(conn, "owner", false);
+            let p = fx::project(conn, "Sheets", None, None);
+            fx::role(conn, &p, &owner, Role::Owner);
+            p
+        };
+        run(async {
+            let c = logged_in(&app, "owner").await;
+            let first = sync_app(&c, &app, &p, CYTOF).await;
+            assert_eq!(wait_ended(&app, &first).await.status, JobStatus::Done);
+            let items = CacheItem::list_for_scope(&mut app.conn(), Scope::Project(p.id)).unwrap();
+            let item = items.iter().find(|i| i.app_name == CYTOF).expect("a sub-app item").clone();
+
+            // The item page offers the button, with this item's app and name.
+            let html = page(&c, &app, &format!("/cache/item/{}", item.uuid)).await;
+            assert!(html.contains("id=\"sync-item\""), "{html}");
+            assert!(html.contains(&format!("name=\"name\" value=\"{}\"", item.name)), "{html}");
+
+            // Pressing it queues a job limited to that app and item, which ends done.
+            let resp = post_csrf(
+                &c,
+                &app,
+                &format!("/cache/project/{}/sync", p.uuid),
+                &[("app", item.app_name.as_str()), ("name", item.name.as_str())],
+            )
+            .await;
+            assert_eq!(resp.status(), 303);
+            let job = wait_ended(&app, &location(&resp)).await;
+            assert_eq!(job.status, JobStatus::Done);
+            assert_eq!(job.item_name.as_deref(), Some(item.name.as_str()));
+            assert_eq!(job.project_id, Some(p.id));
+        });
+    }
+}
