@@ -323,7 +323,7 @@ fn decide<I>(
 }
 
 /// The gate of a job endpoint: 401 (credentials) → 404 (no such job, malformed UUID
-/// included) → then the project's checks of [`gate`] for a project's job (403 role or
+/// included) → then the project's checks of `gate` for a project's job (403 role or
 /// block, 503 backend); a whole-site job is for superusers only (403). `work` runs with
 /// the same connection.
 pub async fn authorize_job<T, F>(
