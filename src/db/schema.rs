@@ -274,4 +274,36 @@ diesel::allow_tables_to_appear_in_same_query!(
     site_settings,
     login_failures,
     user_sessions,
+    cache_app_stats,
+    cache_scope_stats,
+    cache_totals,
 );
+
+// Kept aggregates of the items (migration 950001; see `models::kept_stats`).
+diesel::table! {
+    cache_app_stats (project_key, app_name) {
+        project_key -> BigInt,
+        app_name -> Text,
+        items -> BigInt,
+        bytes -> BigInt,
+    }
+}
+
+diesel::table! {
+    cache_scope_stats (project_key) {
+        project_key -> BigInt,
+        items -> BigInt,
+        bytes -> BigInt,
+        newest -> Nullable<Timestamp>,
+        oldest -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    cache_totals (id) {
+        id -> Integer,
+        projects -> BigInt,
+        items -> BigInt,
+        bytes -> BigInt,
+    }
+}

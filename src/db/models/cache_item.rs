@@ -521,6 +521,9 @@ impl CacheItem {
         scope: Option<Scope>,
         search: Option<&str>,
     ) -> QueryResult<Vec<(String, i64)>> {
+        let Some(search) = search.filter(|s| !s.is_empty()) else {
+            return super::kept_stats::app_counts(conn, scope);
+        };
         let mut q = cache_items::table
             .group_by(cache_items::app_name)
             .select((cache_items::app_name, diesel::dsl::count_star()))
@@ -529,9 +532,7 @@ impl CacheItem {
         if let Some(scope) = scope {
             q = q.filter(cache_items::project_key.eq(scope.key()));
         }
-        if let Some(search) = search.filter(|s| !s.is_empty()) {
-            q = q.filter(matching(search));
-        }
+        q = q.filter(matching(search));
         q.load(conn)
     }
 
@@ -565,7 +566,10 @@ impl CacheItem {
             }
             q
         };
-        let total: i64 = if count {
+        let unfiltered = query.search.as_deref().is_none_or(str::is_empty) && query.stale.is_none();
+        let total: i64 = if count && unfiltered {
+            kept_count(conn, query.scope, query.app.as_deref())?
+        } else if count {
             filtered().count().get_result(conn)?
         } else {
             0
@@ -631,47 +635,23 @@ impl CacheItem {
         Ok((rows, total))
     }
 
-    /// Aggregates of the given scopes (those with items).
+    /// Aggregates of the given scopes (those with items), from the kept rows.
     pub fn stats_for(conn: &mut DbConn, scopes: &[Scope]) -> QueryResult<Vec<ScopeTotals>> {
-        let keys: Vec<i64> = scopes.iter().map(|s| s.key()).collect();
-        use diesel::dsl::{count_star, max, min};
-        type Row = (i64, i64, i64, Option<NaiveDateTime>, Option<NaiveDateTime>);
-        // SUM(bigint) is numeric on PostgreSQL: cast it back so both backends agree.
-        let rows: Vec<Row> = cache_items::table
-            .filter(cache_items::project_key.eq_any(keys))
-            .group_by(cache_items::project_key)
-            .select((
-                cache_items::project_key,
-                count_star(),
-                sql::<BigInt>("CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT)"),
-                min(cache_items::date_modified),
-                max(cache_items::date_modified),
-            ))
-            .load(conn)?;
-        Ok(rows
-            .into_iter()
-            .map(|(key, items, bytes, oldest, newest)| ScopeTotals {
-                scope: Scope::from_key(key),
-                items,
-                bytes,
-                oldest,
-                newest,
-            })
-            .collect())
+        super::kept_stats::for_scopes(conn, scopes)
     }
 
-    /// Distinct app names of the given scopes.
+    /// Distinct app names of the given scopes, from the kept rows.
     pub fn apps_for(conn: &mut DbConn, scopes: &[Scope]) -> QueryResult<Vec<(Scope, String)>> {
-        let keys: Vec<i64> = scopes.iter().map(|s| s.key()).collect();
-        let rows: Vec<(i64, String)> = cache_items::table
-            .filter(cache_items::project_key.eq_any(keys))
-            .select((cache_items::project_key, cache_items::app_name))
-            .distinct()
-            .order((cache_items::project_key, cache_items::app_name))
-            .load(conn)?;
-        Ok(rows
-            .into_iter()
-            .map(|(key, app)| (Scope::from_key(key), app))
-            .collect())
+        super::kept_stats::apps_for(conn, scopes)
     }
+}
+
+/// Items of a scope, or of one app in it, from the kept rows.
+fn kept_count(conn: &mut DbConn, scope: Scope, app: Option<&str>) -> QueryResult<i64> {
+    let counts = super::kept_stats::app_counts(conn, Some(scope))?;
+    Ok(counts
+        .iter()
+        .filter(|(a, _)| app.is_none_or(|app| app == a))
+        .map(|(_, n)| n)
+        .sum())
 }

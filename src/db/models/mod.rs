@@ -7,6 +7,7 @@ mod item_counts;
 mod item_selection;
 pub mod item_version;
 mod job_list;
+pub mod kept_stats;
 mod login_failure;
 mod project;
 mod project_block;

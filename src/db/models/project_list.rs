@@ -11,7 +11,7 @@ use diesel::sql_types::{BigInt, Bool, Integer, Text, Timestamp};
 use super::{JobStatus, Project, User};
 use crate::auth::visibility::{readable_project_ids, readable_projects};
 use crate::db::DbConn;
-use crate::db::schema::{cache_items, projects};
+use crate::db::schema::{cache_scope_stats, projects};
 use crate::db::search::like_pattern;
 
 /// What the overview can be sorted by.
@@ -58,15 +58,16 @@ impl ProjectOrder {
 
     /// The sort value as SQL over `projects` (NULL for projects without one).
     fn value_sql(self) -> String {
-        let items = "FROM cache_items ci WHERE ci.project_key = projects.id";
+        // The kept aggregates (`cache_scope_stats`): a project without items has no row.
+        let kept = "FROM cache_scope_stats ks WHERE ks.project_key = projects.id";
         match self {
             ProjectOrder::Title => {
                 "COALESCE(projects.title_sort, lower(projects.full_title))".into()
             }
-            ProjectOrder::Items => format!("(SELECT COUNT(*) {items})"),
-            ProjectOrder::Size => format!("(SELECT COALESCE(SUM(ci.size_bytes), 0) {items})"),
-            ProjectOrder::Newest => format!("(SELECT MAX(ci.date_modified) {items})"),
-            ProjectOrder::Oldest => format!("(SELECT MIN(ci.date_modified) {items})"),
+            ProjectOrder::Items => format!("COALESCE((SELECT ks.items {kept}), 0)"),
+            ProjectOrder::Size => format!("COALESCE((SELECT ks.bytes {kept}), 0)"),
+            ProjectOrder::Newest => format!("(SELECT ks.newest {kept})"),
+            ProjectOrder::Oldest => format!("(SELECT ks.oldest {kept})"),
             ProjectOrder::Sync => format!(
                 "(SELECT lj.finished FROM sync_jobs lj WHERE lj.id = {})",
                 last_sync_id_sql()
@@ -141,13 +142,13 @@ impl Project {
             }
             if query.empty {
                 q = q.filter(sql::<Bool>(
-                    "NOT EXISTS (SELECT 1 FROM cache_items ci WHERE ci.project_key = projects.id)",
+                    "NOT EXISTS (SELECT 1 FROM cache_scope_stats ks WHERE ks.project_key = projects.id)",
                 ));
             }
             if let Some(before) = query.stale_before {
                 q = q.filter(
                     sql::<Bool>(
-                        "(SELECT MAX(ci.date_modified) FROM cache_items ci WHERE ci.project_key = projects.id) < ",
+                        "(SELECT ks.newest FROM cache_scope_stats ks WHERE ks.project_key = projects.id) < ",
                     )
                     .bind::<Timestamp, _>(before),
                 );
@@ -161,7 +162,17 @@ impl Project {
             }
             q
         };
-        let total: i64 = filtered().count().get_result(conn)?;
+        let unfiltered = query.search.as_deref().is_none_or(str::is_empty)
+            && !query.empty
+            && query.stale_before.is_none()
+            && !query.failed;
+        // A superuser reads every project: without filters the kept count is the total.
+        let total: i64 = if unfiltered && user.is_superuser {
+            super::kept_stats::totals(conn)?.projects
+        } else {
+            super::kept_stats::fold(conn)?;
+            filtered().count().get_result(conn)?
+        };
         let dir = if query.desc { "DESC" } else { "ASC" };
         let value = query.order.value_sql();
         // Projects without a value (no items, never synced) go last either way, then
@@ -184,17 +195,28 @@ impl Project {
     }
 
     /// How many projects `user` may read, and the items and bytes cached in them.
+    /// A superuser's come from the kept totals; anyone else's from the kept rows of the
+    /// projects they may read (bounded by their roles and the public projects).
     pub fn readable_totals(conn: &mut DbConn, user: &User) -> QueryResult<ReadableTotals> {
+        if user.is_superuser {
+            let kept = super::kept_stats::totals(conn)?;
+            return Ok(ReadableTotals {
+                projects: kept.projects,
+                items: kept.items,
+                bytes: kept.bytes,
+            });
+        }
         let projects: i64 = projects::table
             .filter(readable_projects(user))
             .count()
             .get_result(conn)?;
+        super::kept_stats::fold(conn)?;
         // SUM(bigint) is numeric on PostgreSQL: cast it back so both backends agree.
-        let (items, bytes): (i64, i64) = cache_items::table
-            .filter(cache_items::project_key.eq_any(readable_project_ids(user)))
+        let (items, bytes): (i64, i64) = cache_scope_stats::table
+            .filter(cache_scope_stats::project_key.eq_any(readable_project_ids(user)))
             .select((
-                diesel::dsl::count_star(),
-                sql::<BigInt>("CAST(COALESCE(SUM(cache_items.size_bytes), 0) AS BIGINT)"),
+                sql::<BigInt>("CAST(COALESCE(SUM(cache_scope_stats.items), 0) AS BIGINT)"),
+                sql::<BigInt>("CAST(COALESCE(SUM(cache_scope_stats.bytes), 0) AS BIGINT)"),
             ))
             .first(conn)?;
         Ok(ReadableTotals {

@@ -1,0 +1,12 @@
+DROP TRIGGER projects_stats_count ON projects;
+DROP FUNCTION projects_stats_count();
+DROP TRIGGER cache_items_stats_update ON cache_items;
+DROP TRIGGER cache_items_stats_delete ON cache_items;
+DROP TRIGGER cache_items_stats_insert ON cache_items;
+DROP FUNCTION cache_items_stats_update();
+DROP FUNCTION cache_items_stats_delete();
+DROP FUNCTION cache_items_stats_insert();
+DROP TABLE cache_stat_deltas;
+DROP TABLE cache_totals;
+DROP TABLE cache_scope_stats;
+DROP TABLE cache_app_stats;

@@ -1,0 +1,10 @@
+DROP TRIGGER projects_stats_retype;
+DROP TRIGGER projects_stats_delete;
+DROP TRIGGER projects_stats_insert;
+DROP TRIGGER cache_items_stats_move;
+DROP TRIGGER cache_items_stats_update;
+DROP TRIGGER cache_items_stats_delete;
+DROP TRIGGER cache_items_stats_insert;
+DROP TABLE cache_totals;
+DROP TABLE cache_scope_stats;
+DROP TABLE cache_app_stats;
