@@ -205,6 +205,7 @@ backend_test! {
                 data_sha256: data.sha256_hex(),
                 origin: None,
                 job_id: None,
+                preview: None,
             })
             .execute(&mut **pool.get().unwrap());
         assert!(sodarcache::db::is_unique_violation(&dup.unwrap_err()));
@@ -455,6 +456,7 @@ backend_test! {
             data_sha256: data.sha256_hex(),
             origin: None,
             job_id: None,
+            preview: None,
         }).unwrap();
         let read = cache.get_cache_item(APP, "fixed", None).unwrap().unwrap();
         assert_eq!(read.date_modified, at);

@@ -528,6 +528,7 @@ fn new_item<'a>(
         data_sha256: data.sha256_hex(),
         origin: Some(by.origin),
         job_id: by.job_id,
+        preview: super::preview_of(data.as_str()),
     }
 }
 

@@ -170,6 +170,20 @@ pub enum Comparison {
 /// Compares versions `from` and `to` of `item` (either order; the lower is the older).
 pub fn compare(conn: &mut DbConn, item: &CacheItem, from: i64, to: i64) -> Result<Comparison> {
     let (from, to) = (from.min(to), from.max(to));
+    // Sizes first: a version too large to diff is never read (the item page compares
+    // the two newest by default, and a large item's earlier version is large too).
+    for version in [from, to] {
+        let size = if version == item.version {
+            Some(item.size_bytes)
+        } else {
+            ItemVersion::size_of(conn, item.id, version)?
+        };
+        match size {
+            None => return Ok(Comparison::Missing(version)),
+            Some(size) if size > MAX_DIFF_BYTES => return Ok(Comparison::TooLarge),
+            Some(_) => {}
+        }
+    }
     let mut docs = Vec::with_capacity(2);
     for version in [from, to] {
         let (data, size) = if version == item.version {

@@ -33,3 +33,17 @@ pub const MAX_NAME_LEN: usize = 255;
 /// neither SQLite's JSON functions (1,000) nor PostgreSQL's parser (its stack) refuse
 /// it, so both backends answer the same 400.
 pub const MAX_JSON_DEPTH: usize = 100;
+/// Items larger than this are shown on their page from a stored preview (their first
+/// [`PREVIEW_BYTES`]), written with the data; smaller ones are read whole. It is the
+/// history diff's own limit, so a diff never lacks the current data.
+pub const PREVIEW_ABOVE_BYTES: i64 = history::MAX_DIFF_BYTES;
+/// Longest stored preview, in bytes (cut at a UTF-8 boundary).
+pub const PREVIEW_BYTES: usize = 1024 * 1024;
+
+/// The preview stored with `data`: its first [`PREVIEW_BYTES`] (cut at a character
+/// boundary) when it is larger than [`PREVIEW_ABOVE_BYTES`], else none. Borrowed: no
+/// copy of the document is made.
+pub fn preview_of(data: &str) -> Option<&str> {
+    (data.len() as i64 > PREVIEW_ABOVE_BYTES)
+        .then(|| &data[..data.floor_char_boundary(PREVIEW_BYTES)])
+}

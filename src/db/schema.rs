@@ -92,6 +92,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    cache_item_previews (item_id) {
+        item_id -> BigInt,
+        data_sha256 -> Text,
+        preview -> Text,
+    }
+}
+
+diesel::table! {
     project_access_blocks (project_id) {
         project_id -> BigInt,
         blocked_at -> Timestamp,

@@ -18,12 +18,13 @@ use crate::cache::history::Comparison;
 use crate::state::AppState;
 
 /// Items up to this size are read whole for the tree (every count in it exact) and the
-/// history's diff; it is the diff's own limit, so a diff never lacks the current data.
-pub const WHOLE_TREE_BYTES: i64 = crate::cache::history::MAX_DIFF_BYTES;
-/// Larger items are previewed from their first this many bytes, cut in the database:
-/// the page costs about the same for a 30 MB item as for a 1 MB one.
-pub const PREVIEW_BYTES: usize = 1024 * 1024;
-/// Characters asked of the database for a preview (then cut to [`PREVIEW_BYTES`]).
+/// history's diff; larger ones are drawn from their stored preview.
+pub const WHOLE_TREE_BYTES: i64 = crate::cache::PREVIEW_ABOVE_BYTES;
+/// A preview is at most this long (a row backfilled by the migration may hold more
+/// characters; it is cut here).
+pub const PREVIEW_BYTES: usize = crate::cache::PREVIEW_BYTES;
+/// Characters asked of the database for a preview cut from the data (rows written
+/// without a stored one; then cut to [`PREVIEW_BYTES`]).
 const PREVIEW_CHARS: i64 = PREVIEW_BYTES as i64;
 
 #[derive(Template)]

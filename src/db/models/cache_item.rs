@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::upsert::excluded;
 
+use super::ItemPreview;
 use super::item_version::WriteOrigin;
 use crate::db::schema::cache_items;
 use crate::db::search::{fold, like_pattern};
@@ -150,6 +151,10 @@ pub struct NewCacheItem<'a> {
     pub origin: Option<WriteOrigin>,
     /// The sync job writing it.
     pub job_id: Option<i64>,
+    /// [`crate::cache::preview_of`] `data`: the item page's preview of a large item,
+    /// stored beside the row ([`ItemPreview`]) in the same transaction.
+    #[diesel(skip_insertion)]
+    pub preview: Option<&'a str>,
 }
 
 /// The row with its search keys (`search::fold` of the name and the app name), as
@@ -311,7 +316,7 @@ impl CacheItem {
     pub fn upsert(conn: &mut DbConn, item: &NewCacheItem<'_>) -> QueryResult<WrittenItem> {
         let versioned = Versioned::new();
         let large = item.data.len() >= UNCHECKED_JSON_BYTES;
-        crate::on_backend!(conn, |c| {
+        let written = crate::on_backend!(conn, |c| {
             let statement = diesel::insert_into(cache_items::table)
                 .values(with_keys(item))
                 .on_conflict((
@@ -336,7 +341,9 @@ impl CacheItem {
                 ))
                 .returning(WrittenItem::as_returning());
             crate::db::without_sqlite_checks(c, large, |c| statement.get_result(c))
-        })
+        })?;
+        ItemPreview::store(conn, written.id, item)?;
+        Ok(written)
     }
 
     /// Creates or updates many items in one multi-row statement. Keys must be distinct.
@@ -344,7 +351,7 @@ impl CacheItem {
         let rows: Vec<_> = items.iter().map(with_keys).collect();
         let large = items.iter().any(|i| i.data.len() >= UNCHECKED_JSON_BYTES);
         let versioned = Versioned::new();
-        crate::on_backend!(conn, |c| {
+        let n = crate::on_backend!(conn, |c| {
             let statement = diesel::insert_into(cache_items::table)
                 .values(rows)
                 .on_conflict((
@@ -368,7 +375,9 @@ impl CacheItem {
                     cache_items::job_id.eq(sql::<Nullable<BigInt>>(&versioned.job_id)),
                 ));
             crate::db::without_sqlite_checks(c, large, |c| statement.execute(c))
-        })
+        })?;
+        ItemPreview::store_by_key(conn, items)?;
+        Ok(n)
     }
 
     /// The item at this key; no project means the site-wide item only.
@@ -444,9 +453,14 @@ impl CacheItem {
         let data = sql::<SqlJson>(&format!(
             "CASE WHEN cache_items.size_bytes <= {whole_bytes} THEN cache_items.data ELSE 'null' END"
         ));
+        // The stored preview of this data (its hash matches); cut from the data only
+        // for a row written without one (by an older server), which reads all of it.
         let prefix = sql::<Nullable<Text>>(&format!(
             "CASE WHEN cache_items.size_bytes <= {whole_bytes} THEN NULL \
-             ELSE substr(CAST(cache_items.data AS TEXT), 1, {prefix_chars}) END"
+             ELSE COALESCE((SELECT p.preview FROM cache_item_previews p \
+                            WHERE p.item_id = cache_items.id \
+                              AND p.data_sha256 = cache_items.data_sha256), \
+                           substr(CAST(cache_items.data AS TEXT), 1, {prefix_chars})) END"
         ));
         cache_items::table
             .filter(cache_items::uuid.eq(DbUuid(uuid)))

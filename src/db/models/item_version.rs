@@ -74,6 +74,16 @@ impl ItemVersion {
             .load(conn)
     }
 
+    /// The size of one earlier version, if it is kept (its data is not read).
+    pub fn size_of(conn: &mut DbConn, item_id: i64, version: i64) -> QueryResult<Option<i64>> {
+        cache_item_versions::table
+            .filter(cache_item_versions::item_id.eq(item_id))
+            .filter(cache_item_versions::version.eq(version))
+            .select(cache_item_versions::size_bytes)
+            .first(conn)
+            .optional()
+    }
+
     /// One earlier version, with its data.
     pub fn find(conn: &mut DbConn, item_id: i64, version: i64) -> QueryResult<Option<ItemVersion>> {
         cache_item_versions::table

@@ -4,6 +4,7 @@
 mod cache_item;
 mod event;
 mod item_counts;
+mod item_preview;
 mod item_selection;
 pub mod item_version;
 mod job_list;
@@ -28,6 +29,7 @@ pub use cache_item::{
 };
 pub use event::{Event, NewEvent};
 pub use item_counts::{ChangedItem, ItemCounts, RunScope, changed_in_job};
+pub use item_preview::ItemPreview;
 pub use item_selection::ItemSelection;
 pub use item_version::{ItemVersion, ItemVersionSummary, KEEP_SETTING, WriteOrigin};
 pub use job_list::{JobQuery, JobScope};
