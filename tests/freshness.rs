@@ -155,8 +155,31 @@ backend_test! {
             assert!(html.contains(&format!("href=\"{base}?stale=1\"")), "stale link on the overview");
             assert!(html.contains(">2 stale</a>"));
             assert!(!html.contains(&format!("href=\"/cache/project/{}?stale=1\"", fresh_project.uuid)));
+            assert!(html.contains("id=\"stale-items\""), "the overview offers the filter");
+            // The overview's filter keeps the projects with stale items, and the other filters.
+            let html = page(&c, &app, "/cache/?stale_items=1").await;
+            assert_eq!(overview_titles(&html), ["Atlas"]);
+            assert!(section_text(&html, "matching").contains("1 project matches"));
+            assert!(html.contains("name=\"stale_items\" value=\"1\" id=\"stale-items\" checked"));
+            let html = page(&c, &app, "/cache/?stale_items=1&q=fresh").await;
+            assert!(overview_titles(&html).is_empty());
+            assert!(html.contains("No project matches"));
+            let html = page(&c, &app, "/cache/?stale_items=0").await;
+            assert_eq!(overview_titles(&html), ["Atlas", "Fresh"]);
         });
     }
+}
+
+/// The project titles listed on the overview, in order.
+fn overview_titles(html: &str) -> Vec<String> {
+    let Some(start) = html.find("id=\"projects\"") else {
+        return Vec::new();
+    };
+    let body = &html[start..start + html[start..].find("</table>").unwrap()];
+    body.split("<a class=\"cut\" href=\"/cache/project/")
+        .skip(1)
+        .map(|a| strip_tags(&a[a.find('>').unwrap() + 1..a.find("</a>").unwrap()]))
+        .collect()
 }
 
 /// The text of the element with `id` (tags stripped).
@@ -187,6 +210,10 @@ backend_test! {
             assert!(!html.contains("id=\"stale-filter\""));
             assert_eq!(item_names(&html), ["ancient"], "the parameter is ignored");
             assert!(stale_rows(&html).is_empty());
+            // The overview offers no items filter and ignores the parameter.
+            let html = page(&c, &app, "/cache/?stale_items=1").await;
+            assert!(!html.contains("id=\"stale-items\""));
+            assert_eq!(overview_titles(&html), ["Atlas"]);
         });
     }
 }

@@ -33,6 +33,7 @@ pub struct OverviewQuery {
     page: Option<String>,
     status: Option<String>,
     stale: Option<String>,
+    stale_items: Option<String>,
     empty: Option<String>,
 }
 
@@ -145,6 +146,9 @@ struct OverviewPage {
     failed_only: bool,
     stale: String,
     stale_days: i64,
+    /// Whether any plugin has a freshness limit (the items filter is offered).
+    limits: bool,
+    stale_items_only: bool,
     empty_only: bool,
     filtered: bool,
     links: QueryLinks,
@@ -213,11 +217,15 @@ pub async fn show_overview(
     let stale_days = stale_filter.unwrap_or(DEFAULT_STALE_DAYS);
     let now = crate::db::now();
     let stale_before = now - chrono::Duration::days(stale_days);
+    let freshness = state.registry.freshness();
+    let rules = (!freshness.is_empty()).then(|| freshness.rules(now));
+    let stale_items_only = query.stale_items.as_deref() == Some("1") && rules.is_some();
     let project_query = ProjectQuery {
         search: Some(q.clone()).filter(|s| !s.is_empty()),
         failed: failed_only,
         stale_before: stale_filter.map(|_| stale_before),
         empty: empty_only,
+        stale_items: rules.clone().filter(|_| stale_items_only),
         order,
         desc,
         offset: (page - 1).saturating_mul(PAGE_SIZE),
@@ -227,8 +235,6 @@ pub async fn show_overview(
     let site_open = state.settings.site_items_readable_by_all;
     let plugins = state.registry.runner().plugins().to_vec();
     let setting = state.settings.sync_schedule.clone();
-    let freshness = state.registry.freshness();
-    let rules = (!freshness.is_empty()).then(|| freshness.rules(now));
     let (data, schedules, stale_items) = block(&state, move |conn| {
         let data = overview(conn, &u, &project_query, site_open)?;
         let ids: Vec<i64> = data.projects.iter().map(|r| r.project.id).collect();
@@ -274,6 +280,7 @@ pub async fn show_overview(
             ("q", &q),
             ("status", if failed_only { "failed" } else { "" }),
             ("stale", &stale),
+            ("stale_items", if stale_items_only { "1" } else { "" }),
             ("empty", if empty_only { "1" } else { "" }),
             (
                 "sort",
@@ -297,11 +304,17 @@ pub async fn show_overview(
         matching: data.matching,
         page,
         pages: page_count(data.matching, PAGE_SIZE),
-        filtered: !q.is_empty() || failed_only || stale_filter.is_some() || empty_only,
+        filtered: !q.is_empty()
+            || failed_only
+            || stale_filter.is_some()
+            || stale_items_only
+            || empty_only,
         q,
         failed_only,
         stale,
         stale_days,
+        limits: !freshness.is_empty(),
+        stale_items_only,
         empty_only,
         links,
         sort,

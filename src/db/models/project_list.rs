@@ -8,7 +8,7 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Integer, Text, Timestamp};
 
-use super::{JobStatus, Project, User};
+use super::{JobStatus, Project, StaleRules, User};
 use crate::auth::visibility::{readable_project_ids, readable_projects};
 use crate::db::DbConn;
 use crate::db::schema::{cache_scope_stats, projects};
@@ -103,6 +103,8 @@ pub struct ProjectQuery {
     pub stale_before: Option<NaiveDateTime>,
     /// Only projects without items.
     pub empty: bool,
+    /// Only projects with items past their plugin's freshness limit under these rules.
+    pub stale_items: Option<StaleRules>,
     /// Sort column.
     pub order: ProjectOrder,
     /// Descending.
@@ -131,6 +133,19 @@ impl Project {
         user: &User,
         query: &ProjectQuery,
     ) -> QueryResult<(Vec<Project>, i64)> {
+        // The projects with a stale item, first: a subquery would nest a boxed filter,
+        // which MultiBackend cannot render (PostgreSQL binds them as one array).
+        let stale_ids: Option<Vec<i64>> = match &query.stale_items {
+            Some(rules) => Some(
+                cache_items::table
+                    .select(cache_items::project_key)
+                    .distinct()
+                    .into_boxed()
+                    .filter(rules.filter())
+                    .load(conn)?,
+            ),
+            None => None,
+        };
         let filtered = || {
             let mut q = projects::table.filter(readable_projects(user)).into_boxed();
             if let Some(search) = query.search.as_deref().filter(|s| !s.is_empty()) {
@@ -152,6 +167,9 @@ impl Project {
                     )
                     .bind::<Timestamp, _>(before),
                 );
+            }
+            if let Some(ids) = &stale_ids {
+                q = q.filter(projects::id.eq_any(ids.clone()));
             }
             if query.failed {
                 q = q.filter(sql::<Bool>(&format!(
