@@ -78,7 +78,14 @@ impl Freshness {
     /// when more whole seconds than its limit have passed since its write, as
     /// [`ItemAge::is_stale`] says.
     pub fn rules(&self, now: NaiveDateTime) -> StaleRules {
+        self.rules_scaled(now, 1, 1)
+    }
+
+    /// [`Self::rules`] with every limit multiplied by `num / den`: `(1, 2)` selects the
+    /// items past half their limit (the dashboards' "aging" and stale items).
+    pub fn rules_scaled(&self, now: NaiveDateTime, num: u32, den: u32) -> StaleRules {
         let cutoff = |age: Duration| {
+            let age = age * num / den.max(1);
             let secs = i64::try_from(age.as_secs()).unwrap_or(i64::MAX / 2);
             // "More than N whole seconds" = written at or before now - (N + 1) s.
             now.checked_sub_signed(chrono::Duration::seconds(secs.saturating_add(1)))

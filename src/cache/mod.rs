@@ -7,6 +7,7 @@
 
 pub mod admin;
 mod api;
+pub mod dashboard;
 pub mod diff;
 pub mod freshness;
 pub mod history;

@@ -6,6 +6,7 @@
 
 mod actions;
 pub mod assets;
+mod dashboard;
 mod error;
 mod error_page;
 pub mod extract;

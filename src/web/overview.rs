@@ -15,7 +15,8 @@ use super::page::{
 use super::views::LastSync;
 use crate::cache::overview::{ScopeStats, overview};
 use crate::cache::schedule::{ProjectSchedule, for_projects};
-use crate::db::models::{ProjectOrder, ProjectQuery, ReadableTotals, User};
+use crate::db::models::dashboard::ItemsOf;
+use crate::db::models::{JobScope, ProjectOrder, ProjectQuery, ReadableTotals, User};
 use crate::state::AppState;
 
 /// Projects per page.
@@ -146,6 +147,8 @@ struct OverviewPage {
     failed_only: bool,
     stale: String,
     stale_days: i64,
+    /// The dashboard (SVG charts and their tables); empty on an empty site.
+    dashboard: String,
     /// Whether any plugin has a freshness limit (the items filter is offered).
     limits: bool,
     stale_items_only: bool,
@@ -235,8 +238,26 @@ pub async fn show_overview(
     let site_open = state.settings.site_items_readable_by_all;
     let plugins = state.registry.runner().plugins().to_vec();
     let setting = state.settings.sync_schedule.clone();
-    let (data, schedules, stale_items) = block(&state, move |conn| {
+    let dash_freshness = freshness.clone();
+    let (data, schedules, stale_items, dashboard) = block(&state, move |conn| {
         let data = overview(conn, &u, &project_query, site_open)?;
+        let items = ItemsOf::Readable {
+            viewer: u.clone(),
+            site: data.site_readable,
+        };
+        let dashboard = (data.totals.projects > 0 || data.site.items > 0)
+            .then(|| {
+                crate::cache::dashboard::dashboard(
+                    conn,
+                    &u,
+                    &items,
+                    &JobScope::All,
+                    &dash_freshness,
+                    stale_days,
+                    now,
+                )
+            })
+            .transpose()?;
         let ids: Vec<i64> = data.projects.iter().map(|r| r.project.id).collect();
         let schedules = for_projects(conn, &plugins, &setting, &ids)?;
         let stale_items: std::collections::HashMap<i64, i64> = match rules {
@@ -246,7 +267,7 @@ pub async fn show_overview(
                 .collect(),
             None => Default::default(),
         };
-        Ok((data, schedules, stale_items))
+        Ok((data, schedules, stale_items, dashboard))
     })
     .await?;
     let rows = data
@@ -313,6 +334,16 @@ pub async fn show_overview(
         failed_only,
         stale,
         stale_days,
+        dashboard: dashboard
+            .map(|d| {
+                let of = if data.site_readable {
+                    "the projects you may read and the site-wide items"
+                } else {
+                    "the projects you may read"
+                };
+                super::dashboard::html(&d, of)
+            })
+            .unwrap_or_default(),
         limits: !freshness.is_empty(),
         stale_items_only,
         empty_only,

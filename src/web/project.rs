@@ -15,7 +15,8 @@ use super::page::{
 use super::views::{EventView, JobView, LastSync};
 use crate::cache::admin::{readable_project, scope_page};
 use crate::db::Scope;
-use crate::db::models::{ItemOrder, ItemQuery, Project, User};
+use crate::db::models::dashboard::ItemsOf;
+use crate::db::models::{ItemOrder, ItemQuery, JobScope, Project, User};
 use crate::state::AppState;
 
 /// Items per page.
@@ -84,6 +85,8 @@ struct ProjectPage {
     stale_only: bool,
     stale_count: Option<i64>,
     changed: Option<ChangedList>,
+    /// The scope's dashboard (SVG charts and their tables), when it has items or syncs.
+    dashboard: String,
     links: QueryLinks,
     sort: SortState,
     app_counts: Vec<(String, i64)>,
@@ -174,7 +177,8 @@ async fn show(
         Some(c) => Some(parse_uuid(c)?),
         None => None,
     };
-    let (data, stale_count, changed) = block(&state, move |conn| {
+    let dash_freshness = freshness.clone();
+    let (data, stale_count, changed, dashboard) = block(&state, move |conn| {
         let project: Option<Project> = match project_uuid {
             Some(uuid) => Some(readable_project(conn, &u, uuid)?.0),
             None => None,
@@ -189,7 +193,20 @@ async fn show(
             Some(uuid) => Some(changed_by(conn, uuid, scope)?),
             None => None,
         };
-        Ok((data, stale_count, changed))
+        let jobs = match &data.project {
+            Some(p) => JobScope::Covering(p.clone()),
+            None => JobScope::Site,
+        };
+        let dashboard = crate::cache::dashboard::dashboard(
+            conn,
+            &u,
+            &ItemsOf::Scope(scope),
+            &jobs,
+            &dash_freshness,
+            super::overview::DEFAULT_STALE_DAYS,
+            now,
+        )?;
+        Ok((data, stale_count, changed, dashboard))
     })
     .await?;
     let name_of = |id: Option<i64>| id.and_then(|i| data.usernames.get(&i).map(String::as_str));
@@ -247,6 +264,7 @@ async fn show(
         app_counts.push((app.clone(), 0));
         app_counts.sort();
     }
+    let uuid_is_some = uuid.is_some();
     render(ProjectPage {
         layout: Layout::new(&session, &user),
         title,
@@ -275,6 +293,18 @@ async fn show(
         stale_only,
         stale_count,
         changed,
+        dashboard: if dashboard.apps.is_empty() && dashboard.days.iter().all(|d| d.total() == 0) {
+            String::new()
+        } else {
+            super::dashboard::html(
+                &dashboard,
+                if uuid_is_some {
+                    "this project"
+                } else {
+                    "the site-wide items"
+                },
+            )
+        },
         app_counts,
         jobs: data
             .jobs

@@ -3,6 +3,7 @@
 
 use diesel::dsl::exists;
 use diesel::prelude::*;
+use diesel::sql_types::Bool;
 
 use super::{JobStatus, Origin, Project, SyncJob, User};
 use crate::auth::visibility::readable_project_ids;
@@ -53,37 +54,14 @@ impl SyncJob {
         query: &JobQuery,
     ) -> QueryResult<(Vec<SyncJob>, i64)> {
         let filtered = || {
-            let mut q = sync_jobs::table.into_boxed();
-            if !viewer.is_superuser {
-                q = q.filter(
-                    sync_jobs::project_id
-                        .assume_not_null()
-                        .eq_any(readable_project_ids(viewer))
-                        .or(sync_jobs::project_id
-                            .is_null()
-                            .and(exists(readable_project_ids(viewer)))),
-                );
-            }
+            let mut q = sync_jobs::table
+                .into_boxed()
+                .filter(visible_in_scope(viewer, &query.scope));
             if let Some(status) = query.status {
                 q = q.filter(sync_jobs::status.eq(status));
             }
             if let Some(origin) = query.origin {
                 q = q.filter(sync_jobs::origin.eq(origin));
-            }
-            match &query.scope {
-                JobScope::All => {}
-                JobScope::Site => q = q.filter(sync_jobs::project_id.is_null()),
-                JobScope::Covering(p) => {
-                    q = q.filter(
-                        sync_jobs::project_id
-                            .eq(p.id)
-                            .or(sync_jobs::project_id.is_null().and(
-                                sync_jobs::started
-                                    .is_null()
-                                    .or(sync_jobs::started.ge(p.date_created)),
-                            )),
-                    )
-                }
             }
             if let Some(uuids) = &query.uuids {
                 q = q.filter(sync_jobs::uuid.eq_any(uuids.iter().copied().map(DbUuid)));
@@ -107,5 +85,41 @@ impl SyncJob {
             .limit(query.limit)
             .load(conn)?;
         Ok((rows, total))
+    }
+}
+
+/// A filter on `sync_jobs`.
+pub(crate) type JobFilter =
+    Box<dyn BoxableExpression<sync_jobs::table, crate::db::MultiBackend, SqlType = Bool>>;
+
+/// The jobs `viewer` may see (see [`SyncJob::list_visible`]) in `scope`, as a filter.
+pub(crate) fn visible_in_scope(viewer: &User, scope: &JobScope) -> JobFilter {
+    let visible: JobFilter = if viewer.is_superuser {
+        Box::new(diesel::dsl::sql::<Bool>("1 = 1"))
+    } else {
+        Box::new(
+            sync_jobs::project_id
+                .assume_not_null()
+                .eq_any(readable_project_ids(viewer))
+                .or(sync_jobs::project_id
+                    .is_null()
+                    .and(exists(readable_project_ids(viewer)))),
+        )
+    };
+    match scope {
+        JobScope::All => visible,
+        JobScope::Site => Box::new(visible.and(sync_jobs::project_id.is_null())),
+        JobScope::Covering(p) => Box::new(
+            visible.and(
+                sync_jobs::project_id
+                    .eq(p.id)
+                    .or(sync_jobs::project_id.is_null().and(
+                        sync_jobs::started
+                            .is_null()
+                            .or(sync_jobs::started.ge(p.date_created)),
+                    ))
+                    .assume_not_null(),
+            ),
+        ),
     }
 }

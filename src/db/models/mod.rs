@@ -2,6 +2,7 @@
 //! and "database" methods (`find_by_uuid`, `list_for_project`, ...) in separate blocks.
 
 mod cache_item;
+pub mod dashboard;
 mod event;
 mod item_counts;
 mod item_preview;

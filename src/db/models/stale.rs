@@ -50,26 +50,46 @@ impl StaleRules {
     pub fn filter(
         &self,
     ) -> Box<dyn BoxableExpression<cache_items::table, MultiBackend, SqlType = Bool>> {
+        self.any(|rule| Box::new(covered_by(rule).and(cache_items::date_modified.lt(rule.cutoff))))
+    }
+
+    /// The filter selecting the items some limit applies to, whatever their age.
+    pub fn limited(
+        &self,
+    ) -> Box<dyn BoxableExpression<cache_items::table, MultiBackend, SqlType = Bool>> {
+        self.any(covered_by)
+    }
+
+    /// Items matching `each` of the rules, for at least one rule.
+    fn any(
+        &self,
+        each: impl Fn(
+            &StaleRule,
+        )
+            -> Box<dyn BoxableExpression<cache_items::table, MultiBackend, SqlType = Bool>>,
+    ) -> Box<dyn BoxableExpression<cache_items::table, MultiBackend, SqlType = Bool>> {
         let mut any: Box<dyn BoxableExpression<cache_items::table, MultiBackend, SqlType = Bool>> =
             Box::new(sql::<Bool>("1 = 0"));
         for rule in &self.rules {
-            let mut this: Box<
-                dyn BoxableExpression<cache_items::table, MultiBackend, SqlType = Bool>,
-            > = Box::new(
-                cache_items::app_name
-                    .eq(rule.app.clone())
-                    .and(cache_items::date_modified.lt(rule.cutoff)),
-            );
-            if !rule.prefix.is_empty() {
-                this = Box::new(this.and(starts_with(&rule.prefix)));
-            }
-            for longer in &rule.overridden_by {
-                this = Box::new(this.and(diesel::dsl::not(starts_with(longer))));
-            }
-            any = Box::new(any.or(this));
+            any = Box::new(any.or(each(rule)));
         }
         any
     }
+}
+
+/// The items `rule`'s limit applies to (its app, its prefix, none of the longer ones).
+fn covered_by(
+    rule: &StaleRule,
+) -> Box<dyn BoxableExpression<cache_items::table, MultiBackend, SqlType = Bool>> {
+    let mut this: Box<dyn BoxableExpression<cache_items::table, MultiBackend, SqlType = Bool>> =
+        Box::new(cache_items::app_name.eq(rule.app.clone()));
+    if !rule.prefix.is_empty() {
+        this = Box::new(this.and(starts_with(&rule.prefix)));
+    }
+    for longer in &rule.overridden_by {
+        this = Box::new(this.and(diesel::dsl::not(starts_with(longer))));
+    }
+    this
 }
 
 /// How many stale items each of these projects has (projects without any are left out).

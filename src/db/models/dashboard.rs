@@ -1,0 +1,136 @@
+//! The dashboards' aggregates: items and bytes per app, how many items match an age
+//! filter, and finished sync jobs per day and status, each one grouped query over the
+//! rows a viewer may read (the same rules as the page that shows them).
+
+use chrono::NaiveDateTime;
+use diesel::dsl::{count_star, sql};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Text};
+
+use super::{JobScope, JobStatus, User};
+use crate::auth::visibility::readable_project_ids;
+use crate::db::schema::{cache_items, sync_jobs};
+use crate::db::{DbConn, MultiBackend, Scope};
+
+/// A filter on `cache_items`.
+pub type ItemFilter = Box<dyn BoxableExpression<cache_items::table, MultiBackend, SqlType = Bool>>;
+
+/// Whose items a dashboard counts.
+#[derive(Debug, Clone)]
+pub enum ItemsOf {
+    /// The projects `viewer` may read, and the site-wide items when `site` (the viewer
+    /// may read them).
+    Readable {
+        /// Who is looking.
+        viewer: User,
+        /// Whether the site-wide items count.
+        site: bool,
+    },
+    /// One scope (its page has checked the viewer may read it).
+    Scope(Scope),
+}
+
+impl ItemsOf {
+    /// The items counted, as a filter.
+    pub fn filter(&self) -> ItemFilter {
+        match self {
+            ItemsOf::Readable { viewer, site } => {
+                let projects = cache_items::project_key.eq_any(readable_project_ids(viewer));
+                if *site {
+                    Box::new(projects.or(cache_items::project_key.eq(0)))
+                } else {
+                    Box::new(projects)
+                }
+            }
+            ItemsOf::Scope(scope) => Box::new(cache_items::project_key.eq(scope.key())),
+        }
+    }
+}
+
+/// Items and bytes of one app.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct AppUsage {
+    /// App name.
+    pub app_name: String,
+    /// Items.
+    pub items: i64,
+    /// Sum of the items' `size_bytes`.
+    pub bytes: i64,
+}
+
+/// [`AppUsage`] of each app with items in `of`, most bytes first (then by name).
+pub fn usage_by_app(conn: &mut DbConn, of: &ItemsOf) -> QueryResult<Vec<AppUsage>> {
+    // SUM(bigint) is numeric on PostgreSQL: cast it back so both backends agree.
+    let mut rows: Vec<AppUsage> = cache_items::table
+        .group_by(cache_items::app_name)
+        .select((
+            cache_items::app_name,
+            count_star(),
+            sql::<BigInt>("CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT)"),
+        ))
+        .into_boxed()
+        .filter(of.filter())
+        .load(conn)?;
+    rows.sort_by(|a, b| {
+        b.bytes
+            .cmp(&a.bytes)
+            .then_with(|| a.app_name.cmp(&b.app_name))
+    });
+    Ok(rows)
+}
+
+/// How many items of `of` match `filter`.
+pub fn count_items(conn: &mut DbConn, of: &ItemsOf, filter: ItemFilter) -> QueryResult<i64> {
+    cache_items::table
+        .select(count_star())
+        .into_boxed()
+        .filter(of.filter())
+        .filter(filter)
+        .get_result(conn)
+}
+
+/// Finished jobs of one day and status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayOutcome {
+    /// The UTC day the jobs finished, `YYYY-MM-DD`.
+    pub day: String,
+    /// Their status.
+    pub status: JobStatus,
+    /// How many.
+    pub jobs: i64,
+}
+
+/// The jobs `viewer` may see in `scope` that finished at or after `since`, counted per
+/// UTC day and status.
+pub fn outcomes_by_day(
+    conn: &mut DbConn,
+    viewer: &User,
+    scope: &JobScope,
+    since: NaiveDateTime,
+) -> QueryResult<Vec<DayOutcome>> {
+    let day = match conn {
+        DbConn::Pg(_) => "to_char(sync_jobs.finished, 'YYYY-MM-DD')",
+        DbConn::Sqlite(_) => "strftime('%Y-%m-%d', sync_jobs.finished)",
+    };
+    let rows: Vec<(String, String, i64)> = sync_jobs::table
+        .group_by(sql::<Text>(&format!("{day}, sync_jobs.status")))
+        .select((
+            sql::<Text>(day),
+            sql::<Text>("sync_jobs.status"),
+            count_star(),
+        ))
+        .into_boxed()
+        .filter(super::job_list::visible_in_scope(viewer, scope))
+        .filter(sync_jobs::finished.ge(since))
+        .filter(sync_jobs::status.eq_any(JobStatus::FINISHED))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(day, status, jobs)| {
+            let status = JobStatus::FINISHED
+                .into_iter()
+                .find(|s| s.as_str() == status)?;
+            Some(DayOutcome { day, status, jobs })
+        })
+        .collect())
+}
