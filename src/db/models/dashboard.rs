@@ -1,6 +1,7 @@
-//! The dashboards' aggregates: items and bytes per app, how many items match an age
-//! filter, and finished sync jobs per day and status, each one grouped query over the
-//! rows a viewer may read (the same rules as the page that shows them).
+//! The dashboards' aggregates: items and bytes per app (from the kept aggregates), how
+//! many items match an age filter, and finished sync jobs per day and status, each one
+//! grouped query over the rows a viewer may read (the same rules as the page that shows
+//! them).
 
 use chrono::NaiveDateTime;
 use diesel::dsl::{count_star, sql};
@@ -9,7 +10,7 @@ use diesel::sql_types::{BigInt, Bool, Text};
 
 use super::{JobScope, JobStatus, User};
 use crate::auth::visibility::readable_project_ids;
-use crate::db::schema::{cache_items, sync_jobs};
+use crate::db::schema::{cache_app_stats, cache_items, sync_jobs};
 use crate::db::{DbConn, MultiBackend, Scope};
 
 /// A filter on `cache_items`.
@@ -58,18 +59,34 @@ pub struct AppUsage {
     pub bytes: i64,
 }
 
-/// [`AppUsage`] of each app with items in `of`, most bytes first (then by name).
+/// [`AppUsage`] of each app with items in `of`, most bytes first (then by name), from
+/// the kept per-scope-and-app aggregates ([`kept_stats`](super::kept_stats)): one row per
+/// readable scope and app is read, not the items.
 pub fn usage_by_app(conn: &mut DbConn, of: &ItemsOf) -> QueryResult<Vec<AppUsage>> {
+    super::kept_stats::fold(conn)?;
+    let scopes: Box<dyn BoxableExpression<cache_app_stats::table, MultiBackend, SqlType = Bool>> =
+        match of {
+            ItemsOf::Readable { viewer, site } => {
+                let projects = cache_app_stats::project_key.eq_any(readable_project_ids(viewer));
+                if *site {
+                    Box::new(projects.or(cache_app_stats::project_key.eq(0)))
+                } else {
+                    Box::new(projects)
+                }
+            }
+            ItemsOf::Scope(scope) => Box::new(cache_app_stats::project_key.eq(scope.key())),
+        };
     // SUM(bigint) is numeric on PostgreSQL: cast it back so both backends agree.
-    let mut rows: Vec<AppUsage> = cache_items::table
-        .group_by(cache_items::app_name)
+    let mut rows: Vec<AppUsage> = cache_app_stats::table
+        .group_by(cache_app_stats::app_name)
         .select((
-            cache_items::app_name,
-            count_star(),
-            sql::<BigInt>("CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT)"),
+            cache_app_stats::app_name,
+            sql::<BigInt>("CAST(SUM(cache_app_stats.items) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(cache_app_stats.bytes) AS BIGINT)"),
         ))
         .into_boxed()
-        .filter(of.filter())
+        .filter(scopes)
+        .filter(cache_app_stats::items.gt(0))
         .load(conn)?;
     rows.sort_by(|a, b| {
         b.bytes

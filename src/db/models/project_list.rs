@@ -11,7 +11,7 @@ use diesel::sql_types::{BigInt, Bool, Integer, Text, Timestamp};
 use super::{JobStatus, Project, StaleRules, User};
 use crate::auth::visibility::{readable_project_ids, readable_projects};
 use crate::db::DbConn;
-use crate::db::schema::{cache_scope_stats, projects};
+use crate::db::schema::{cache_items, cache_scope_stats, projects};
 use crate::db::search::like_pattern;
 
 /// What the overview can be sorted by.
