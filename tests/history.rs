@@ -245,3 +245,52 @@ backend_test! {
         });
     }
 }
+
+backend_test! {
+    fn a_large_write_is_stored_as_sent_and_the_version_it_replaces_is_kept(db) {
+        // 2 MiB and more: PostgreSQL sends such data by COPY (STAGED_WRITE_BYTES).
+        let text = |fill: &str| {
+            let rows = vec![format!("\"{}\"", fill.repeat(90)); 24_000];
+            // Odd spacing and an escape, kept as sent.
+            format!("{{ \"rows\" :[{}],\n\t\"esc\": \"\\u00e9\\n\" }}", rows.join(" ,"))
+        };
+        let (first, second) = (text("a"), text("b"));
+        assert!(first.len() >= 2 * sodarcache::db::models::STAGED_WRITE_BYTES);
+        let (pool, cache) = cache(&db);
+        let conn = &mut **pool.get().unwrap();
+        let write = |t: &str| {
+            cache
+                .set_cache_item_json(APP, "large", &JsonText::parse(t).unwrap(), None, None)
+                .unwrap()
+        };
+        write(&first);
+        let replaced = write(&second);
+        assert_eq!(replaced.version, 2);
+        // Unchanged data makes no version.
+        assert_eq!(write(&second).version, 2);
+        let item = CacheItem::find(conn, Scope::Site, APP, "large").unwrap().unwrap();
+        assert_eq!(item.data.as_str(), second, "stored byte for byte");
+        assert_eq!(item.size_bytes, second.len() as i64);
+        assert_eq!(item.data_sha256.as_deref(), Some(JsonText::parse(&second).unwrap().sha256_hex().as_str()));
+        let versions = ItemVersion::list_for_item(conn, item.id).unwrap();
+        assert_eq!(versions.iter().map(|v| v.version).collect::<Vec<_>>(), vec![1]);
+        let old = ItemVersion::find(conn, item.id, 1).unwrap().unwrap();
+        assert_eq!(old.data.as_str(), first);
+        // A second large write on the same connection and transaction finds no leftover.
+        let third = text("c");
+        conn.transaction::<_, sodarcache::Error, _>(|c| {
+            for name in ["large", "large2"] {
+                cache.set_cache_item_recorded(
+                    c, APP, name, &JsonText::parse(&third).unwrap(), None, None,
+                    sodarcache::cache::Provenance::LIBRARY, None,
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        for name in ["large", "large2"] {
+            let item = CacheItem::find(conn, Scope::Site, APP, name).unwrap().unwrap();
+            assert_eq!(item.data.as_str(), third, "{name}");
+        }
+    }
+}

@@ -3,8 +3,19 @@
 //! the bytes of request bodies in flight are bounded (`SODARCACHE_MAX_BODY_BYTES_IN_FLIGHT`:
 //! over it, 503 with `Retry-After`).
 //!
-//! Margins are generous (the machine is shared); before the fix one 30 MiB write peaked
-//! at 7.4 times its size and the process kept most of it.
+//! Measured growth of the server for one 24 MiB write (VmHWM reset before each write,
+//! debug build), new item / replacing it:
+//!
+//! | body | SQLite | PostgreSQL |
+//! |---|---|---|
+//! | JSON | 2.1x / 4.0x | 1.0x / 1.0x (was 3.0x: Diesel's bind buffer and libpq's send buffer; now `COPY`) |
+//! | form-encoded | 1.95x / 3.9x | 1.95x / 1.95x |
+//! | multipart | 2.0x / 4.1x | 2.0x / 2.0x |
+//!
+//! SQLite replacing an item keeps the old data in the item's history, which its trigger
+//! copies through memory (OLD.data and the history record). Bounds: see [`bound`].
+//! Before the first fix one 30 MiB write peaked at 7.4 times its size and the process
+//! kept most of it.
 
 mod common;
 #[path = "common/process.rs"]
@@ -54,6 +65,51 @@ fn large_body(size: usize, fill: char) -> String {
     body
 }
 
+/// A `set` body of about `size` bytes of this kind, with its content type: JSON
+/// (`{"data": ...}`), a form (`data=` and the same rows percent-encoded) or a
+/// multipart form with a `data` part (both stored as one JSON string).
+fn body_of(kind: &str, size: usize, fill: char) -> (String, String) {
+    match kind {
+        "json" => ("application/json".into(), large_body(size, fill)),
+        "form" => {
+            let row = format!("%22{}%22%2C", fill.to_string().repeat(98));
+            let mut body = String::with_capacity(size + 64);
+            body.push_str("data=");
+            while body.len() + row.len() <= size {
+                body.push_str(&row);
+            }
+            ("application/x-www-form-urlencoded".into(), body)
+        }
+        _ => {
+            let boundary = "sodarcache-memory-test";
+            let head =
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"data\"\r\n\r\n");
+            let tail = format!("\r\n--{boundary}--\r\n");
+            let body = format!(
+                "{head}{}{tail}",
+                large_body(size - head.len() - tail.len(), fill)
+            );
+            (format!("multipart/form-data; boundary={boundary}"), body)
+        }
+    }
+}
+
+/// The most a write of this kind may grow the server, in multiples of its body's size:
+/// the measured figure (module docs) plus about half the body as margin for a loaded,
+/// shared machine (the allocator's rounding, actix's read buffers, pool threads).
+fn bound(backend: common::Backend, kind: &str, replacing: bool) -> f64 {
+    match (backend, kind, replacing) {
+        // Measured 1.0x: the body, sent by COPY in 64 KiB pieces.
+        (common::Backend::Postgres, "json", _) => 1.5,
+        // Measured 3.9-4.1x: SQLite holds the old data (OLD.data) and its history
+        // record next to the new data and its record (not solved yet, see the README).
+        (common::Backend::Sqlite, _, true) => 4.5,
+        // Measured 1.95-2.1x: the body and SQLite's record of it; for forms, the
+        // decoded text next to the body or to the JSON string built from it.
+        _ => 2.5,
+    }
+}
+
 fn start(db: &TestDb, extra_env: &[(&str, &str)]) -> (tempfile::TempDir, ServerProcess) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut env = vec![("DATABASE_URL", db.url.as_str())];
@@ -83,25 +139,33 @@ backend_test! {
                     .body(small).send().await.unwrap();
                 assert_eq!(resp.status(), 200);
             }
-            for (round, fill) in [(0, 'a'), (1, 'b')] {
-                let body = large_body(24 * MIB, fill);
+            // Each body kind writes a new item, then replaces it (its old data goes to
+            // the item's history).
+            let cases = [
+                ("json", 'a'), ("json", 'b'),
+                ("form", 'c'), ("form", 'd'),
+                ("multipart", 'e'), ("multipart", 'f'),
+            ];
+            for (round, (kind, fill)) in cases.into_iter().enumerate() {
+                let (content_type, body) = body_of(kind, 24 * MIB, fill);
                 let size = body.len();
+                // The high-water mark starts again from the resident size now (writing
+                // 5 to clear_refs resets it), so each round measures its own peak.
+                std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("reset VmHWM");
                 let before = status_bytes(pid, "VmRSS:");
-                // The high-water mark may lie in the past (start-up); only growth above
-                // the resident size before the write is the write's.
-                let resp = c.post(url("big")).header("Content-Type", "application/json")
+                let resp = c.post(url(&format!("big_{kind}"))).header("Content-Type", content_type)
                     .body(body).send().await.unwrap();
                 assert_eq!(resp.status(), 200, "round {round}: {:?}", resp.text().await);
                 let peak = status_bytes(pid, "VmHWM:").saturating_sub(before);
+                let what = if round % 2 == 0 { "new item" } else { "replacing it" };
                 eprintln!(
-                    "{:?} round {round}: write of {} MiB peaked at {:.2}x its size over {} MiB resident",
+                    "{:?} {kind} ({what}): write of {} MiB peaked at {:.2}x its size over {} MiB resident",
                     db.backend, size / MIB, peak as f64 / size as f64, before / MIB
                 );
-                // Measured: 2.0x (SQLite, new item), 3.0x (PostgreSQL), 4.0x (SQLite,
-                // replacing an item whose old data goes to its history). Was 7.4x.
+                let bound = bound(db.backend, kind, round % 2 == 1);
                 assert!(
-                    peak <= size * 9 / 2,
-                    "round {round}: a {size}-byte write grew the server by {peak} bytes"
+                    peak as f64 <= size as f64 * bound,
+                    "{kind} round {round}: a {size}-byte write grew the server by {peak} bytes (bound {bound}x)"
                 );
                 // And it is given back (glibc's arenas do not keep it; PostgreSQL
                 // connections that sent it are closed, not pooled).
@@ -119,7 +183,7 @@ backend_test! {
                 }
             }
             // The data is the client's, byte for byte (kept in the body's own buffer).
-            let got = c.get(server.url(&format!("/cache/api/retrieve/{project}/{APP}/big")))
+            let got = c.get(server.url(&format!("/cache/api/retrieve/{project}/{APP}/big_json")))
                 .send().await.unwrap();
             assert_eq!(got.status(), 200);
             let item: Value = got.json().await.unwrap();

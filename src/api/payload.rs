@@ -5,6 +5,7 @@
 //! The body is read after authorization, with the size limit applied while reading
 //! (compressed bodies included): over the limit is a 413, never a 500.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
@@ -107,7 +108,7 @@ pub fn parse_data(req: &HttpRequest, body: Vec<u8>) -> Result<JsonText, BodyErro
     if kind.is_empty() || kind == "application/json" || kind.ends_with("+json") {
         Ok(from_json(body)?)
     } else if kind == "application/x-www-form-urlencoded" {
-        Ok(from_form(&body)?)
+        Ok(from_form(body)?)
     } else if kind == "multipart/form-data" {
         Ok(from_multipart(content_type, &body)?)
     } else {
@@ -136,19 +137,58 @@ fn from_json(mut body: Vec<u8>) -> Result<JsonText, Error> {
     Ok(JsonText::from_trusted(text))
 }
 
-fn from_form(body: &[u8]) -> Result<JsonText, Error> {
-    let text = std::str::from_utf8(body)
+/// `data` of a form body, as a JSON string. The body is given up as soon as `data` is
+/// decoded (or, without escapes, cut out of it in place), so a large form holds its data
+/// at most twice: as decoded text and as the JSON string built from it.
+fn from_form(mut body: Vec<u8>) -> Result<JsonText, Error> {
+    let text = std::str::from_utf8(&body)
         .map_err(|_| Error::BadRequest("Form data is not valid UTF-8.".into()))?;
     // Decoded strictly: `%FF` is a 400, never silently U+FFFD.
-    let mut data = None;
-    for pair in text.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if crate::names::decode(key, true)? == "data" {
-            data = Some(crate::names::decode(value, true)?.into_owned());
+    let mut value = None;
+    let mut at = 0;
+    for pair in text.split('&') {
+        let (key, raw) = pair.split_once('=').unwrap_or((pair, ""));
+        if !pair.is_empty() && crate::names::decode(key, true)? == "data" {
+            let start = at + (pair.len() - raw.len());
+            value = Some(start..start + raw.len());
         }
+        at += pair.len() + 1;
     }
-    let data = data.ok_or_else(missing)?;
-    Ok(JsonText::from_value(&serde_json::Value::String(data)))
+    let range = value.ok_or_else(missing)?;
+    let decoded = match crate::names::decode(&text[range.clone()], true)? {
+        Cow::Owned(decoded) => Some(decoded),
+        Cow::Borrowed(_) => None,
+    };
+    let decoded = match decoded {
+        Some(decoded) => {
+            drop(body);
+            decoded
+        }
+        None => {
+            body.truncate(range.end);
+            body.drain(..range.start);
+            String::from_utf8(body).map_err(|_| missing())?
+        }
+    };
+    Ok(json_string(&decoded))
+}
+
+/// `text` as a JSON string, built in one buffer of its final size (a growing buffer
+/// would hold the old and the new allocation at once while it doubles).
+fn json_string(text: &str) -> JsonText {
+    let escapes: usize = text
+        .bytes()
+        .map(|b| match b {
+            b'"' | b'\\' => 1,
+            0..0x20 => 5,
+            _ => 0,
+        })
+        .sum();
+    let mut out = Vec::with_capacity(text.len() + escapes + 2);
+    // Writing a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut out, text);
+    // serde_json writes UTF-8.
+    JsonText::from_trusted(String::from_utf8(out).unwrap_or_default())
 }
 
 /// The `data` field of a `multipart/form-data` body (`curl -F data=...`, or a file part
@@ -187,9 +227,7 @@ fn from_multipart(content_type: &str, body: &[u8]) -> Result<JsonText, Error> {
         if part_name(headers).as_deref() == Some("data") {
             let text = std::str::from_utf8(content)
                 .map_err(|_| Error::BadRequest("Form data is not valid UTF-8.".into()))?;
-            return Ok(JsonText::from_value(&serde_json::Value::String(
-                text.to_owned(),
-            )));
+            return Ok(json_string(text));
         }
     }
 }
@@ -271,13 +309,27 @@ Content-Type: application/octet-stream\r\n\r\nline 1\r\nline 2\r\n--XyZ--\r\n";
 
     #[test]
     fn form_escapes_that_are_not_utf8_are_refused() {
-        assert!(matches!(from_form(b"data=%FF"), Err(Error::BadRequest(_))));
-        assert_eq!(from_form(b"data=caf%C3%A9").unwrap().as_str(), r#""café""#);
+        assert!(matches!(
+            from_form(b"data=%FF".to_vec()),
+            Err(Error::BadRequest(_))
+        ));
+        assert_eq!(
+            from_form(b"data=caf%C3%A9".to_vec()).unwrap().as_str(),
+            r#""café""#
+        );
+    }
+
+    #[test]
+    fn json_strings_are_built_at_their_final_size() {
+        for text in ["", "plain", "a\"b\\c\nd\u{1}e", "caf\u{e9} \u{2028}"] {
+            let json = json_string(text);
+            assert_eq!(serde_json::from_str::<String>(json.as_str()).unwrap(), text);
+        }
     }
 
     #[test]
     fn form_data_is_stored_as_a_json_string() {
-        let d = from_form(b"data=%7B%22a%22%3A+1%7D").unwrap();
+        let d = from_form(b"data=%7B%22a%22%3A+1%7D".to_vec()).unwrap();
         assert_eq!(d.as_str(), r#""{\"a\": 1}""#);
     }
 }

@@ -286,14 +286,14 @@ pub fn matching(
 /// new version, so the history trigger stays quiet); any other bumps the version and
 /// takes the new origin and job. A row without a hash (SQLite rows older than the
 /// column) counts as changed once.
-struct Versioned {
-    version: String,
-    origin: String,
-    job_id: String,
+pub(super) struct Versioned {
+    pub(super) version: String,
+    pub(super) origin: String,
+    pub(super) job_id: String,
 }
 
 impl Versioned {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let pick = |col: &str, new: &str| {
             format!(
                 "CASE WHEN cache_items.data_sha256 = excluded.data_sha256 \
@@ -308,12 +308,40 @@ impl Versioned {
     }
 }
 
+/// The upsert's `DO UPDATE SET`: the new data and its keys, the writer unless none is
+/// given, and the version columns by [`Versioned`]. One list for every upsert.
+macro_rules! upsert_changes {
+    ($versioned:expr) => {
+        (
+            cache_items::data.eq(excluded(cache_items::data)),
+            cache_items::size_bytes.eq(excluded(cache_items::size_bytes)),
+            cache_items::date_modified.eq(excluded(cache_items::date_modified)),
+            cache_items::name_fold.eq(excluded(cache_items::name_fold)),
+            cache_items::app_fold.eq(excluded(cache_items::app_fold)),
+            cache_items::data_sha256.eq(excluded(cache_items::data_sha256)),
+            cache_items::user_id.eq(sql::<Nullable<BigInt>>(
+                "COALESCE(excluded.user_id, cache_items.user_id)",
+            )),
+            cache_items::version.eq(sql::<BigInt>(&$versioned.version)),
+            cache_items::origin.eq(sql::<Nullable<Text>>(&$versioned.origin)),
+            cache_items::job_id.eq(sql::<Nullable<BigInt>>(&$versioned.job_id)),
+        )
+    };
+}
+pub(super) use upsert_changes;
+
 impl CacheItem {
     /// Creates or updates the item in one statement; concurrent writers never conflict.
     /// Returns the row as written, without its data: the caller has the data, and
     /// `RETURNING` it would hold another copy (two on SQLite, which buffers returned
-    /// rows) of what may be tens of megabytes.
+    /// rows) of what may be tens of megabytes. Large data on PostgreSQL is sent by
+    /// `COPY` first (see [`STAGED_WRITE_BYTES`](super::STAGED_WRITE_BYTES)).
     pub fn upsert(conn: &mut DbConn, item: &NewCacheItem<'_>) -> QueryResult<WrittenItem> {
+        if let DbConn::Pg(c) = conn
+            && item.data.len() >= super::STAGED_WRITE_BYTES
+        {
+            return super::large_write::upsert_staged(c, item);
+        }
         let versioned = Versioned::new();
         let large = item.data.len() >= UNCHECKED_JSON_BYTES;
         let written = crate::on_backend!(conn, |c| {
@@ -325,20 +353,7 @@ impl CacheItem {
                     cache_items::name,
                 ))
                 .do_update()
-                .set((
-                    cache_items::data.eq(excluded(cache_items::data)),
-                    cache_items::size_bytes.eq(excluded(cache_items::size_bytes)),
-                    cache_items::date_modified.eq(excluded(cache_items::date_modified)),
-                    cache_items::name_fold.eq(excluded(cache_items::name_fold)),
-                    cache_items::app_fold.eq(excluded(cache_items::app_fold)),
-                    cache_items::data_sha256.eq(excluded(cache_items::data_sha256)),
-                    cache_items::user_id.eq(sql::<Nullable<BigInt>>(
-                        "COALESCE(excluded.user_id, cache_items.user_id)",
-                    )),
-                    cache_items::version.eq(sql::<BigInt>(&versioned.version)),
-                    cache_items::origin.eq(sql::<Nullable<Text>>(&versioned.origin)),
-                    cache_items::job_id.eq(sql::<Nullable<BigInt>>(&versioned.job_id)),
-                ))
+                .set(upsert_changes!(versioned))
                 .returning(WrittenItem::as_returning());
             crate::db::without_sqlite_checks(c, large, |c| statement.get_result(c))
         })?;
@@ -360,20 +375,7 @@ impl CacheItem {
                     cache_items::name,
                 ))
                 .do_update()
-                .set((
-                    cache_items::data.eq(excluded(cache_items::data)),
-                    cache_items::size_bytes.eq(excluded(cache_items::size_bytes)),
-                    cache_items::date_modified.eq(excluded(cache_items::date_modified)),
-                    cache_items::name_fold.eq(excluded(cache_items::name_fold)),
-                    cache_items::app_fold.eq(excluded(cache_items::app_fold)),
-                    cache_items::data_sha256.eq(excluded(cache_items::data_sha256)),
-                    cache_items::user_id.eq(sql::<Nullable<BigInt>>(
-                        "COALESCE(excluded.user_id, cache_items.user_id)",
-                    )),
-                    cache_items::version.eq(sql::<BigInt>(&versioned.version)),
-                    cache_items::origin.eq(sql::<Nullable<Text>>(&versioned.origin)),
-                    cache_items::job_id.eq(sql::<Nullable<BigInt>>(&versioned.job_id)),
-                ));
+                .set(upsert_changes!(versioned));
             crate::db::without_sqlite_checks(c, large, |c| statement.execute(c))
         })?;
         ItemPreview::store_by_key(conn, items)?;
