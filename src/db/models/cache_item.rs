@@ -337,26 +337,25 @@ impl CacheItem {
     /// rows) of what may be tens of megabytes. Large data on PostgreSQL is sent by
     /// `COPY` first (see [`STAGED_WRITE_BYTES`](super::STAGED_WRITE_BYTES)).
     pub fn upsert(conn: &mut DbConn, item: &NewCacheItem<'_>) -> QueryResult<WrittenItem> {
-        if let DbConn::Pg(c) = conn
-            && item.data.len() >= super::STAGED_WRITE_BYTES
-        {
-            return super::large_write::upsert_staged(c, item);
-        }
+        let staged = item.data.len() >= super::STAGED_WRITE_BYTES;
         let versioned = Versioned::new();
         let large = item.data.len() >= UNCHECKED_JSON_BYTES;
-        let written = crate::on_backend!(conn, |c| {
-            let statement = diesel::insert_into(cache_items::table)
-                .values(with_keys(item))
-                .on_conflict((
-                    cache_items::project_key,
-                    cache_items::app_name,
-                    cache_items::name,
-                ))
-                .do_update()
-                .set(upsert_changes!(versioned))
-                .returning(WrittenItem::as_returning());
-            crate::db::without_sqlite_checks(c, large, |c| statement.get_result(c))
-        })?;
+        let written = match conn {
+            DbConn::Pg(c) if staged => super::large_write::upsert_staged(c, item)?,
+            _ => crate::on_backend!(conn, |c| {
+                let statement = diesel::insert_into(cache_items::table)
+                    .values(with_keys(item))
+                    .on_conflict((
+                        cache_items::project_key,
+                        cache_items::app_name,
+                        cache_items::name,
+                    ))
+                    .do_update()
+                    .set(upsert_changes!(versioned))
+                    .returning(WrittenItem::as_returning());
+                crate::db::without_sqlite_checks(c, large, |c| statement.get_result(c))
+            })?,
+        };
         ItemPreview::store(conn, written.id, item)?;
         Ok(written)
     }
