@@ -1105,3 +1105,126 @@ fn buttons_links_and_fields_show_a_strong_focus_ring_and_the_skip_link_comes_fir
         c.close().await.expect("close");
     });
 }
+
+/// Finished jobs of `project` over the last days, for the dashboards' sync chart.
+fn finished_jobs(app: &TestApp, project: &Project) {
+    use diesel::prelude::*;
+    use sodarcache::db::models::{JobStatus, Origin};
+    use sodarcache::db::schema::sync_jobs;
+    let now = sodarcache::db::now();
+    for day in 0..14_i64 {
+        let statuses: &[JobStatus] = match day % 5 {
+            0 => &[JobStatus::Done, JobStatus::Done, JobStatus::Done],
+            1 => &[JobStatus::Done, JobStatus::Failed],
+            3 => &[JobStatus::Done, JobStatus::Cancelled],
+            _ => &[JobStatus::Done],
+        };
+        for status in statuses {
+            let finished = now - chrono::Duration::days(day);
+            diesel::insert_into(sync_jobs::table)
+                .values((
+                    sync_jobs::uuid.eq(sodarcache::db::DbUuid(uuid::Uuid::new_v4())),
+                    sync_jobs::project_id.eq(project.id),
+                    sync_jobs::origin.eq(Origin::Scheduled),
+                    sync_jobs::status.eq(*status),
+                    sync_jobs::created.eq(finished - chrono::Duration::seconds(9)),
+                    sync_jobs::started.eq(finished - chrono::Duration::seconds(8)),
+                    sync_jobs::finished.eq(finished),
+                ))
+                .execute(&mut **app.conn())
+                .expect("insert job");
+        }
+    }
+}
+
+#[test]
+fn the_dashboard_svgs_render_inside_the_window_at_phone_and_desktop_width_light_and_dark() {
+    let Some(driver) = start_driver() else { return };
+    let axe = axe_source();
+    let site = site();
+    let app = &site.app;
+    for o in app
+        .registry
+        .update_cache(None, Some(&site.project), None)
+        .expect("update_cache")
+    {
+        assert!(o.error.is_none(), "{o:?}");
+    }
+    finished_jobs(app, &site.project);
+    let pages = [
+        "/cache/".to_owned(),
+        format!("/cache/project/{}", site.project.uuid),
+    ];
+    let measure = "const vw = document.documentElement.clientWidth;
+        const svgs = [...document.querySelectorAll('#dashboard svg')].map(s => {
+          const r = s.getBoundingClientRect();
+          return [r.width, r.height, r.left, r.right];
+        });
+        const text = document.querySelector('#dashboard svg text');
+        return { vw, page: document.documentElement.scrollWidth, svgs,
+                 fill: getComputedStyle(text).fill,
+                 bar: getComputedStyle(document.querySelector('#dashboard .dash-done')).fill };";
+    let mut found = Vec::new();
+    run(async {
+        for dark in [false, true] {
+            let dark_driver;
+            let c = if dark {
+                dark_driver = start_driver().expect("chromedriver");
+                connect_with(
+                    &dark_driver,
+                    &[
+                        "--force-dark-mode",
+                        "--blink-settings=preferredColorScheme=0",
+                    ],
+                )
+                .await
+            } else {
+                connect(&driver).await
+            };
+            log_in(&c, app, "alice").await;
+            for (w, h, device) in [(390, 844, "phone"), (1280, 900, "desktop")] {
+                c.set_window_size(w, h).await.expect("resize");
+                for path in &pages {
+                    c.goto(&app.url(path)).await.expect("open");
+                    let m = c.execute(measure, vec![]).await.expect("measure");
+                    let vw = m["vw"].as_f64().expect("viewport width");
+                    let what = format!("{path} at {w} px (dark: {dark})");
+                    assert!(
+                        m["page"].as_f64().unwrap() <= vw,
+                        "{what}: no sideways scrolling: {m}"
+                    );
+                    let svgs = m["svgs"].as_array().expect("svgs");
+                    assert_eq!(svgs.len(), 3, "{what}: three charts: {m}");
+                    for s in svgs {
+                        let [width, height, left, right] =
+                            [0, 1, 2, 3].map(|i| s[i].as_f64().expect("number"));
+                        assert!(width > 100.0 && height > 20.0, "{what}: drawn: {m}");
+                        assert!(left >= 0.0 && right <= vw, "{what}: inside the window: {m}");
+                    }
+                    // Text and bars take the scheme's colours (--fg and --ok).
+                    let (fill, bar) = if dark {
+                        ("rgb(228, 232, 236)", "rgb(111, 211, 142)")
+                    } else {
+                        ("rgb(29, 35, 41)", "rgb(19, 108, 48)")
+                    };
+                    assert_eq!(m["fill"], json!(fill), "{what}: text colour");
+                    assert_eq!(m["bar"], json!(bar), "{what}: bar colour");
+                    for v in serious_violations(&c, &axe).await {
+                        found.push(format!("{what}: {v}"));
+                    }
+                    if path == "/cache/" {
+                        let scheme = if dark { "_dark" } else { "" };
+                        screenshot(&c, &format!("dashboard_{device}{scheme}")).await;
+                    }
+                }
+            }
+            c.close().await.expect("close");
+        }
+    });
+    assert!(
+        found.is_empty(),
+        "{} violations:\n{}",
+        found.len(),
+        found.join("\n")
+    );
+}
