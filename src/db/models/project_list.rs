@@ -84,8 +84,11 @@ pub fn last_sync_id_sql() -> String {
     let own = format!(
         "(SELECT j.id FROM sync_jobs j WHERE j.project_id = projects.id AND j.status IN {finished} ORDER BY j.id DESC LIMIT 1)"
     );
+    // The guard (one probe of the (project_id, started) index, evaluated once per
+    // statement) skips the walk over every site job for a project none started after.
     let site = format!(
-        "(SELECT j.id FROM sync_jobs j WHERE j.project_id IS NULL AND j.status IN {finished} AND j.started >= projects.date_created ORDER BY j.id DESC LIMIT 1)"
+        "(CASE WHEN projects.date_created <= (SELECT MAX(g.started) FROM sync_jobs g WHERE g.project_id IS NULL) \
+         THEN (SELECT j.id FROM sync_jobs j WHERE j.project_id IS NULL AND j.status IN {finished} AND j.started >= projects.date_created ORDER BY j.id DESC LIMIT 1) END)"
     );
     format!(
         "(CASE WHEN {own} IS NULL THEN {site} WHEN {site} IS NULL THEN {own} WHEN {own} > {site} THEN {own} ELSE {site} END)"
