@@ -1,14 +1,18 @@
 //! Criterion benchmarks of the admin pages at two sizes each, over HTTP against a real
 //! server, on SQLite and, when `TEST_DATABASE_URL` names a PostgreSQL server, on
-//! PostgreSQL (issue 8): the overview with 5,000 projects against 50, the jobs list
-//! with 10,000 jobs against 100, the item page of a 30 MB item against a 1 MB one.
+//! PostgreSQL (issue 8): the overview with 5,000 projects against 50 (as it opens, sorted
+//! by last sync, by items, filtered to failed syncs, and as a user with roles on five
+//! projects), the jobs list with 10,000 jobs against 100, the item page of a 30 MB item
+//! against a 1 MB one.
 //!
 //! ```text
 //! TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench admin_pages
 //! ```
 //!
-//! Each request is one superuser's GET of a whole page (handler, queries, template,
-//! no compression) on loopback. After a `cargo bench` run the ratios (large / small)
+//! Each request is one user's GET of a whole page (handler, queries, template, no
+//! compression) on loopback; a superuser's unless the page's name ends in `_user`. On
+//! PostgreSQL the filled database is analyzed before measuring, as autovacuum does on
+//! a running site within a minute of such a fill. After a `cargo bench` run the ratios (large / small)
 //! are printed and written to `<criterion dir>/admin_pages-summary.md`. Under
 //! `cargo test --all-targets` criterion runs each benchmark once on small sites.
 
@@ -44,11 +48,13 @@ struct Size {
     item_bytes: usize,
 }
 
-/// A running server over a filled database, and a logged-in superuser's client.
+/// A running server over a filled database, a logged-in superuser's client, and the
+/// client of `reader`, a user with the guest role on five projects.
 struct Site {
     _db: TestDb,
     app: TestApp,
     client: reqwest::Client,
+    reader: reqwest::Client,
     item: String,
 }
 
@@ -116,10 +122,14 @@ fn build(db: TestDb, size: Size) -> Site {
     let (root, projects) = {
         let conn = &mut **app.conn();
         let root = fx::user(conn, "root", true);
+        let reader = fx::user(conn, "reader", false);
         let top = fx::category(conn, "Bench", None);
         let projects: Vec<Project> = (1..=size.projects)
             .map(|i| fx::project(conn, &format!("Project {i}"), Some(&top), None))
             .collect();
+        for p in projects.iter().step_by(size.projects / 5) {
+            fx::role(conn, p, &reader, sodarcache::db::models::Role::Guest);
+        }
         (root, projects)
     };
     // Two small items per project, written in batches.
@@ -152,32 +162,44 @@ fn build(db: TestDb, size: Size) -> Site {
         .uuid
         .to_string();
     insert_jobs(&mut app.conn(), &projects, &root, size.jobs);
+    {
+        let conn = &mut **app.conn();
+        if let DbConn::Pg(_) = conn {
+            diesel::sql_query("ANALYZE").execute(conn).expect("analyze");
+        }
+    }
     let client = web::run(web::logged_in(&app, "root"));
+    let reader = web::run(web::logged_in(&app, "reader"));
     Site {
         _db: db,
         app,
         client,
+        reader,
         item,
     }
 }
 
-fn get(rt: &tokio::runtime::Runtime, site: &Site, path: &str) -> usize {
+fn get(rt: &tokio::runtime::Runtime, site: &Site, page: &str, path: &str) -> usize {
+    let client = if page.ends_with("_user") {
+        &site.reader
+    } else {
+        &site.client
+    };
     rt.block_on(async {
-        let resp = site
-            .client
-            .get(site.app.url(path))
-            .send()
-            .await
-            .expect("GET");
+        let resp = client.get(site.app.url(path)).send().await.expect("GET");
         assert!(resp.status().is_success(), "GET {path}: {}", resp.status());
         resp.bytes().await.expect("body").len()
     })
 }
 
 /// The pages measured, by name, at a site.
-fn pages(site: &Site) -> [(&'static str, String); 3] {
+fn pages(site: &Site) -> [(&'static str, String); 7] {
     [
         ("overview", "/cache/".to_owned()),
+        ("overview_sync", "/cache/?sort=sync&dir=desc".to_owned()),
+        ("overview_items", "/cache/?sort=items&dir=desc".to_owned()),
+        ("overview_failed", "/cache/?status=failed".to_owned()),
+        ("overview_user", "/cache/".to_owned()),
         ("jobs", "/cache/jobs".to_owned()),
         ("item", format!("/cache/item/{}", site.item)),
     ]
@@ -198,10 +220,10 @@ fn bench_backend(
         .warm_up_time(Duration::from_secs(2));
     for (size, site) in &sites {
         for (page, path) in pages(site) {
-            let bytes = get(&rt, site, &path);
+            let bytes = get(&rt, site, page, &path);
             eprintln!("{backend} {page} at {}: {bytes} bytes of HTML", size.label);
             group.bench_function(format!("{page}/{}", size.label), |b| {
-                b.iter(|| get(&rt, site, &path))
+                b.iter(|| get(&rt, site, page, &path))
             });
         }
     }
@@ -236,14 +258,23 @@ fn summary(dir: &Path, backends: &[&str], sizes: [Size; 2], since: SystemTime) -
     );
     let rows = [
         ("overview", "projects", 2.0),
+        ("overview_sync", "projects", 2.0),
+        ("overview_items", "projects", 2.0),
+        ("overview_failed", "projects", 2.0),
+        ("overview_user", "projects", 2.0),
         ("jobs", "jobs", 2.0),
         ("item", "item", 3.0),
     ];
     for backend in backends {
         for (page, what, target) in rows {
             let id = |s: &Size| format!("admin_pages_{backend}/{page}_{}", s.label);
-            let small = seconds(dir, &id(&sizes[0]), since)?;
-            let large = seconds(dir, &id(&sizes[1]), since)?;
+            // A filtered run (`-- overview`) measured only some pages.
+            let (Some(small), Some(large)) = (
+                seconds(dir, &id(&sizes[0]), since),
+                seconds(dir, &id(&sizes[1]), since),
+            ) else {
+                continue;
+            };
             let describe = |s: &Size| match what {
                 "projects" => format!("{} projects", s.projects),
                 "jobs" => format!("{} jobs", s.jobs),

@@ -2,10 +2,12 @@
 //! recount of the items after every kind of write: single set (new and replace, larger
 //! and smaller), bulk set, delete of one item, of one app's items, of a project's, of a
 //! project itself, a plugin sync, a date moved back by SQL, and history pruning; in a
-//! random sequence on both backends.
+//! random sequence on both backends. And the kept last sync of each project (migration
+//! 992001) equals the rule worked out from every job, after every way a job ends.
 
 mod common;
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -13,9 +15,12 @@ use serde_json::json;
 use sodarcache::cache::CacheWrite;
 use sodarcache::cache::jobs::{request_sync, run_job};
 use sodarcache::db::models::kept_stats::{kept, recount};
-use sodarcache::db::models::{ItemVersion, JobStatus, Origin, Project, SyncJob};
-use sodarcache::db::schema::{cache_items, projects};
+use sodarcache::db::models::{
+    ItemVersion, JobScopeRequest, JobStatus, Origin, Project, ProjectType, SyncJob,
+};
+use sodarcache::db::schema::{cache_items, projects, sync_jobs};
 use sodarcache::db::{DbConn, JsonText};
+use sodarcache::db::{DbUuid, Scope, now};
 use sodarcache::plugins::PluginRegistry;
 
 use common::fixtures as fx;
@@ -27,6 +32,54 @@ fn assert_kept(conn: &mut DbConn, step: &str) {
     let recounted = recount(conn).unwrap();
     let kept = kept(conn).unwrap();
     assert_eq!(kept, recounted, "after {step}");
+    assert_last_sync(conn, step);
+}
+
+/// `(job id, finished, status)` of a project's last sync.
+type LastSync = Option<(i64, Option<NaiveDateTime>, String)>;
+
+/// The kept last sync of every project equals the rule: the newest (highest id)
+/// finished job that covered it, its own or a site-wide job started at or after the
+/// project was created. Returns each project's, by id.
+fn assert_last_sync(conn: &mut DbConn, step: &str) -> Vec<(i64, LastSync)> {
+    let jobs: Vec<SyncJob> = sync_jobs::table
+        .select(SyncJob::as_select())
+        .load(conn)
+        .unwrap();
+    let rows: Vec<(
+        i64,
+        NaiveDateTime,
+        Option<i64>,
+        Option<NaiveDateTime>,
+        Option<String>,
+    )> = projects::table
+        .filter(projects::project_type.eq(ProjectType::Project))
+        .select((
+            projects::id,
+            projects::date_created,
+            projects::last_sync_job,
+            projects::last_sync_finished,
+            projects::last_sync_status,
+        ))
+        .order(projects::id)
+        .load(conn)
+        .unwrap();
+    rows.into_iter()
+        .map(|(id, created, job, finished, status)| {
+            let want = jobs
+                .iter()
+                .filter(|j| j.status.is_finished())
+                .filter(|j| match j.project_id {
+                    Some(p) => p == id,
+                    None => j.started.is_some_and(|s| s >= created),
+                })
+                .max_by_key(|j| j.id)
+                .map(|j| (j.id, j.finished, j.status.as_str().to_owned()));
+            let got = job.map(|j| (j, finished, status.unwrap_or_default()));
+            assert_eq!(got, want, "last sync of project {id} after {step}");
+            (id, got)
+        })
+        .collect()
 }
 
 fn data(rng: &mut StdRng) -> JsonText {
@@ -134,5 +187,132 @@ backend_test! {
         let totals = kept(conn).unwrap().totals;
         assert_eq!(totals.projects, projects.len() as i64);
         assert!(totals.items > 0, "the sequence left items: {totals:?}");
+    }
+}
+
+/// Queues a job for the project (or the site) and one item name (or every item).
+fn queue(conn: &mut DbConn, project: Option<&Project>, item: Option<&str>) -> SyncJob {
+    let scope = project.map_or(Scope::Site, Scope::from);
+    let req = JobScopeRequest {
+        scope,
+        app_name: None,
+        covering_apps: &[],
+        item_name: item,
+    };
+    let (job, joined) = SyncJob::request(conn, &req, Origin::Cli, None).unwrap();
+    assert!(!joined, "a new job");
+    job
+}
+
+fn run(conn: &mut DbConn, job: &SyncJob) -> SyncJob {
+    SyncJob::claim(conn, job.id, "w").unwrap().expect("claimed")
+}
+
+fn last_of(rows: &[(i64, LastSync)], p: &Project) -> LastSync {
+    rows.iter()
+        .find(|(id, _)| *id == p.id)
+        .and_then(|(_, l)| l.clone())
+}
+
+backend_test! {
+    fn the_kept_last_sync_follows_every_way_a_job_ends(db) {
+        let pool = db.pool();
+        let conn = &mut **pool.get().unwrap();
+        let top = fx::category(conn, "Top", None);
+        let p: Vec<Project> = (0..3)
+            .map(|i| fx::project(conn, &format!("P{i}"), Some(&top), None))
+            .collect();
+        let rows = assert_last_sync(conn, "creating projects");
+        assert!(rows.iter().all(|(_, l)| l.is_none()), "never synced");
+
+        // A site job that ends done covers every project that existed when it started.
+        let site = { let q = queue(conn, None, None); run(conn, &q) };
+        SyncJob::finish(conn, site.id, &[], None, false).unwrap();
+        let rows = assert_last_sync(conn, "a site job done");
+        for x in &p {
+            assert_eq!(last_of(&rows, x).map(|l| (l.0, l.2)), Some((site.id, "done".to_owned())));
+        }
+
+        // A project's own job that fails.
+        let own = { let q = queue(conn, Some(&p[1]), None); run(conn, &q) };
+        SyncJob::finish(conn, own.id, &[], Some("broken"), false).unwrap();
+        let rows = assert_last_sync(conn, "a project job failed");
+        assert_eq!(last_of(&rows, &p[1]).map(|l| l.2), Some("failed".to_owned()));
+
+        // A project created after the site job started: not covered.
+        let late = fx::project(conn, "Late", Some(&top), None);
+        let rows = assert_last_sync(conn, "a project created later");
+        assert_eq!(last_of(&rows, &late), None);
+
+        // A queued site job cancelled never started: it covers nothing. A queued
+        // project job cancelled is that project's last sync.
+        let queued = queue(conn, None, None);
+        SyncJob::request_cancel(conn, queued.id, None).unwrap();
+        let mine = queue(conn, Some(&p[0]), None);
+        SyncJob::request_cancel(conn, mine.id, None).unwrap();
+        let rows = assert_last_sync(conn, "queued jobs cancelled");
+        assert_eq!(last_of(&rows, &p[0]).map(|l| (l.0, l.2)), Some((mine.id, "cancelled".to_owned())));
+        assert_eq!(last_of(&rows, &late), None);
+
+        // A site job running while a newer project job ends; then the stale sweep fails
+        // the site job: the newer job stays its project's last sync.
+        let sweeping = { let q = queue(conn, None, None); run(conn, &q) };
+        // (A running site job covers every request, so the project's job is written
+        // running by SQL, as another instance's worker would have claimed it.)
+        let at = now();
+        let insert = diesel::insert_into(sync_jobs::table)
+            .values((
+                sync_jobs::uuid.eq(DbUuid(uuid::Uuid::new_v4())),
+                sync_jobs::project_id.eq(Some(p[2].id)),
+                sync_jobs::item_name.eq(Some("item")),
+                sync_jobs::origin.eq("cli"),
+                sync_jobs::status.eq("running"),
+                sync_jobs::created.eq(at),
+                sync_jobs::started.eq(Some(at)),
+                sync_jobs::heartbeat.eq(Some(at + chrono::Duration::days(1))),
+            ));
+        let newer: i64 = sodarcache::on_backend!(&mut *conn, |c| insert
+            .returning(sync_jobs::id)
+            .get_result(c))
+        .unwrap();
+        assert!(newer > sweeping.id);
+        SyncJob::finish(conn, newer, &[], None, false).unwrap();
+        let swept = SyncJob::fail_stale(conn, now() + chrono::Duration::seconds(5)).unwrap();
+        assert_eq!(swept, 1);
+        let rows = assert_last_sync(conn, "a site job failed by the sweep");
+        assert_eq!(last_of(&rows, &p[2]).map(|l| l.0), Some(newer));
+        assert_eq!(last_of(&rows, &p[0]).map(|l| (l.0, l.2)), Some((sweeping.id, "failed".to_owned())));
+        assert_eq!(last_of(&rows, &late).map(|l| l.0), Some(sweeping.id), "started after Late was created");
+
+        // An older job that ends after a newer one of the same project does not win.
+        let older = { let q = queue(conn, Some(&p[1]), Some("one item")); run(conn, &q) };
+        let newest = { let q = queue(conn, Some(&p[1]), None); run(conn, &q) };
+        SyncJob::finish(conn, newest.id, &[], None, false).unwrap();
+        SyncJob::finish(conn, older.id, &[], Some("late"), false).unwrap();
+        let rows = assert_last_sync(conn, "jobs ending out of order");
+        assert_eq!(last_of(&rows, &p[1]).map(|l| l.0), Some(newest.id));
+
+        // A finished job written by SQL, and a project's creation moved back by SQL.
+        let at = now();
+        diesel::insert_into(sync_jobs::table)
+            .values((
+                sync_jobs::uuid.eq(DbUuid(uuid::Uuid::new_v4())),
+                sync_jobs::origin.eq("cli"),
+                sync_jobs::status.eq("done"),
+                sync_jobs::created.eq(at),
+                sync_jobs::started.eq(Some(at)),
+                sync_jobs::finished.eq(Some(at)),
+            ))
+            .execute(conn)
+            .unwrap();
+        assert_last_sync(conn, "a finished site job inserted by SQL");
+        let fresh = fx::project(conn, "Fresh", Some(&top), None);
+        assert_eq!(last_of(&assert_last_sync(conn, "another project"), &fresh), None);
+        diesel::update(projects::table.find(fresh.id))
+            .set(projects::date_created.eq(at - chrono::Duration::days(3)))
+            .execute(conn)
+            .unwrap();
+        let rows = assert_last_sync(conn, "a project's creation moved back");
+        assert!(last_of(&rows, &fresh).is_some(), "now covered by the site jobs after it");
     }
 }

@@ -149,7 +149,7 @@ pub fn count_stale(conn: &mut DbConn, scope: Scope, rules: StaleRules) -> Result
     Ok(CacheItem::query_counted(conn, &query, true)?.1)
 }
 
-/// The last sync of `project` (see [`last_sync_id_sql`](crate::db::models::last_sync_id_sql)).
+/// The last sync of `project` (see [`Project::last_sync_ids`](crate::db::models::Project::last_sync_ids)).
 fn last_sync_job(conn: &mut DbConn, project: &Project) -> Result<Option<SyncJob>> {
     let ids: Vec<i64> = Project::last_sync_ids(conn, &[project.id])?
         .into_iter()

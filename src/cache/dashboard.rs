@@ -85,16 +85,24 @@ pub fn dashboard(
 ) -> Result<Dashboard> {
     let apps = usage_by_app(conn, items)?;
     let total: i64 = apps.iter().map(|a| a.items).sum();
-    let past = |num: u32, den: u32| -> ItemFilter {
-        let rules = freshness.rules_scaled(now, num, den);
-        let secs = fallback_days.saturating_mul(86_400) * i64::from(num) / i64::from(den);
-        let cutoff = now - chrono::Duration::seconds(secs);
-        Box::new(
-            rules
-                .filter()
-                .or(diesel::dsl::not(rules.limited()).and(cache_items::date_modified.lt(cutoff))),
-        )
-    };
+    let past =
+        |num: u32, den: u32| -> ItemFilter {
+            let rules = freshness.rules_scaled(now, num, den);
+            let secs = fallback_days.saturating_mul(86_400) * i64::from(num) / i64::from(den);
+            let cutoff = now - chrono::Duration::seconds(secs);
+            // No item written at or after the latest cutoff can match: the range of the
+            // `date_modified` index to look at, so fresh items are not read at all.
+            let latest = rules
+                .rules
+                .iter()
+                .map(|r| r.cutoff)
+                .fold(cutoff, |a, b| a.max(b));
+            Box::new(cache_items::date_modified.lt(latest).and(
+                rules.filter().or(
+                    diesel::dsl::not(rules.limited()).and(cache_items::date_modified.lt(cutoff)),
+                ),
+            ))
+        };
     let (stale, past_half) = if total == 0 {
         (0, 0)
     } else {

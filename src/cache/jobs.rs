@@ -408,6 +408,14 @@ pub async fn run_worker(
             if sweep {
                 sweep_stale_after(&mut conn, stale_after)?;
             }
+            // Keep the kept aggregates' pending deltas short (PostgreSQL), so pages
+            // reading them find little to fold.
+            if let Err(e) = crate::db::models::kept_stats::fold_batch(
+                &mut conn,
+                crate::db::models::kept_stats::FOLD_BATCH,
+            ) {
+                tracing::warn!(error = %e, "sync worker cannot fold the kept aggregates");
+            }
             Ok(SyncJob::claim_next(&mut conn, &w)?)
         })
         .await;

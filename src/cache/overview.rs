@@ -24,7 +24,7 @@ pub struct ScopeStats {
     /// Apps with items, sorted.
     pub apps: Vec<String>,
     /// The newest finished sync job that covered the scope (see
-    /// [`last_sync_id_sql`](crate::db::models::last_sync_id_sql)); its status is the
+    /// [`Project::last_sync_ids`](crate::db::models::Project::last_sync_ids)); its status is the
     /// scope's outcome.
     pub last_sync: Option<SyncJob>,
 }

@@ -35,7 +35,10 @@ diesel::table! {
         date_created -> Timestamp,
         parent_key -> BigInt,
         title_fold -> Nullable<Text>,
-        title_sort -> Nullable<Text>,
+        title_sort -> Text,
+        last_sync_job -> Nullable<BigInt>,
+        last_sync_finished -> Nullable<Timestamp>,
+        last_sync_status -> Nullable<Text>,
     }
 }
 
@@ -283,6 +286,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_failures,
     user_sessions,
     cache_app_stats,
+    cache_app_totals,
     cache_scope_stats,
     cache_totals,
 );
@@ -304,6 +308,16 @@ diesel::table! {
         bytes -> BigInt,
         newest -> Nullable<Timestamp>,
         oldest -> Nullable<Timestamp>,
+        title_sort -> Nullable<Text>,
+    }
+}
+
+// Items and bytes per app over every project (migration 992001).
+diesel::table! {
+    cache_app_totals (app_name) {
+        app_name -> Text,
+        items -> BigInt,
+        bytes -> BigInt,
     }
 }
 

@@ -102,8 +102,10 @@ pub fn backfill(conn: &mut DbConn) -> QueryResult<usize> {
         })?;
         filled += rows.len();
     }
+    // `title_sort` is never NULL (migration 992001 gave rows without keys the plain
+    // lowercase title): rows without `title_fold` still lack the real keys.
     let rows: Vec<(i64, String)> = projects::table
-        .filter(projects::title_sort.is_null())
+        .filter(projects::title_fold.is_null())
         .select((projects::id, projects::full_title))
         .load(conn)?;
     if !rows.is_empty() {

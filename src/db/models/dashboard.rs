@@ -10,7 +10,7 @@ use diesel::sql_types::{BigInt, Bool, Text};
 
 use super::{JobScope, JobStatus, User};
 use crate::auth::visibility::readable_project_ids;
-use crate::db::schema::{cache_app_stats, cache_items, sync_jobs};
+use crate::db::schema::{cache_app_stats, cache_app_totals, cache_items, sync_jobs};
 use crate::db::{DbConn, MultiBackend, Scope};
 
 /// A filter on `cache_items`.
@@ -35,6 +35,15 @@ impl ItemsOf {
     /// The items counted, as a filter.
     pub fn filter(&self) -> ItemFilter {
         match self {
+            // A superuser reads every project: no list of them (categories' items, which
+            // only library callers write, count as in the kept totals).
+            ItemsOf::Readable { viewer, site } if viewer.is_superuser => {
+                if *site {
+                    Box::new(sql::<Bool>("1 = 1"))
+                } else {
+                    Box::new(cache_items::project_key.ne(0))
+                }
+            }
             ItemsOf::Readable { viewer, site } => {
                 let projects = cache_items::project_key.eq_any(readable_project_ids(viewer));
                 if *site {
@@ -64,6 +73,11 @@ pub struct AppUsage {
 /// readable scope and app is read, not the items.
 pub fn usage_by_app(conn: &mut DbConn, of: &ItemsOf) -> QueryResult<Vec<AppUsage>> {
     super::kept_stats::fold(conn)?;
+    if let ItemsOf::Readable { viewer, site } = of
+        && viewer.is_superuser
+    {
+        return superuser_usage(conn, *site);
+    }
     let scopes: Box<dyn BoxableExpression<cache_app_stats::table, MultiBackend, SqlType = Bool>> =
         match of {
             ItemsOf::Readable { viewer, site } => {
@@ -88,6 +102,45 @@ pub fn usage_by_app(conn: &mut DbConn, of: &ItemsOf) -> QueryResult<Vec<AppUsage
         .filter(scopes)
         .filter(cache_app_stats::items.gt(0))
         .load(conn)?;
+    rows.sort_by(|a, b| {
+        b.bytes
+            .cmp(&a.bytes)
+            .then_with(|| a.app_name.cmp(&b.app_name))
+    });
+    Ok(rows)
+}
+
+/// A superuser's [`usage_by_app`]: the kept per-app totals over every project
+/// (`cache_app_totals`, one row per app), plus the site-wide rows when `site`.
+fn superuser_usage(conn: &mut DbConn, site: bool) -> QueryResult<Vec<AppUsage>> {
+    let mut rows: Vec<AppUsage> = cache_app_totals::table
+        .filter(cache_app_totals::items.gt(0))
+        .select((
+            cache_app_totals::app_name,
+            cache_app_totals::items,
+            cache_app_totals::bytes,
+        ))
+        .load(conn)?;
+    if site {
+        let site_rows: Vec<AppUsage> = cache_app_stats::table
+            .filter(cache_app_stats::project_key.eq(0))
+            .filter(cache_app_stats::items.gt(0))
+            .select((
+                cache_app_stats::app_name,
+                cache_app_stats::items,
+                cache_app_stats::bytes,
+            ))
+            .load(conn)?;
+        for s in site_rows {
+            match rows.iter_mut().find(|r| r.app_name == s.app_name) {
+                Some(r) => {
+                    r.items += s.items;
+                    r.bytes += s.bytes;
+                }
+                None => rows.push(s),
+            }
+        }
+    }
     rows.sort_by(|a, b| {
         b.bytes
             .cmp(&a.bytes)

@@ -15,7 +15,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt};
 
 use super::ScopeTotals;
-use crate::db::schema::{cache_app_stats, cache_scope_stats, cache_totals};
+use crate::db::schema::{cache_app_stats, cache_app_totals, cache_scope_stats, cache_totals};
 use crate::db::{DbConn, Scope};
 
 /// The kept totals: projects (type PROJECT), and the items and bytes in projects
@@ -38,6 +38,9 @@ struct Delta {
     items: i64,
     #[diesel(sql_type = BigInt)]
     bytes: i64,
+    /// Deltas taken by this fold (the same on every row).
+    #[diesel(sql_type = BigInt)]
+    rows: i64,
 }
 
 /// Folds the pending deltas into the kept rows (PostgreSQL; nothing to do on SQLite).
@@ -48,8 +51,25 @@ struct Delta {
 /// crash loses such a fold whole (deltas and rows together) and the next one redoes it,
 /// and the fold's row locks are released at once.
 pub fn fold(conn: &mut DbConn) -> QueryResult<()> {
+    fold_some(conn, None).map(|_| ())
+}
+
+/// Deltas the server's worker folds per tick ([`fold_batch`]).
+pub const FOLD_BATCH: i64 = 5_000;
+
+/// Folds up to `limit` pending deltas (PostgreSQL; nothing to do on SQLite), for the
+/// server's worker, which calls it on every tick so deltas do not pile up between
+/// reads and readers' [`fold`] finds little or nothing to do. Safe with several
+/// instances and with readers folding at once: the batch takes its rows with `FOR
+/// UPDATE SKIP LOCKED`, so no delta is taken twice and no one waits on another's batch.
+/// Returns how many deltas it folded.
+pub fn fold_batch(conn: &mut DbConn, limit: i64) -> QueryResult<usize> {
+    fold_some(conn, Some(limit))
+}
+
+fn fold_some(conn: &mut DbConn, limit: Option<i64>) -> QueryResult<usize> {
     let DbConn::Pg(pg) = conn else {
-        return Ok(());
+        return Ok(0);
     };
     use diesel::Connection;
     // The usual case, nothing pending: one read, no transaction.
@@ -58,26 +78,35 @@ pub fn fold(conn: &mut DbConn) -> QueryResult<()> {
     ))
     .get_result(pg)?;
     if !pending {
-        return Ok(());
+        return Ok(0);
     }
+    let taken = match limit {
+        None => String::new(),
+        Some(n) => format!(
+            " WHERE ctid = ANY(ARRAY(SELECT ctid FROM cache_stat_deltas LIMIT {} FOR UPDATE SKIP LOCKED))",
+            n.max(1)
+        ),
+    };
     pg.transaction(|c| {
         diesel::sql_query("SET LOCAL synchronous_commit = off").execute(c)?;
         // Per scope, the sum of its apps' deltas; the apps' rows are added to here.
-        let deltas: Vec<Delta> = diesel::sql_query(
-            "WITH d AS (DELETE FROM cache_stat_deltas RETURNING project_key, app_name, items, bytes), \
+        let deltas: Vec<Delta> = diesel::sql_query(format!(
+            "WITH d AS (DELETE FROM cache_stat_deltas{taken} RETURNING project_key, app_name, items, bytes), \
              a AS (SELECT project_key, app_name, SUM(items)::bigint AS items, SUM(bytes)::bigint AS bytes \
                    FROM d GROUP BY project_key, app_name), \
              up AS (INSERT INTO cache_app_stats AS s (project_key, app_name, items, bytes) \
                     SELECT project_key, app_name, items, bytes FROM a \
                     ON CONFLICT (project_key, app_name) DO UPDATE \
                     SET items = s.items + excluded.items, bytes = s.bytes + excluded.bytes) \
-             SELECT project_key, SUM(items)::bigint AS items, SUM(bytes)::bigint AS bytes \
+             SELECT project_key, SUM(items)::bigint AS items, SUM(bytes)::bigint AS bytes, \
+                    (SELECT COUNT(*) FROM d)::bigint AS rows \
              FROM a GROUP BY project_key",
-        )
+        ))
         .load(c)?;
         if deltas.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
+        let folded = usize::try_from(deltas[0].rows).unwrap_or(0);
         let keys: Vec<i64> = deltas.iter().map(|d| d.project_key).collect();
         diesel::sql_query(
             "DELETE FROM cache_app_stats WHERE project_key = ANY($1) AND items <= 0",
@@ -116,7 +145,7 @@ pub fn fold(conn: &mut DbConn) -> QueryResult<()> {
             .bind::<BigInt, _>(bytes)
             .execute(c)?;
         }
-        Ok(())
+        Ok(folded)
     })
 }
 
@@ -232,8 +261,26 @@ pub fn recount(conn: &mut DbConn) -> QueryResult<Recount> {
         .iter()
         .filter(|s| s.0 != 0)
         .fold((0, 0), |(i, b), s| (i + s.1, b + s.2));
+    let app_totals: Vec<(String, i64, i64)> = cache_items::table
+        .filter(cache_items::project_key.ne(0))
+        .group_by(cache_items::app_name)
+        .select((
+            cache_items::app_name,
+            count_star(),
+            sql::<BigInt>("CAST(SUM(size_bytes) AS BIGINT)"),
+        ))
+        .order(cache_items::app_name)
+        .load(conn)?;
+    let titles: Vec<(i64, Option<String>)> = cache_items::table
+        .inner_join(projects::table)
+        .select((cache_items::project_key, projects::title_sort.nullable()))
+        .distinct()
+        .order(cache_items::project_key)
+        .load(conn)?;
     Ok(Recount {
         apps,
+        app_totals,
+        titles,
         scopes,
         totals: KeptTotals {
             projects,
@@ -266,8 +313,31 @@ pub fn kept(conn: &mut DbConn) -> QueryResult<Recount> {
         ))
         .order(cache_scope_stats::project_key)
         .load(conn)?;
+    let app_totals = cache_app_totals::table
+        .filter(
+            cache_app_totals::items
+                .ne(0)
+                .or(cache_app_totals::bytes.ne(0)),
+        )
+        .select((
+            cache_app_totals::app_name,
+            cache_app_totals::items,
+            cache_app_totals::bytes,
+        ))
+        .order(cache_app_totals::app_name)
+        .load(conn)?;
+    let titles = cache_scope_stats::table
+        .filter(cache_scope_stats::project_key.ne(0))
+        .select((
+            cache_scope_stats::project_key,
+            cache_scope_stats::title_sort,
+        ))
+        .order(cache_scope_stats::project_key)
+        .load(conn)?;
     Ok(Recount {
         apps,
+        app_totals,
+        titles,
         scopes,
         totals,
     })
@@ -283,6 +353,10 @@ pub type ScopeRow = (i64, i64, i64, Option<NaiveDateTime>, Option<NaiveDateTime>
 pub struct Recount {
     /// `(scope key, app, items, bytes)`.
     pub apps: Vec<(i64, String, i64, i64)>,
+    /// `(app, items, bytes)` over every project (not the site-wide items).
+    pub app_totals: Vec<(String, i64, i64)>,
+    /// `(project key, its title key)` of each project with items.
+    pub titles: Vec<(i64, Option<String>)>,
     /// `(scope key, items, bytes, newest, oldest)`.
     pub scopes: Vec<ScopeRow>,
     /// The totals.

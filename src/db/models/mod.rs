@@ -39,7 +39,7 @@ pub use large_write::STAGED_WRITE_BYTES;
 pub use login_failure::LoginFailures;
 pub use project::{NewProject, Project, ProjectType, PublicAccess};
 pub use project_block::ProjectBlock;
-pub use project_list::{ProjectOrder, ProjectQuery, ReadableTotals, last_sync_id_sql};
+pub use project_list::{ProjectOrder, ProjectQuery, ReadableTotals};
 pub use role::{Role, RoleAssignment};
 pub use schedule::{ScheduleOverride, ScheduleRun, ScheduleSummary};
 pub use site_setting::SiteSetting;

@@ -1,7 +1,7 @@
 //! The overview's listing of projects, decided in the database: who may read them,
-//! search, filters, sort, one page, and totals. Each page costs a fixed number of
-//! index-backed queries whatever the number of projects (sorting by a statistic or
-//! filtering by one has to look at every readable project, by index).
+//! search, filters, sort, one page, and totals. Every sort walks an index of a kept
+//! value and stops after the page (migration `992001_overview_keys`); the number of
+//! matches is the kept count for an unfiltered superuser, a count otherwise.
 
 use chrono::NaiveDateTime;
 use diesel::dsl::sql;
@@ -10,9 +10,9 @@ use diesel::sql_types::{BigInt, Bool, Integer, Text, Timestamp};
 
 use super::{JobStatus, Project, StaleRules, User};
 use crate::auth::visibility::{readable_project_ids, readable_projects};
-use crate::db::DbConn;
-use crate::db::schema::{cache_items, cache_scope_stats, projects};
+use crate::db::schema::{cache_scope_stats, projects};
 use crate::db::search::like_pattern;
+use crate::db::{DbConn, MultiBackend};
 
 /// What the overview can be sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -56,43 +56,62 @@ impl ProjectOrder {
             .map_or("title", |(_, k)| k)
     }
 
-    /// The sort value as SQL over `projects` (NULL for projects without one).
-    fn value_sql(self) -> String {
-        // The kept aggregates (`cache_scope_stats`): a project without items has no row.
-        let kept = "FROM cache_scope_stats ks WHERE ks.project_key = projects.id";
+    /// Where the kept sort value lives (see [`Kept`]).
+    fn kept(self) -> Kept {
         match self {
-            ProjectOrder::Title => {
-                "COALESCE(projects.title_sort, lower(projects.full_title))".into()
-            }
-            ProjectOrder::Items => format!("COALESCE((SELECT ks.items {kept}), 0)"),
-            ProjectOrder::Size => format!("COALESCE((SELECT ks.bytes {kept}), 0)"),
-            ProjectOrder::Newest => format!("(SELECT ks.newest {kept})"),
-            ProjectOrder::Oldest => format!("(SELECT ks.oldest {kept})"),
-            ProjectOrder::Sync => format!(
-                "(SELECT lj.finished FROM sync_jobs lj WHERE lj.id = {})",
-                last_sync_id_sql()
-            ),
+            ProjectOrder::Title => Kept::Title,
+            ProjectOrder::Sync => Kept::LastSync,
+            ProjectOrder::Items => Kept::Stats("items"),
+            ProjectOrder::Size => Kept::Stats("bytes"),
+            ProjectOrder::Newest => Kept::Stats("newest"),
+            ProjectOrder::Oldest => Kept::Stats("oldest"),
         }
     }
 }
 
-/// The id of the newest finished sync job that covered `projects.id`: its own, or a
-/// site-wide job started after the project was created (a site job syncs the projects
-/// that exist when it starts). NULL when none did.
-pub fn last_sync_id_sql() -> String {
-    let finished = JobStatus::finished_sql();
-    let own = format!(
-        "(SELECT j.id FROM sync_jobs j WHERE j.project_id = projects.id AND j.status IN {finished} ORDER BY j.id DESC LIMIT 1)"
-    );
-    // The guard (one probe of the (project_id, started) index, evaluated once per
-    // statement) skips the walk over every site job for a project none started after.
-    let site = format!(
-        "(CASE WHEN projects.date_created <= (SELECT MAX(g.started) FROM sync_jobs g WHERE g.project_id IS NULL) \
-         THEN (SELECT j.id FROM sync_jobs j WHERE j.project_id IS NULL AND j.status IN {finished} AND j.started >= projects.date_created ORDER BY j.id DESC LIMIT 1) END)"
-    );
-    format!(
-        "(CASE WHEN {own} IS NULL THEN {site} WHEN {site} IS NULL THEN {own} WHEN {own} > {site} THEN {own} ELSE {site} END)"
-    )
+/// Where a sort's value is kept (migration `992001_overview_keys`); each has an index per
+/// direction with the title key (and id) for ties, so a page is an index walk that
+/// stops after its rows.
+enum Kept {
+    /// `projects.title_sort` (and the id): the `projects_title_sort` index.
+    Title,
+    /// `projects.last_sync_finished` (NULL: never synced).
+    LastSync,
+    /// A column of `cache_scope_stats`, which has a row only for scopes with items.
+    Stats(&'static str),
+}
+
+/// `EXISTS` an item of `projects.id` matching the filter: the stale-items filter as a
+/// subquery of the projects query (no list of ids bound).
+struct HasItemMatching(super::dashboard::ItemFilter);
+
+impl diesel::expression::Expression for HasItemMatching {
+    type SqlType = Bool;
+}
+
+impl diesel::query_builder::QueryFragment<MultiBackend> for HasItemMatching {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, MultiBackend>,
+    ) -> QueryResult<()> {
+        out.push_sql(
+            "EXISTS (SELECT 1 FROM cache_items WHERE cache_items.project_key = projects.id AND (",
+        );
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql("))");
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::QueryId for HasItemMatching {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<QS> diesel::expression::AppearsOnTable<QS> for HasItemMatching {}
+impl<QS> diesel::expression::SelectableExpression<QS> for HasItemMatching {}
+impl diesel::expression::ValidGrouping<()> for HasItemMatching {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
 }
 
 /// Search, filters, sort and page of the overview.
@@ -129,89 +148,200 @@ pub struct ReadableTotals {
     pub bytes: i64,
 }
 
+/// The overview's filters on a query whose rows are `projects` (alone, or joined with
+/// their `cache_scope_stats` row): a macro, because the two boxed queries differ in type.
+macro_rules! overview_filters {
+    ($q:expr, $user:expr, $query:expr) => {{
+        let query: &ProjectQuery = $query;
+        let mut q = $q.filter(readable_projects($user)).into_boxed();
+        if let Some(search) = query.search.as_deref().filter(|s| !s.is_empty()) {
+            q = q.filter(
+                sql::<Bool>("COALESCE(projects.title_fold, lower(projects.full_title)) LIKE ")
+                    .bind::<Text, _>(like_pattern(search))
+                    .sql(" ESCAPE '\\'"),
+            );
+        }
+        if query.empty {
+            q = q.filter(sql::<Bool>(
+                "NOT EXISTS (SELECT 1 FROM cache_scope_stats ks WHERE ks.project_key = projects.id)",
+            ));
+        }
+        if let Some(before) = query.stale_before {
+            q = q.filter(
+                sql::<Bool>(
+                    "(SELECT ks.newest FROM cache_scope_stats ks WHERE ks.project_key = projects.id) < ",
+                )
+                .bind::<Timestamp, _>(before),
+            );
+        }
+        if let Some(rules) = &query.stale_items {
+            q = q.filter(HasItemMatching(rules.filter()));
+        }
+        if query.failed {
+            // As a literal, so the planner can use the partial index of failed projects.
+            q = q.filter(sql::<Bool>(&format!(
+                "projects.last_sync_status = '{}'",
+                JobStatus::Failed.as_str()
+            )));
+        }
+        q
+    }};
+}
+
+/// Rows `offset..offset + limit` of two parts listed one after the other: `first(offset,
+/// limit)` and `second(offset, limit)` give rows of their part, `first_len()` how many
+/// rows the first part has (asked only for a page past its end).
+fn two_parts(
+    conn: &mut DbConn,
+    offset: i64,
+    limit: i64,
+    first: &dyn Fn(&mut DbConn, i64, i64) -> QueryResult<Vec<Project>>,
+    first_len: &dyn Fn(&mut DbConn) -> QueryResult<i64>,
+    second: &dyn Fn(&mut DbConn, i64, i64) -> QueryResult<Vec<Project>>,
+) -> QueryResult<Vec<Project>> {
+    let mut rows = first(conn, offset, limit)?;
+    let got = rows.len() as i64;
+    if got >= limit {
+        return Ok(rows);
+    }
+    // The first part ends on this page (or before it).
+    let first_total = if got > 0 || offset == 0 {
+        offset + got
+    } else {
+        first_len(conn)?
+    };
+    let skip = (offset - first_total).max(0);
+    rows.extend(second(conn, skip, limit - got)?);
+    Ok(rows)
+}
+
 impl Project {
     /// One page of the projects `user` may read, with the number of matches.
+    ///
+    /// Each order walks one index of a kept value (migration `992001_overview_keys`)
+    /// and stops after the page: the title key, the kept last sync, or a column of the
+    /// kept per-scope aggregates (which carry the title key for ties). Projects without
+    /// a value (never synced; no items for newest and oldest) come after the others in
+    /// title order, a second walk; for items and size, none is 0 (first ascending).
     pub fn list_readable(
         conn: &mut DbConn,
         user: &User,
         query: &ProjectQuery,
     ) -> QueryResult<(Vec<Project>, i64)> {
-        // The projects with a stale item, first: a subquery would nest a boxed filter,
-        // which MultiBackend cannot render (PostgreSQL binds them as one array).
-        let stale_ids: Option<Vec<i64>> = match &query.stale_items {
-            Some(rules) => Some(
-                cache_items::table
-                    .select(cache_items::project_key)
-                    .distinct()
-                    .into_boxed()
-                    .filter(rules.filter())
-                    .load(conn)?,
-            ),
-            None => None,
-        };
-        let filtered = || {
-            let mut q = projects::table.filter(readable_projects(user)).into_boxed();
-            if let Some(search) = query.search.as_deref().filter(|s| !s.is_empty()) {
-                q = q.filter(
-                    sql::<Bool>("COALESCE(projects.title_fold, lower(projects.full_title)) LIKE ")
-                        .bind::<Text, _>(like_pattern(search))
-                        .sql(" ESCAPE '\\'"),
-                );
-            }
-            if query.empty {
-                q = q.filter(sql::<Bool>(
-                    "NOT EXISTS (SELECT 1 FROM cache_scope_stats ks WHERE ks.project_key = projects.id)",
-                ));
-            }
-            if let Some(before) = query.stale_before {
-                q = q.filter(
-                    sql::<Bool>(
-                        "(SELECT ks.newest FROM cache_scope_stats ks WHERE ks.project_key = projects.id) < ",
-                    )
-                    .bind::<Timestamp, _>(before),
-                );
-            }
-            if let Some(ids) = &stale_ids {
-                q = q.filter(projects::id.eq_any(ids.clone()));
-            }
-            if query.failed {
-                q = q.filter(sql::<Bool>(&format!(
-                    "(SELECT lj.status FROM sync_jobs lj WHERE lj.id = {}) = '{}'",
-                    last_sync_id_sql(),
-                    JobStatus::Failed.as_str()
-                )));
-            }
-            q
-        };
         let unfiltered = query.search.as_deref().is_none_or(str::is_empty)
             && !query.empty
             && query.stale_before.is_none()
+            && query.stale_items.is_none()
             && !query.failed;
         // A superuser reads every project: without filters the kept count is the total.
         let total: i64 = if unfiltered && user.is_superuser {
             super::kept_stats::totals(conn)?.projects
         } else {
             super::kept_stats::fold(conn)?;
-            filtered().count().get_result(conn)?
+            overview_filters!(projects::table, user, query)
+                .count()
+                .get_result(conn)?
         };
         let dir = if query.desc { "DESC" } else { "ASC" };
-        let value = query.order.value_sql();
-        // Projects without a value (no items, never synced) go last either way, then
-        // ties by title and id, so every order is total and the same on both backends.
-        let order = if query.order == ProjectOrder::Title {
-            format!("{value} {dir}, projects.id {dir}")
-        } else {
-            format!(
-                "CASE WHEN {value} IS NULL THEN 1 ELSE 0 END, {value} {dir}, {} ASC, projects.id ASC",
-                ProjectOrder::Title.value_sql()
-            )
+        let by_title = "projects.title_sort ASC, projects.id ASC";
+        let (offset, limit) = (query.offset, query.limit);
+        let rows = match query.order.kept() {
+            Kept::Title => overview_filters!(projects::table, user, query)
+                .select(Project::as_select())
+                .order(sql::<Integer>(&format!(
+                    "projects.title_sort {dir}, projects.id {dir}"
+                )))
+                .offset(offset)
+                .limit(limit)
+                .load(conn)?,
+            Kept::LastSync => {
+                let synced = "projects.last_sync_finished IS NOT NULL";
+                two_parts(
+                    conn,
+                    offset,
+                    limit,
+                    &|c, o, l| {
+                        overview_filters!(projects::table, user, query)
+                            .filter(sql::<Bool>(synced))
+                            .select(Project::as_select())
+                            .order(sql::<Integer>(&format!(
+                                "projects.last_sync_finished {dir}, {by_title}"
+                            )))
+                            .offset(o)
+                            .limit(l)
+                            .load(c)
+                    },
+                    &|c| {
+                        overview_filters!(projects::table, user, query)
+                            .filter(sql::<Bool>(synced))
+                            .count()
+                            .get_result(c)
+                    },
+                    &|c, o, l| {
+                        overview_filters!(projects::table, user, query)
+                            .filter(sql::<Bool>("projects.last_sync_finished IS NULL"))
+                            .select(Project::as_select())
+                            .order(sql::<Integer>(by_title))
+                            .offset(o)
+                            .limit(l)
+                            .load(c)
+                    },
+                )?
+            }
+            Kept::Stats(column) => {
+                super::kept_stats::fold(conn)?;
+                let joined = || {
+                    projects::table.inner_join(
+                        cache_scope_stats::table
+                            .on(cache_scope_stats::project_key.eq(projects::id)),
+                    )
+                };
+                let with: &dyn Fn(&mut DbConn, i64, i64) -> QueryResult<Vec<Project>> =
+                    &|c, o, l| {
+                        overview_filters!(joined(), user, query)
+                            .select(Project::as_select())
+                            .order(sql::<Integer>(&format!(
+                                "cache_scope_stats.{column} {dir}, cache_scope_stats.title_sort ASC, cache_scope_stats.project_key ASC"
+                            )))
+                            .offset(o)
+                            .limit(l)
+                            .load(c)
+                    };
+                let with_len: &dyn Fn(&mut DbConn) -> QueryResult<i64> = &|c| {
+                    overview_filters!(joined(), user, query)
+                        .count()
+                        .get_result(c)
+                };
+                let without: &dyn Fn(&mut DbConn, i64, i64) -> QueryResult<Vec<Project>> =
+                    &|c, o, l| {
+                        overview_filters!(projects::table, user, query)
+                            .filter(sql::<Bool>(
+                                "NOT EXISTS (SELECT 1 FROM cache_scope_stats ks WHERE ks.project_key = projects.id)",
+                            ))
+                            .select(Project::as_select())
+                            .order(sql::<Integer>(by_title))
+                            .offset(o)
+                            .limit(l)
+                            .load(c)
+                    };
+                let without_len: &dyn Fn(&mut DbConn) -> QueryResult<i64> = &|c| {
+                    overview_filters!(projects::table, user, query)
+                        .filter(sql::<Bool>(
+                            "NOT EXISTS (SELECT 1 FROM cache_scope_stats ks WHERE ks.project_key = projects.id)",
+                        ))
+                        .count()
+                        .get_result(c)
+                };
+                // No items counts as 0 items and 0 bytes: first ascending, last
+                // descending. No newest or oldest update goes last either way.
+                let zero_first = matches!(column, "items" | "bytes") && !query.desc;
+                if zero_first {
+                    two_parts(conn, offset, limit, without, without_len, with)?
+                } else {
+                    two_parts(conn, offset, limit, with, with_len, without)?
+                }
+            }
         };
-        let rows = filtered()
-            .select(Project::as_select())
-            .order(sql::<Integer>(&order))
-            .offset(query.offset)
-            .limit(query.limit)
-            .load(conn)?;
         Ok((rows, total))
     }
 
@@ -247,15 +377,14 @@ impl Project {
         })
     }
 
-    /// The newest finished sync job covering each of `ids` (see [`last_sync_id_sql`]),
-    /// as `(project id, job id)` for those that have one.
+    /// The last sync of each of `ids`, as `(project id, job id)` for those that have
+    /// one: the newest finished job that covered the project, its own or a site-wide
+    /// job started at or after the project was created, kept per project by the
+    /// database (migration `992001_overview_keys`) wherever a job finishes.
     pub fn last_sync_ids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
         let rows: Vec<(i64, Option<i64>)> = projects::table
             .filter(projects::id.eq_any(ids))
-            .select((
-                projects::id,
-                sql::<diesel::sql_types::Nullable<BigInt>>(&last_sync_id_sql()),
-            ))
+            .select((projects::id, projects::last_sync_job))
             .load(conn)?;
         Ok(rows
             .into_iter()

@@ -1,0 +1,142 @@
+-- The overview at 5,000 projects (issue 8): every sort and filter of the page is an index
+-- walk that stops at the page, so its cost does not grow with the number of projects.
+
+-- 1. The natural title key is always there (Project::create writes it). Rows an older
+-- server wrote without it get the plain lowercase title now, and the real key from
+-- db::search::backfill at the start, which looks for rows without `title_fold`. SQLite
+-- cannot make a column NOT NULL in place: triggers refuse a NULL instead.
+UPDATE projects SET title_sort = lower(full_title) WHERE title_sort IS NULL;
+CREATE TRIGGER projects_title_sort_insert BEFORE INSERT ON projects WHEN NEW.title_sort IS NULL
+BEGIN
+    SELECT RAISE(ABORT, 'NOT NULL constraint failed: projects.title_sort');
+END;
+CREATE TRIGGER projects_title_sort_update BEFORE UPDATE OF title_sort ON projects
+WHEN NEW.title_sort IS NULL
+BEGIN
+    SELECT RAISE(ABORT, 'NOT NULL constraint failed: projects.title_sort');
+END;
+
+-- 2. The last sync of each project, kept: the newest (highest id) finished job that
+-- covered it, its own or a site-wide job started at or after the project was created,
+-- with that job's finish time and status. Kept by the triggers below in the statement
+-- that finishes (or inserts) a job, so every path (worker, cancel, stale sweep, SQL) is
+-- covered; a finished job is never reopened.
+ALTER TABLE projects ADD COLUMN last_sync_job BIGINT;
+ALTER TABLE projects ADD COLUMN last_sync_finished TIMESTAMP;
+ALTER TABLE projects ADD COLUMN last_sync_status TEXT;
+
+UPDATE projects SET (last_sync_job, last_sync_finished, last_sync_status) = (
+    SELECT j.id, j.finished, j.status FROM sync_jobs j WHERE j.id = MAX(
+        COALESCE((SELECT MAX(o.id) FROM sync_jobs o WHERE o.project_id = projects.id
+                  AND o.status IN ('done', 'failed', 'cancelled')), 0),
+        COALESCE((SELECT MAX(s.id) FROM sync_jobs s WHERE s.project_id IS NULL
+                  AND s.status IN ('done', 'failed', 'cancelled')
+                  AND s.started >= projects.date_created), 0)));
+
+CREATE TRIGGER sync_jobs_last_sync_insert AFTER INSERT ON sync_jobs
+WHEN NEW.status IN ('done', 'failed', 'cancelled')
+BEGIN
+    UPDATE projects SET last_sync_job = NEW.id, last_sync_finished = NEW.finished,
+        last_sync_status = NEW.status
+    WHERE NEW.project_id IS NOT NULL AND id = NEW.project_id
+        AND COALESCE(last_sync_job, 0) <= NEW.id;
+    UPDATE projects SET last_sync_job = NEW.id, last_sync_finished = NEW.finished,
+        last_sync_status = NEW.status
+    WHERE NEW.project_id IS NULL AND NEW.started IS NOT NULL
+        AND date_created <= NEW.started AND COALESCE(last_sync_job, 0) <= NEW.id;
+END;
+
+CREATE TRIGGER sync_jobs_last_sync_update AFTER UPDATE OF status, started, finished ON sync_jobs
+WHEN NEW.status IN ('done', 'failed', 'cancelled')
+BEGIN
+    UPDATE projects SET last_sync_job = NEW.id, last_sync_finished = NEW.finished,
+        last_sync_status = NEW.status
+    WHERE NEW.project_id IS NOT NULL AND id = NEW.project_id
+        AND COALESCE(last_sync_job, 0) <= NEW.id;
+    UPDATE projects SET last_sync_job = NEW.id, last_sync_finished = NEW.finished,
+        last_sync_status = NEW.status
+    WHERE NEW.project_id IS NULL AND NEW.started IS NOT NULL
+        AND date_created <= NEW.started AND COALESCE(last_sync_job, 0) <= NEW.id;
+END;
+
+-- A new project, or one whose creation time changes (SQL only), is worked out whole.
+CREATE TRIGGER projects_last_sync_insert AFTER INSERT ON projects
+BEGIN
+    UPDATE projects SET (last_sync_job, last_sync_finished, last_sync_status) = (
+        SELECT j.id, j.finished, j.status FROM sync_jobs j WHERE j.id = MAX(
+            COALESCE((SELECT MAX(o.id) FROM sync_jobs o WHERE o.project_id = NEW.id
+                      AND o.status IN ('done', 'failed', 'cancelled')), 0),
+            COALESCE((SELECT MAX(s.id) FROM sync_jobs s WHERE s.project_id IS NULL
+                      AND s.status IN ('done', 'failed', 'cancelled')
+                      AND s.started >= NEW.date_created), 0)))
+    WHERE id = NEW.id;
+END;
+CREATE TRIGGER projects_last_sync_created AFTER UPDATE OF date_created ON projects
+BEGIN
+    UPDATE projects SET (last_sync_job, last_sync_finished, last_sync_status) = (
+        SELECT j.id, j.finished, j.status FROM sync_jobs j WHERE j.id = MAX(
+            COALESCE((SELECT MAX(o.id) FROM sync_jobs o WHERE o.project_id = NEW.id
+                      AND o.status IN ('done', 'failed', 'cancelled')), 0),
+            COALESCE((SELECT MAX(s.id) FROM sync_jobs s WHERE s.project_id IS NULL
+                      AND s.status IN ('done', 'failed', 'cancelled')
+                      AND s.started >= NEW.date_created), 0)))
+    WHERE id = NEW.id;
+END;
+
+-- Sort by last sync (ties by title, either direction), and the failed filter.
+CREATE INDEX projects_last_sync_asc ON projects (last_sync_finished, title_sort, id);
+CREATE INDEX projects_last_sync_desc ON projects (last_sync_finished DESC, title_sort, id);
+CREATE INDEX projects_last_sync_failed ON projects (title_sort, id) WHERE last_sync_status = 'failed';
+
+-- 3. The kept per-scope aggregates carry their project's title key, so a sort by items,
+-- size, newest or oldest (ties by title) walks one index of cache_scope_stats.
+ALTER TABLE cache_scope_stats ADD COLUMN title_sort TEXT;
+UPDATE cache_scope_stats SET title_sort =
+    (SELECT p.title_sort FROM projects p WHERE p.id = cache_scope_stats.project_key);
+CREATE TRIGGER cache_scope_stats_title AFTER INSERT ON cache_scope_stats
+BEGIN
+    UPDATE cache_scope_stats SET title_sort =
+        (SELECT p.title_sort FROM projects p WHERE p.id = NEW.project_key)
+    WHERE project_key = NEW.project_key;
+END;
+DROP INDEX cache_scope_stats_items;
+DROP INDEX cache_scope_stats_bytes;
+DROP INDEX cache_scope_stats_newest;
+DROP INDEX cache_scope_stats_oldest;
+CREATE INDEX cache_scope_stats_items ON cache_scope_stats (items, title_sort, project_key);
+CREATE INDEX cache_scope_stats_items_desc ON cache_scope_stats (items DESC, title_sort, project_key);
+CREATE INDEX cache_scope_stats_bytes ON cache_scope_stats (bytes, title_sort, project_key);
+CREATE INDEX cache_scope_stats_bytes_desc ON cache_scope_stats (bytes DESC, title_sort, project_key);
+CREATE INDEX cache_scope_stats_newest ON cache_scope_stats (newest, title_sort, project_key);
+CREATE INDEX cache_scope_stats_newest_desc ON cache_scope_stats (newest DESC, title_sort, project_key);
+CREATE INDEX cache_scope_stats_oldest ON cache_scope_stats (oldest, title_sort, project_key);
+CREATE INDEX cache_scope_stats_oldest_desc ON cache_scope_stats (oldest DESC, title_sort, project_key);
+
+-- 4. Items and bytes per app over every project (not the site-wide items), for the
+-- superuser's dashboard: kept from the per-scope-and-app rows.
+CREATE TABLE cache_app_totals (
+    app_name TEXT PRIMARY KEY NOT NULL,
+    items BIGINT NOT NULL,
+    bytes BIGINT NOT NULL
+);
+INSERT INTO cache_app_totals (app_name, items, bytes)
+SELECT app_name, SUM(items), SUM(bytes) FROM cache_app_stats WHERE project_key <> 0 GROUP BY app_name;
+CREATE TRIGGER cache_app_totals_insert AFTER INSERT ON cache_app_stats WHEN NEW.project_key <> 0
+BEGIN
+    INSERT INTO cache_app_totals (app_name, items, bytes) VALUES (NEW.app_name, NEW.items, NEW.bytes)
+    ON CONFLICT (app_name) DO UPDATE SET items = items + excluded.items, bytes = bytes + excluded.bytes;
+END;
+CREATE TRIGGER cache_app_totals_update AFTER UPDATE ON cache_app_stats WHEN NEW.project_key <> 0
+BEGIN
+    UPDATE cache_app_totals SET items = items - OLD.items + NEW.items,
+        bytes = bytes - OLD.bytes + NEW.bytes
+    WHERE app_name = NEW.app_name;
+END;
+CREATE TRIGGER cache_app_totals_delete AFTER DELETE ON cache_app_stats WHEN OLD.project_key <> 0
+BEGIN
+    UPDATE cache_app_totals SET items = items - OLD.items, bytes = bytes - OLD.bytes
+    WHERE app_name = OLD.app_name;
+END;
+
+-- 5. The dashboard's age chart counts only items older than a cutoff: a range of this.
+CREATE INDEX cache_items_modified ON cache_items (date_modified);
