@@ -10,10 +10,12 @@ use std::collections::BTreeSet;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use sodarcache::auth::rules::{effective_role, permissions_map};
-use sodarcache::auth::visibility::{manageable_project_ids, readable_project_ids, role_in_project};
+use sodarcache::auth::visibility::{
+    manageable_project_ids, readable_project_ids, readable_projects_sql, role_in_project,
+};
 use sodarcache::db::DbConn;
 use sodarcache::db::models::{Project, PublicAccess, Role, User};
-use sodarcache::db::schema::project_ancestors;
+use sodarcache::db::schema::{project_ancestors, projects};
 
 use common::fixtures as fx;
 
@@ -108,6 +110,19 @@ fn ids(conn: &mut DbConn, q: impl FnOnce(&mut DbConn) -> Vec<i64>) -> BTreeSet<i
     q(conn).into_iter().collect()
 }
 
+/// The projects [`readable_projects_sql`] selects (the overview's form of the rule).
+fn readable_by_listing_sql(conn: &mut DbConn, user: &User) -> BTreeSet<i64> {
+    ids(conn, |c| {
+        projects::table
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                &readable_projects_sql(user),
+            ))
+            .select(projects::id)
+            .load(c)
+            .unwrap()
+    })
+}
+
 fn assert_sql_agrees_with_rust(conn: &mut DbConn, users: &[User], projects: &[Project]) {
     for user in users {
         for project in projects {
@@ -129,6 +144,12 @@ fn assert_sql_agrees_with_rust(conn: &mut DbConn, users: &[User], projects: &[Pr
         };
         let readable = ids(conn, |c| readable_project_ids(user).load(c).unwrap());
         assert_eq!(readable, want(|p| p.read), "readable by {}", user.username);
+        assert_eq!(
+            readable_by_listing_sql(conn, user),
+            readable,
+            "listing SQL of {}",
+            user.username
+        );
         let manageable = ids(conn, |c| manageable_project_ids(user).load(c).unwrap());
         assert_eq!(
             manageable,
@@ -203,6 +224,7 @@ backend_test! {
         }
         for user in &users {
             let readable = ids(conn, |c| readable_project_ids(user).load(c).unwrap());
+            assert_eq!(readable_by_listing_sql(conn, user), readable, "listing SQL of {}", user.username);
             let manageable = ids(conn, |c| manageable_project_ids(user).load(c).unwrap());
             for p in [public, owned] {
                 assert_eq!(readable.contains(&p.id), user.is_superuser, "{} reads {}", user.username, p.title);

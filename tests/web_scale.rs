@@ -8,7 +8,8 @@ mod common;
 #[path = "common/web.rs"]
 mod web;
 
-use std::collections::BTreeSet;
+use std::cmp::Ordering;
+use std::collections::{BTreeSet, HashMap};
 
 use diesel::prelude::*;
 use reqwest::StatusCode;
@@ -277,6 +278,90 @@ backend_test! {
             // Other projects' jobs are not listed, nor reachable by filter.
             let (status, _) = get(&guest, &app, &format!("/cache/jobs?project={}", scale.big.uuid)).await;
             assert_eq!(status, StatusCode::FORBIDDEN);
+        });
+    }
+}
+
+/// A project's sort values as the overview's rules give them: items and bytes (0 without
+/// items), newest and oldest update and last sync finish (none: listed last).
+#[derive(Debug, Clone, Copy)]
+enum Value {
+    Count(i64),
+    Time(Option<chrono::NaiveDateTime>),
+}
+
+backend_test! {
+    fn every_sort_lists_every_project_once_in_its_order_both_ways(db) {
+        let (app, scale) = site(&db);
+        // The values worked out here from the items and the jobs, not from kept rows.
+        type Agg = (Option<i64>, i64, i64, Option<chrono::NaiveDateTime>, Option<chrono::NaiveDateTime>);
+        let aggs: Vec<Agg> = cache_items::table
+            .group_by(cache_items::project_id)
+            .select((
+                cache_items::project_id,
+                diesel::dsl::count_star(),
+                diesel::dsl::sql::<diesel::sql_types::BigInt>("CAST(SUM(size_bytes) AS BIGINT)"),
+                diesel::dsl::max(cache_items::date_modified),
+                diesel::dsl::min(cache_items::date_modified),
+            ))
+            .load(&mut **app.conn())
+            .unwrap();
+        let by_project: HashMap<i64, Agg> = aggs.into_iter().filter_map(|a| a.0.map(|p| (p, a))).collect();
+        let value = |p: &Project, sort: &str| -> Value {
+            let a = by_project.get(&p.id);
+            match sort {
+                "items" => Value::Count(a.map_or(0, |a| a.1)),
+                "size" => Value::Count(a.map_or(0, |a| a.2)),
+                "newest" => Value::Time(a.and_then(|a| a.3)),
+                "oldest" => Value::Time(a.and_then(|a| a.4)),
+                _ => Value::Time(expected_last_sync(&app, p).and_then(|j| j.finished)),
+            }
+        };
+        run(async {
+            let c = logged_in(&app, "root").await;
+            for sort in ["items", "size", "newest", "oldest", "sync"] {
+                let values: HashMap<i64, Value> = scale.projects.iter().map(|p| (p.id, value(p, sort))).collect();
+                for desc in [false, true] {
+                    let mut want: Vec<&Project> = scale.projects.iter().collect();
+                    want.sort_by(|a, b| {
+                        let by_value = match (values[&a.id], values[&b.id]) {
+                            (Value::Count(x), Value::Count(y)) => if desc { y.cmp(&x) } else { x.cmp(&y) },
+                            (Value::Time(x), Value::Time(y)) => match (x, y) {
+                                (Some(x), Some(y)) => if desc { y.cmp(&x) } else { x.cmp(&y) },
+                                (Some(_), None) => Ordering::Less,
+                                (None, Some(_)) => Ordering::Greater,
+                                (None, None) => Ordering::Equal,
+                            },
+                            _ => unreachable!(),
+                        };
+                        by_value
+                            .then_with(|| sodarcache::db::search::natural_key(&a.full_title).cmp(&sodarcache::db::search::natural_key(&b.full_title)))
+                            .then_with(|| a.id.cmp(&b.id))
+                    });
+                    let want: Vec<String> = want.iter().map(|p| p.title.clone()).collect();
+                    let dir = if desc { "&dir=desc" } else { "" };
+                    let mut got = Vec::new();
+                    for n in 1..=6 {
+                        got.extend(titles(&page(&c, &app, &format!("/cache/?sort={sort}{dir}&page={n}")).await));
+                    }
+                    assert_eq!(got.len(), want.len(), "sort={sort}{dir}: every project once");
+                    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                        assert_eq!(g, w, "sort={sort}{dir}: row {i}");
+                    }
+                }
+            }
+            // The same through filters: failed ones by title, and a search sorted by sync.
+            let failed: Vec<String> = {
+                let mut f: Vec<&Project> = scale
+                    .projects
+                    .iter()
+                    .filter(|p| expected_last_sync(&app, p).is_some_and(|j| j.status == JobStatus::Failed))
+                    .collect();
+                f.sort_by_key(|p| (sodarcache::db::search::natural_key(&p.full_title), p.id));
+                f.iter().map(|p| p.title.clone()).collect()
+            };
+            let html = page(&c, &app, "/cache/?status=failed").await;
+            assert_eq!(titles(&html), failed[..failed.len().min(50)]);
         });
     }
 }

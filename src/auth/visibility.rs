@@ -65,6 +65,37 @@ pub fn readable_projects(user: &User) -> _ {
     )
 }
 
+/// [`readable_projects`] as SQL text over `projects`, shaped for listings that sort and
+/// page what a user may read: the readable set is one `IN` of a `UNION` (the projects
+/// under the user's roles, by the `role_assignments_user` and closure indexes, and the
+/// public ones, by a partial index), so the planner starts from that set instead of
+/// testing every project. For a superuser it is just "every project". The same rule
+/// (a test compares the two on a varied site on both backends).
+pub fn readable_projects_sql(user: &User) -> String {
+    let kind = format!(
+        "projects.project_type = '{}'",
+        ProjectType::Project.as_str()
+    );
+    if user.is_superuser {
+        return kind;
+    }
+    let roles: Vec<String> = READ_ROLES
+        .iter()
+        .map(|r| format!("'{}'", r.as_str()))
+        .collect();
+    format!(
+        "{kind} AND projects.id IN (\
+         SELECT rp.project_id FROM project_ancestors rp \
+         JOIN role_assignments rr ON rr.project_id = rp.ancestor_id \
+         WHERE rr.user_id = {user_id} AND rr.role IN ({roles}) \
+         UNION SELECT pp.id FROM projects pp WHERE pp.public_access = '{guest}') \
+         AND projects.id NOT IN (SELECT pb.project_id FROM project_access_blocks pb)",
+        user_id = user.id,
+        roles = roles.join(", "),
+        guest = PublicAccess::Guest.as_str(),
+    )
+}
+
 /// `SELECT project_id` of the projects whose access an administrator blocked
 /// (`sodarcache project block`): closed to everyone but superusers.
 #[dsl::auto_type]

@@ -1,3 +1,4 @@
+DROP INDEX projects_public_guest;
 DROP INDEX cache_items_modified;
 DROP TRIGGER cache_app_totals_delete;
 DROP TRIGGER cache_app_totals_update;

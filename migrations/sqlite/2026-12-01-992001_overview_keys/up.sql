@@ -140,3 +140,7 @@ END;
 
 -- 5. The dashboard's age chart counts only items older than a cutoff: a range of this.
 CREATE INDEX cache_items_modified ON cache_items (date_modified);
+
+-- 6. What a user (not a superuser) may read starts from their roles and the public
+-- projects (auth::visibility::readable_projects_sql): the public ones by this.
+CREATE INDEX projects_public_guest ON projects (id) WHERE public_access = 'guest';

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
 
 use super::{JobScope, JobStatus, User};
-use crate::auth::visibility::readable_project_ids;
+use crate::auth::visibility::readable_projects_sql;
 use crate::db::schema::{cache_app_stats, cache_app_totals, cache_items, sync_jobs};
 use crate::db::{DbConn, MultiBackend, Scope};
 
@@ -45,7 +45,10 @@ impl ItemsOf {
                 }
             }
             ItemsOf::Readable { viewer, site } => {
-                let projects = cache_items::project_key.eq_any(readable_project_ids(viewer));
+                let projects = sql::<Bool>(&format!(
+                    "cache_items.project_key IN (SELECT projects.id FROM projects WHERE {})",
+                    readable_projects_sql(viewer)
+                ));
                 if *site {
                     Box::new(projects.or(cache_items::project_key.eq(0)))
                 } else {
@@ -81,7 +84,10 @@ pub fn usage_by_app(conn: &mut DbConn, of: &ItemsOf) -> QueryResult<Vec<AppUsage
     let scopes: Box<dyn BoxableExpression<cache_app_stats::table, MultiBackend, SqlType = Bool>> =
         match of {
             ItemsOf::Readable { viewer, site } => {
-                let projects = cache_app_stats::project_key.eq_any(readable_project_ids(viewer));
+                let projects = sql::<Bool>(&format!(
+                    "cache_app_stats.project_key IN (SELECT projects.id FROM projects WHERE {})",
+                    readable_projects_sql(viewer)
+                ));
                 if *site {
                     Box::new(projects.or(cache_app_stats::project_key.eq(0)))
                 } else {

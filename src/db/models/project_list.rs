@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Integer, Text, Timestamp};
 
 use super::{JobStatus, Project, StaleRules, User};
-use crate::auth::visibility::{readable_project_ids, readable_projects};
+use crate::auth::visibility::readable_projects_sql;
 use crate::db::schema::{cache_scope_stats, projects};
 use crate::db::search::like_pattern;
 use crate::db::{DbConn, MultiBackend};
@@ -153,7 +153,9 @@ pub struct ReadableTotals {
 macro_rules! overview_filters {
     ($q:expr, $user:expr, $query:expr) => {{
         let query: &ProjectQuery = $query;
-        let mut q = $q.filter(readable_projects($user)).into_boxed();
+        let mut q = $q
+            .filter(sql::<Bool>(&readable_projects_sql($user)))
+            .into_boxed();
         if let Some(search) = query.search.as_deref().filter(|s| !s.is_empty()) {
             q = q.filter(
                 sql::<Bool>("COALESCE(projects.title_fold, lower(projects.full_title)) LIKE ")
@@ -357,14 +359,17 @@ impl Project {
                 bytes: kept.bytes,
             });
         }
+        let readable = readable_projects_sql(user);
         let projects: i64 = projects::table
-            .filter(readable_projects(user))
+            .filter(sql::<Bool>(&readable))
             .count()
             .get_result(conn)?;
         super::kept_stats::fold(conn)?;
         // SUM(bigint) is numeric on PostgreSQL: cast it back so both backends agree.
         let (items, bytes): (i64, i64) = cache_scope_stats::table
-            .filter(cache_scope_stats::project_key.eq_any(readable_project_ids(user)))
+            .filter(sql::<Bool>(&format!(
+                "cache_scope_stats.project_key IN (SELECT projects.id FROM projects WHERE {readable})"
+            )))
             .select((
                 sql::<BigInt>("CAST(COALESCE(SUM(cache_scope_stats.items), 0) AS BIGINT)"),
                 sql::<BigInt>("CAST(COALESCE(SUM(cache_scope_stats.bytes), 0) AS BIGINT)"),
