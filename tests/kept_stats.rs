@@ -38,6 +38,15 @@ fn assert_kept(conn: &mut DbConn, step: &str) {
 /// `(job id, finished, status)` of a project's last sync.
 type LastSync = Option<(i64, Option<NaiveDateTime>, String)>;
 
+/// A project's id, creation time and kept last sync columns.
+type KeptRow = (
+    i64,
+    NaiveDateTime,
+    Option<i64>,
+    Option<NaiveDateTime>,
+    Option<String>,
+);
+
 /// The kept last sync of every project equals the rule: the newest (highest id)
 /// finished job that covered it, its own or a site-wide job started at or after the
 /// project was created. Returns each project's, by id.
@@ -46,13 +55,7 @@ fn assert_last_sync(conn: &mut DbConn, step: &str) -> Vec<(i64, LastSync)> {
         .select(SyncJob::as_select())
         .load(conn)
         .unwrap();
-    let rows: Vec<(
-        i64,
-        NaiveDateTime,
-        Option<i64>,
-        Option<NaiveDateTime>,
-        Option<String>,
-    )> = projects::table
+    let rows: Vec<KeptRow> = projects::table
         .filter(projects::project_type.eq(ProjectType::Project))
         .select((
             projects::id,

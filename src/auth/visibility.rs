@@ -65,7 +65,7 @@ pub fn readable_projects(user: &User) -> _ {
     )
 }
 
-/// [`readable_projects`] as SQL text over `projects`, shaped for listings that sort and
+/// [`readable_projects`](fn@readable_projects) as SQL text over `projects`, shaped for listings that sort and
 /// page what a user may read: the readable set is one `IN` of a `UNION` (the projects
 /// under the user's roles, by the `role_assignments_user` and closure indexes, and the
 /// public ones, by a partial index), so the planner starts from that set instead of

@@ -190,6 +190,11 @@ macro_rules! overview_filters {
     }};
 }
 
+/// Rows `offset..offset + limit` of one part of a listing.
+type Part<'a> = &'a dyn Fn(&mut DbConn, i64, i64) -> QueryResult<Vec<Project>>;
+/// How many rows one part of a listing has.
+type PartLen<'a> = &'a dyn Fn(&mut DbConn) -> QueryResult<i64>;
+
 /// Rows `offset..offset + limit` of two parts listed one after the other: `first(offset,
 /// limit)` and `second(offset, limit)` give rows of their part, `first_len()` how many
 /// rows the first part has (asked only for a page past its end).
@@ -197,9 +202,9 @@ fn two_parts(
     conn: &mut DbConn,
     offset: i64,
     limit: i64,
-    first: &dyn Fn(&mut DbConn, i64, i64) -> QueryResult<Vec<Project>>,
-    first_len: &dyn Fn(&mut DbConn) -> QueryResult<i64>,
-    second: &dyn Fn(&mut DbConn, i64, i64) -> QueryResult<Vec<Project>>,
+    first: Part<'_>,
+    first_len: PartLen<'_>,
+    second: Part<'_>,
 ) -> QueryResult<Vec<Project>> {
     let mut rows = first(conn, offset, limit)?;
     let got = rows.len() as i64;
@@ -298,9 +303,8 @@ impl Project {
                             .on(cache_scope_stats::project_key.eq(projects::id)),
                     )
                 };
-                let with: &dyn Fn(&mut DbConn, i64, i64) -> QueryResult<Vec<Project>> =
-                    &|c, o, l| {
-                        overview_filters!(joined(), user, query)
+                let with: Part<'_> = &|c, o, l| {
+                    overview_filters!(joined(), user, query)
                             .select(Project::as_select())
                             .order(sql::<Integer>(&format!(
                                 "cache_scope_stats.{column} {dir}, cache_scope_stats.title_sort ASC, cache_scope_stats.project_key ASC"
@@ -308,15 +312,14 @@ impl Project {
                             .offset(o)
                             .limit(l)
                             .load(c)
-                    };
-                let with_len: &dyn Fn(&mut DbConn) -> QueryResult<i64> = &|c| {
+                };
+                let with_len: PartLen<'_> = &|c| {
                     overview_filters!(joined(), user, query)
                         .count()
                         .get_result(c)
                 };
-                let without: &dyn Fn(&mut DbConn, i64, i64) -> QueryResult<Vec<Project>> =
-                    &|c, o, l| {
-                        overview_filters!(projects::table, user, query)
+                let without: Part<'_> = &|c, o, l| {
+                    overview_filters!(projects::table, user, query)
                             .filter(sql::<Bool>(
                                 "NOT EXISTS (SELECT 1 FROM cache_scope_stats ks WHERE ks.project_key = projects.id)",
                             ))
@@ -325,8 +328,8 @@ impl Project {
                             .offset(o)
                             .limit(l)
                             .load(c)
-                    };
-                let without_len: &dyn Fn(&mut DbConn) -> QueryResult<i64> = &|c| {
+                };
+                let without_len: PartLen<'_> = &|c| {
                     overview_filters!(projects::table, user, query)
                         .filter(sql::<Bool>(
                             "NOT EXISTS (SELECT 1 FROM cache_scope_stats ks WHERE ks.project_key = projects.id)",
