@@ -184,6 +184,21 @@ backend_test! {
     }
 }
 
+/// A new data row (`cache_item_data`) holding `data`; returns its id.
+fn fresh_data_row(conn: &mut sodarcache::db::DbConn, data: &JsonText) -> i64 {
+    use sodarcache::db::schema::cache_item_data;
+    let max: Option<i64> = cache_item_data::table
+        .select(diesel::dsl::max(cache_item_data::id))
+        .first(conn)
+        .unwrap();
+    let id = max.unwrap_or(0) + 1;
+    diesel::insert_into(cache_item_data::table)
+        .values((cache_item_data::id.eq(id), cache_item_data::data.eq(data)))
+        .execute(conn)
+        .unwrap();
+    id
+}
+
 backend_test! {
     fn site_wide_items_are_unique(db) {
         let (pool, cache) = setup(&db);
@@ -192,8 +207,10 @@ backend_test! {
         assert_eq!(count_items(&pool), 1);
         // The database itself refuses a second site-wide row with the same key.
         let data = JsonText::from_value(&json!(3));
+        let conn = &mut *pool.get().unwrap();
+        let data_id = fresh_data_row(conn, &data);
         let dup = diesel::insert_into(cache_items::table)
-            .values(&NewCacheItem {
+            .values((&NewCacheItem {
                 uuid: DbUuid(uuid::Uuid::new_v4()),
                 project_id: None,
                 app_name: APP,
@@ -206,8 +223,8 @@ backend_test! {
                 origin: None,
                 job_id: None,
                 preview: None,
-            })
-            .execute(&mut **pool.get().unwrap());
+            }, cache_items::data_id.eq(data_id)))
+            .execute(&mut **conn);
         assert!(sodarcache::db::is_unique_violation(&dup.unwrap_err()));
     }
 }

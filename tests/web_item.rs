@@ -49,14 +49,20 @@ fn set_text(app: &TestApp, p: &Project, name: &str, text: &str) -> String {
 /// Stores `text` as the item's data directly (as data written before today's input
 /// rules, or by another client of the database, may be).
 fn store_raw(app: &TestApp, uuid: &str, text: &str) {
-    let sql = format!(
-        "UPDATE cache_items SET data = '{}', size_bytes = {} WHERE uuid = '{uuid}'",
+    let data = format!(
+        "UPDATE cache_item_data SET data = '{}' \
+         WHERE id = (SELECT data_id FROM cache_items WHERE uuid = '{uuid}')",
         text.replace('\'', "''"),
+    );
+    let size = format!(
+        "UPDATE cache_items SET size_bytes = {} WHERE uuid = '{uuid}'",
         text.len()
     );
-    diesel::sql_query(sql)
-        .execute(&mut **app.conn())
-        .expect("store raw data");
+    for sql in [data, size] {
+        diesel::sql_query(sql)
+            .execute(&mut **app.conn())
+            .expect("store raw data");
+    }
 }
 
 /// The shape of the issue's 900 KB item: a small key, 10,986 samples, a last key.

@@ -15,7 +15,7 @@ use diesel::prelude::*;
 use serde_json::value::RawValue;
 use sodarcache::cache::{CacheWrite, PREVIEW_ABOVE_BYTES, PREVIEW_BYTES};
 use sodarcache::db::models::{Project, Role};
-use sodarcache::db::schema::{cache_item_previews, cache_items};
+use sodarcache::db::schema::{cache_item_data, cache_item_previews, cache_items};
 use sodarcache::db::{DbConn, DbUuid, JsonText};
 use sodarcache::plugins::{ExampleProjectApp, PluginRegistry};
 
@@ -234,8 +234,17 @@ backend_test! {
         let new = JsonText::parse(&big("new")).unwrap();
         {
             let conn = &mut **app.conn();
+            let data_id: i64 = cache_items::table
+                .filter(cache_items::uuid.eq(written.uuid))
+                .select(cache_items::data_id)
+                .first(conn)
+                .unwrap();
+            diesel::update(cache_item_data::table.find(data_id))
+                .set(cache_item_data::data.eq(&new))
+                .execute(conn)
+                .unwrap();
             diesel::update(cache_items::table.filter(cache_items::uuid.eq(written.uuid)))
-                .set((cache_items::data.eq(&new), cache_items::data_sha256.eq(new.sha256_hex())))
+                .set(cache_items::data_sha256.eq(new.sha256_hex()))
                 .execute(conn)
                 .unwrap();
         }
@@ -250,10 +259,11 @@ backend_test! {
 }
 
 /// SQLite reaches a column stored after a large value only through that value's
-/// overflow pages: `data` is the last column, so an item's or a version's size, date
-/// and writer are read without touching its data.
+/// overflow pages. The data lives in a table of its own (`cache_item_data`), so an
+/// item's or a version's size, date and writer are read without touching its data:
+/// neither row holds any.
 #[test]
-fn data_is_the_last_column_on_sqlite() {
+fn data_is_apart_from_the_item_and_version_rows_on_sqlite() {
     #[derive(QueryableByName)]
     struct Column {
         #[diesel(sql_type = diesel::sql_types::Text)]
@@ -262,13 +272,20 @@ fn data_is_the_last_column_on_sqlite() {
     let db = common::TestDb::sqlite();
     let mut pooled = db.pool().get().unwrap();
     let conn = &mut **pooled;
-    for table in ["cache_items", "cache_item_versions"] {
-        let columns: Vec<Column> = diesel::sql_query(format!(
+    let mut columns_of = |table: &str| -> Vec<String> {
+        diesel::sql_query(format!(
             "SELECT name FROM pragma_table_xinfo('{table}') WHERE hidden = 0 ORDER BY cid"
         ))
-        .load(conn)
-        .unwrap();
-        let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names.last(), Some(&"data"), "{table}: {names:?}");
+        .load::<Column>(conn)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect()
+    };
+    for table in ["cache_items", "cache_item_versions"] {
+        let names = columns_of(table);
+        assert!(!names.iter().any(|n| n == "data"), "{table}: {names:?}");
+        assert!(names.iter().any(|n| n == "data_id"), "{table}: {names:?}");
     }
+    assert_eq!(columns_of("cache_item_data"), ["id", "data"]);
 }

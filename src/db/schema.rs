@@ -72,7 +72,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use crate::db::types::{SqlJson, SqlUuid};
+    use crate::db::types::SqlUuid;
 
     cache_items (id) {
         id -> BigInt,
@@ -80,7 +80,7 @@ diesel::table! {
         project_id -> Nullable<BigInt>,
         app_name -> Text,
         name -> Text,
-        data -> SqlJson,
+        data_id -> BigInt,
         size_bytes -> BigInt,
         date_modified -> Timestamp,
         user_id -> Nullable<BigInt>,
@@ -113,11 +113,20 @@ diesel::table! {
     use diesel::sql_types::*;
     use crate::db::types::SqlJson;
 
+    /// Item data apart from the item row: each row is one item's current data or one
+    /// kept version's (`cache_items.data_id`, `cache_item_versions.data_id`).
+    cache_item_data (id) {
+        id -> BigInt,
+        data -> SqlJson,
+    }
+}
+
+diesel::table! {
     cache_item_versions (id) {
         id -> BigInt,
         item_id -> BigInt,
         version -> BigInt,
-        data -> SqlJson,
+        data_id -> BigInt,
         size_bytes -> BigInt,
         date_modified -> Timestamp,
         user_id -> Nullable<BigInt>,
@@ -274,6 +283,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     role_assignments,
     api_tokens,
     cache_items,
+    cache_item_data,
     cache_item_versions,
     sync_jobs,
     sync_job_plugins,

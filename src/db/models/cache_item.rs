@@ -6,8 +6,9 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::upsert::excluded;
 
-use super::ItemPreview;
+use super::item_data::{ITEM_DATA_SQL, ItemData};
 use super::item_version::WriteOrigin;
+use super::{ItemPreview, item_data};
 use crate::db::schema::cache_items;
 use crate::db::search::{fold, like_pattern};
 use crate::db::{DbConn, DbUuid, JsonText, MultiBackend, Scope};
@@ -26,7 +27,8 @@ pub struct CacheItem {
     pub app_name: String,
     /// Item name, unique within project and app.
     pub name: String,
-    /// The JSON document.
+    /// The JSON document (stored apart, in `cache_item_data`: see [`ItemData`]).
+    #[diesel(select_expression = ItemData, select_expression_type = ItemData)]
     pub data: JsonText,
     /// Size of the JSON text in bytes.
     pub size_bytes: i64,
@@ -54,7 +56,7 @@ pub struct CacheItem {
 pub const UNCHECKED_JSON_BYTES: usize = 64 * 1024;
 
 /// An item as a write left it, without its data (the writer has that).
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = cache_items)]
 pub struct WrittenItem {
     /// Row id.
@@ -137,7 +139,9 @@ pub struct NewCacheItem<'a> {
     pub app_name: &'a str,
     /// Item name.
     pub name: &'a str,
-    /// The JSON document.
+    /// The JSON document: stored in its own row (`cache_item_data`), which the item's
+    /// `data_id` then points at.
+    #[diesel(skip_insertion)]
     pub data: &'a JsonText,
     /// `data.len()`.
     pub size_bytes: i64,
@@ -157,21 +161,126 @@ pub struct NewCacheItem<'a> {
     pub preview: Option<&'a str>,
 }
 
-/// The row with its search keys (`search::fold` of the name and the app name), as
-/// `upsert` and `upsert_many` write it.
-fn with_keys<'a>(
-    item: &'a NewCacheItem<'a>,
-) -> (
+/// A row as `upsert` and `upsert_many` insert it (see [`with_keys`]).
+type KeyedRow<'a> = (
     &'a NewCacheItem<'a>,
     diesel::dsl::Eq<cache_items::name_fold, String>,
     diesel::dsl::Eq<cache_items::app_fold, String>,
-) {
+    diesel::dsl::Eq<cache_items::data_id, i64>,
+);
+
+/// The row with its search keys (`search::fold` of the name and the app name) and its
+/// data row, as `upsert` and `upsert_many` write it.
+fn with_keys<'a>(item: &'a NewCacheItem<'a>, data_id: i64) -> KeyedRow<'a> {
     (
         item,
         cache_items::name_fold.eq(fold(item.name)),
         cache_items::app_fold.eq(fold(item.app_name)),
+        cache_items::data_id.eq(data_id),
     )
 }
+
+/// The key of the row `item` writes.
+fn key_of<'a>(item: &NewCacheItem<'a>) -> (i64, &'a str, &'a str) {
+    (
+        Scope::from_project_id(item.project_id).key(),
+        item.app_name,
+        item.name,
+    )
+}
+
+/// Whether `conn` is inside a transaction already (the cache's writers are).
+fn in_transaction(conn: &mut DbConn) -> bool {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    crate::on_backend!(conn, |c| {
+        AnsiTransactionManager::transaction_manager_status_mut(c)
+            .transaction_depth()
+            .is_ok_and(|d| d.is_some())
+    })
+}
+
+/// Runs `f` in a transaction: the caller's, or a new one.
+fn in_a_transaction<T>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> QueryResult<T>,
+) -> QueryResult<T> {
+    if in_transaction(conn) {
+        f(conn)
+    } else {
+        conn.transaction(f)
+    }
+}
+
+/// A key returned by [`CacheItem::touch_unchanged_many`].
+#[derive(QueryableByName)]
+struct KeyRow {
+    #[diesel(sql_type = BigInt)]
+    project_key: i64,
+    #[diesel(sql_type = Text)]
+    app_name: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+/// [`CacheItem::upsert`] on PostgreSQL in one statement, so one round trip: the
+/// update of an item with this very data (`touched`), else the new data row
+/// (`stored`) and the upsert pointing at it (`upserted`). The three see one snapshot:
+/// when `touched` finds no row because another writer changed or deleted it meanwhile,
+/// the upsert waits for that writer's row lock and updates what it left, as a lone
+/// upsert does. Only one of `touched` and `upserted` changes a row.
+fn write_in_one_statement(
+    c: &mut diesel::PgConnection,
+    item: &NewCacheItem<'_>,
+) -> QueryResult<WrittenItem> {
+    use crate::db::types::{SqlJson, SqlUuid};
+    use diesel::sql_types::Timestamp;
+    let v = Versioned::new();
+    let cols = "id, uuid, project_id, app_name, name, size_bytes, date_modified, user_id, \
+                data_sha256, version, origin, job_id";
+    let sql = format!(
+        "WITH touched AS (\
+           UPDATE cache_items SET date_modified = $5, \
+             user_id = COALESCE($6, cache_items.user_id), name_fold = $7, app_fold = $8 \
+           WHERE project_key = $1 AND app_name = $2 AND name = $3 AND data_sha256 = $4 \
+           RETURNING {cols}), \
+         stored AS (\
+           INSERT INTO cache_item_data (data) SELECT $9 \
+           WHERE NOT EXISTS (SELECT 1 FROM touched) RETURNING id), \
+         upserted AS (\
+           INSERT INTO cache_items (uuid, project_id, app_name, name, data_id, size_bytes, \
+             date_modified, user_id, data_sha256, origin, job_id, name_fold, app_fold) \
+           SELECT $10, $11, $2, $3, stored.id, $12, $5, $6, $4, $13, $14, $7, $8 FROM stored \
+           ON CONFLICT (project_key, app_name, name) DO UPDATE SET \
+             data_id = excluded.data_id, size_bytes = excluded.size_bytes, \
+             date_modified = excluded.date_modified, name_fold = excluded.name_fold, \
+             app_fold = excluded.app_fold, data_sha256 = excluded.data_sha256, \
+             user_id = COALESCE(excluded.user_id, cache_items.user_id), \
+             version = {}, origin = {}, job_id = {} \
+           RETURNING {cols}) \
+         SELECT {cols} FROM touched UNION ALL SELECT {cols} FROM upserted",
+        v.version, v.origin, v.job_id
+    );
+    let (key, app, name) = key_of(item);
+    diesel::sql_query(sql)
+        .bind::<BigInt, _>(key)
+        .bind::<Text, _>(app)
+        .bind::<Text, _>(name)
+        .bind::<Text, _>(&item.data_sha256)
+        .bind::<Timestamp, _>(item.date_modified)
+        .bind::<Nullable<BigInt>, _>(item.user_id)
+        .bind::<Text, _>(fold(item.name))
+        .bind::<Text, _>(fold(item.app_name))
+        .bind::<SqlJson, _>(item.data)
+        .bind::<SqlUuid, _>(item.uuid)
+        .bind::<Nullable<BigInt>, _>(item.project_id)
+        .bind::<BigInt, _>(item.size_bytes)
+        .bind::<Nullable<Text>, _>(item.origin)
+        .bind::<Nullable<BigInt>, _>(item.job_id)
+        .get_result(c)
+}
+
+/// Values per row of [`CacheItem::touch_unchanged_many`]'s `VALUES` list.
+const TOUCH_COLUMNS: usize = 8;
 
 /// Aggregates of one scope's items.
 #[derive(Debug, Clone, PartialEq)]
@@ -308,12 +417,13 @@ impl Versioned {
     }
 }
 
-/// The upsert's `DO UPDATE SET`: the new data and its keys, the writer unless none is
-/// given, and the version columns by [`Versioned`]. One list for every upsert.
+/// The upsert's `DO UPDATE SET`: the new data row and its keys, the writer unless none
+/// is given, and the version columns by [`Versioned`]. The database's triggers keep or
+/// delete the data row the item pointed at before (see [`item_data`]).
 macro_rules! upsert_changes {
     ($versioned:expr) => {
         (
-            cache_items::data.eq(excluded(cache_items::data)),
+            cache_items::data_id.eq(excluded(cache_items::data_id)),
             cache_items::size_bytes.eq(excluded(cache_items::size_bytes)),
             cache_items::date_modified.eq(excluded(cache_items::date_modified)),
             cache_items::name_fold.eq(excluded(cache_items::name_fold)),
@@ -328,23 +438,100 @@ macro_rules! upsert_changes {
         )
     };
 }
-pub(super) use upsert_changes;
 
 impl CacheItem {
-    /// Creates or updates the item in one statement; concurrent writers never conflict.
-    /// Returns the row as written, without its data: the caller has the data, and
-    /// `RETURNING` it would hold another copy (two on SQLite, which buffers returned
-    /// rows) of what may be tens of megabytes. Large data on PostgreSQL is sent by
-    /// `COPY` first (see [`STAGED_WRITE_BYTES`](super::STAGED_WRITE_BYTES)).
+    /// Creates or updates the item; concurrent writers never conflict. Returns the row
+    /// as written, without its data: the caller has the data, and `RETURNING` it would
+    /// hold another copy (two on SQLite, which buffers returned rows) of what may be
+    /// tens of megabytes.
+    ///
+    /// Data equal to the stored data (the same SHA-256) only updates the row's time and
+    /// writer (no new version, no data written). Other data is stored in a new data row
+    /// (large data on PostgreSQL by `COPY`: see
+    /// [`STAGED_WRITE_BYTES`](super::STAGED_WRITE_BYTES)), then one upsert points the
+    /// item at it. Runs in the caller's transaction, or in its own.
     pub fn upsert(conn: &mut DbConn, item: &NewCacheItem<'_>) -> QueryResult<WrittenItem> {
-        let staged = item.data.len() >= super::STAGED_WRITE_BYTES;
-        let versioned = Versioned::new();
-        let large = item.data.len() >= UNCHECKED_JSON_BYTES;
-        let written = match conn {
-            DbConn::Pg(c) if staged => super::large_write::upsert_staged(c, item)?,
-            _ => crate::on_backend!(conn, |c| {
-                let statement = diesel::insert_into(cache_items::table)
-                    .values(with_keys(item))
+        in_a_transaction(conn, |conn| {
+            let staged = item.data.len() >= super::STAGED_WRITE_BYTES;
+            let written = match conn {
+                DbConn::Pg(c) if !staged => write_in_one_statement(c, item)?,
+                _ => match Self::touch_unchanged(conn, item)? {
+                    Some(written) => written,
+                    None => {
+                        let data_id = item_data::insert_one(conn, item.data)?;
+                        let versioned = Versioned::new();
+                        crate::on_backend!(conn, |c| diesel::insert_into(cache_items::table)
+                            .values(with_keys(item, data_id))
+                            .on_conflict((
+                                cache_items::project_key,
+                                cache_items::app_name,
+                                cache_items::name,
+                            ))
+                            .do_update()
+                            .set(upsert_changes!(versioned))
+                            .returning(WrittenItem::as_returning())
+                            .get_result(c))?
+                    }
+                },
+            };
+            ItemPreview::store(conn, written.id, item)?;
+            Ok(written)
+        })
+    }
+
+    /// The first statement of [`upsert`](Self::upsert) (a write, as SQLite's write
+    /// transactions need): if the item exists with this very data, its time, writer and
+    /// search keys are updated and the row is returned; otherwise nothing changes. On
+    /// PostgreSQL the update locks the row, so the data cannot change before commit.
+    fn touch_unchanged(
+        conn: &mut DbConn,
+        item: &NewCacheItem<'_>,
+    ) -> QueryResult<Option<WrittenItem>> {
+        let (key, app, name) = key_of(item);
+        let target = cache_items::table
+            .filter(cache_items::project_key.eq(key))
+            .filter(cache_items::app_name.eq(app))
+            .filter(cache_items::name.eq(name))
+            .filter(cache_items::data_sha256.eq(&item.data_sha256));
+        let changes = (
+            cache_items::date_modified.eq(item.date_modified),
+            cache_items::name_fold.eq(fold(item.name)),
+            cache_items::app_fold.eq(fold(item.app_name)),
+            item.user_id.map(|u| cache_items::user_id.eq(u)),
+        );
+        crate::on_backend!(conn, |c| diesel::update(target)
+            .set(changes)
+            .returning(WrittenItem::as_returning())
+            .get_result(c)
+            .optional())
+    }
+
+    /// Creates or updates many items. Keys must be distinct. As
+    /// [`upsert`](Self::upsert), for many rows in a few statements: one update of the
+    /// items whose data is unchanged, then one insert of the other items' data rows and
+    /// one multi-row upsert of those items. Runs in the caller's transaction, or in its
+    /// own. Returns the number of items written.
+    pub fn upsert_many(conn: &mut DbConn, items: &[NewCacheItem<'_>]) -> QueryResult<usize> {
+        in_a_transaction(conn, |conn| {
+            let unchanged = Self::touch_unchanged_many(conn, items)?;
+            let changed: Vec<&NewCacheItem<'_>> = items
+                .iter()
+                .filter(|i| {
+                    let (key, app, name) = key_of(i);
+                    !unchanged.contains(&(key, app.to_owned(), name.to_owned()))
+                })
+                .collect();
+            if !changed.is_empty() {
+                let docs: Vec<&JsonText> = changed.iter().map(|i| i.data).collect();
+                let ids = item_data::insert_many(conn, &docs)?;
+                let rows: Vec<_> = changed
+                    .iter()
+                    .zip(&ids)
+                    .map(|(item, id)| with_keys(item, *id))
+                    .collect();
+                let versioned = Versioned::new();
+                crate::on_backend!(conn, |c| diesel::insert_into(cache_items::table)
+                    .values(rows)
                     .on_conflict((
                         cache_items::project_key,
                         cache_items::app_name,
@@ -352,33 +539,76 @@ impl CacheItem {
                     ))
                     .do_update()
                     .set(upsert_changes!(versioned))
-                    .returning(WrittenItem::as_returning());
-                crate::db::without_sqlite_checks(c, large, |c| statement.get_result(c))
-            })?,
-        };
-        ItemPreview::store(conn, written.id, item)?;
-        Ok(written)
+                    .execute(c))?;
+            }
+            ItemPreview::store_by_key(conn, items)?;
+            Ok(items.len())
+        })
     }
 
-    /// Creates or updates many items in one multi-row statement. Keys must be distinct.
-    pub fn upsert_many(conn: &mut DbConn, items: &[NewCacheItem<'_>]) -> QueryResult<usize> {
-        let rows: Vec<_> = items.iter().map(with_keys).collect();
-        let large = items.iter().any(|i| i.data.len() >= UNCHECKED_JSON_BYTES);
-        let versioned = Versioned::new();
-        let n = crate::on_backend!(conn, |c| {
-            let statement = diesel::insert_into(cache_items::table)
-                .values(rows)
-                .on_conflict((
-                    cache_items::project_key,
-                    cache_items::app_name,
-                    cache_items::name,
-                ))
-                .do_update()
-                .set(upsert_changes!(versioned));
-            crate::db::without_sqlite_checks(c, large, |c| statement.execute(c))
+    /// [`touch_unchanged`](Self::touch_unchanged) for many items in one statement
+    /// (`UPDATE ... FROM (VALUES ...)`, which both backends have); returns the keys of
+    /// the rows it updated.
+    fn touch_unchanged_many(
+        conn: &mut DbConn,
+        items: &[NewCacheItem<'_>],
+    ) -> QueryResult<std::collections::HashSet<(i64, String, String)>> {
+        use diesel::sql_types::Timestamp;
+        if items.is_empty() {
+            return Ok(Default::default());
+        }
+        let pg = matches!(conn, DbConn::Pg(_));
+        let mut text = String::from(
+            "UPDATE cache_items SET date_modified = v.column5, \
+             user_id = COALESCE(v.column6, cache_items.user_id), \
+             name_fold = v.column7, app_fold = v.column8 FROM (VALUES ",
+        );
+        let mut n = 0;
+        for i in 0..items.len() {
+            text.push_str(if i == 0 { "(" } else { ", (" });
+            for j in 0..TOUCH_COLUMNS {
+                n += 1;
+                if j > 0 {
+                    text.push_str(", ");
+                }
+                if pg {
+                    text.push_str(&format!("${n}"));
+                } else {
+                    text.push('?');
+                }
+            }
+            text.push(')');
+        }
+        text.push_str(
+            ") AS v WHERE cache_items.project_key = v.column1 \
+             AND cache_items.app_name = v.column2 AND cache_items.name = v.column3 \
+             AND cache_items.data_sha256 = v.column4 \
+             RETURNING cache_items.project_key, cache_items.app_name, cache_items.name",
+        );
+        let folds: Vec<(String, String)> = items
+            .iter()
+            .map(|i| (fold(i.name), fold(i.app_name)))
+            .collect();
+        let rows: Vec<KeyRow> = crate::on_backend!(conn, |c| {
+            let mut q = diesel::sql_query(text.as_str()).into_boxed();
+            for (item, (name_fold, app_fold)) in items.iter().zip(&folds) {
+                let (key, app, name) = key_of(item);
+                q = q
+                    .bind::<BigInt, _>(key)
+                    .bind::<Text, _>(app)
+                    .bind::<Text, _>(name)
+                    .bind::<Text, _>(&item.data_sha256)
+                    .bind::<Timestamp, _>(item.date_modified)
+                    .bind::<Nullable<BigInt>, _>(item.user_id)
+                    .bind::<Text, _>(name_fold)
+                    .bind::<Text, _>(app_fold);
+            }
+            q.load(c)
         })?;
-        ItemPreview::store_by_key(conn, items)?;
-        Ok(n)
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.project_key, r.app_name, r.name))
+            .collect())
     }
 
     /// The item at this key; no project means the site-wide item only.
@@ -452,7 +682,7 @@ impl CacheItem {
     ) -> QueryResult<Option<(CacheItem, Option<String>)>> {
         use crate::db::types::SqlJson;
         let data = sql::<SqlJson>(&format!(
-            "CASE WHEN cache_items.size_bytes <= {whole_bytes} THEN cache_items.data ELSE 'null' END"
+            "CASE WHEN cache_items.size_bytes <= {whole_bytes} THEN {ITEM_DATA_SQL} ELSE 'null' END"
         ));
         // The stored preview of this data (its hash matches); cut from the data only
         // for a row written without one (by an older server), which reads all of it.
@@ -461,7 +691,7 @@ impl CacheItem {
              ELSE COALESCE((SELECT p.preview FROM cache_item_previews p \
                             WHERE p.item_id = cache_items.id \
                               AND p.data_sha256 = cache_items.data_sha256), \
-                           substr(CAST(cache_items.data AS TEXT), 1, {prefix_chars})) END"
+                           substr(CAST({ITEM_DATA_SQL} AS TEXT), 1, {prefix_chars})) END"
         ));
         cache_items::table
             .filter(cache_items::uuid.eq(DbUuid(uuid)))

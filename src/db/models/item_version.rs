@@ -1,11 +1,14 @@
 //! Earlier versions of cache items. A write that changes an item's data bumps its
-//! `version`; the `cache_items_keep_version` trigger (see the migration) then keeps the
-//! version it replaced here and prunes to the newest [`KEEP_SETTING`] versions, inside
-//! the writing statement. The current version lives in `cache_items` only.
+//! `version` and points the item at a new data row; the `cache_items_keep_version`
+//! trigger (see the migrations) then keeps the version it replaced here, with the
+//! pointer to its data row (the data is neither read nor copied), and prunes to the
+//! newest [`KEEP_SETTING`] versions, inside the writing statement (see
+//! [`ItemData`](super::ItemData)). The current version lives in `cache_items` only.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::item_data::VersionData;
 use crate::db::schema::{cache_item_versions, site_settings};
 use crate::db::types::text_enum;
 use crate::db::{DbConn, JsonText};
@@ -32,7 +35,8 @@ text_enum! {
 pub struct ItemVersion {
     /// Version number (1 is the first data the item had).
     pub version: i64,
-    /// The JSON document as it was.
+    /// The JSON document as it was (stored apart: see [`VersionData`]).
+    #[diesel(select_expression = VersionData, select_expression_type = VersionData)]
     pub data: JsonText,
     /// Its size in bytes.
     pub size_bytes: i64,

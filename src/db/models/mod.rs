@@ -5,6 +5,7 @@ mod cache_item;
 pub mod dashboard;
 mod event;
 mod item_counts;
+mod item_data;
 mod item_preview;
 mod item_selection;
 pub mod item_version;
@@ -31,6 +32,7 @@ pub use cache_item::{
 };
 pub use event::{Event, NewEvent};
 pub use item_counts::{ChangedItem, ItemCounts, RunScope, changed_in_job};
+pub use item_data::{ItemData, VersionData};
 pub use item_preview::ItemPreview;
 pub use item_selection::ItemSelection;
 pub use item_version::{ItemVersion, ItemVersionSummary, KEEP_SETTING, WriteOrigin};
