@@ -30,6 +30,9 @@ pub struct Settings {
     /// summed over all requests (default 128 MiB, at least `SODARCACHE_MAX_BODY_BYTES`);
     /// a write that would go over waits for nothing: 503 with `Retry-After`.
     pub max_body_bytes_in_flight: usize,
+    /// `SODARCACHE_BODY_CACHE_BYTES`: large item bodies (64 KiB and more) a server keeps
+    /// in memory for retrieves (default 32 MiB, 0 off; see `api::body_cache`).
+    pub body_cache_bytes: usize,
     /// `SODARCACHE_DB_POOL_SIZE`: connections per server process (default 8).
     pub pool_size: u32,
     /// `SODARCACHE_DB_TIMEOUT_SECONDS`: wait for a pooled connection before a 503 (default 5).
@@ -99,6 +102,7 @@ impl std::fmt::Debug for Settings {
             .field("secure_cookies", &self.secure_cookies)
             .field("allow_anonymous", &self.allow_anonymous)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("body_cache_bytes", &self.body_cache_bytes)
             .field("max_body_bytes_in_flight", &self.max_body_bytes_in_flight)
             .field("pool_size", &self.pool_size)
             .field("db_timeout", &self.db_timeout)
@@ -147,6 +151,7 @@ impl Default for Settings {
             allow_anonymous: false,
             max_body_bytes: 32 * 1024 * 1024,
             max_body_bytes_in_flight: 128 * 1024 * 1024,
+            body_cache_bytes: crate::api::body_cache::DEFAULT_CAPACITY,
             pool_size: 8,
             db_timeout: Duration::from_secs(5),
             worker_poll: Duration::from_millis(1000),
@@ -229,6 +234,7 @@ impl Settings {
                 }
                 n
             },
+            body_cache_bytes: parse(&get, "SODARCACHE_BODY_CACHE_BYTES", d.body_cache_bytes)?,
             pool_size: parse(&get, "SODARCACHE_DB_POOL_SIZE", d.pool_size)?.max(1),
             db_timeout: parse_seconds(
                 &get,

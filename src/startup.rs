@@ -57,6 +57,7 @@ impl Application {
                     .max_body_bytes_in_flight
                     .max(settings.max_body_bytes),
             ),
+            body_cache: crate::api::body_cache::BodyCache::new(settings.body_cache_bytes),
         });
         let key = {
             let mut conn = pool.get()?;

@@ -25,4 +25,6 @@ pub struct AppState {
     pub loop_reads: Option<crate::db::loop_reads::LoopReaders>,
     /// The bound on request bodies in memory (`SODARCACHE_MAX_BODY_BYTES_IN_FLIGHT`).
     pub bodies: crate::api::body_budget::BodyBudget,
+    /// Large item bodies kept for retrieves (`SODARCACHE_BODY_CACHE_BYTES`).
+    pub body_cache: crate::api::body_cache::BodyCache,
 }

@@ -207,6 +207,25 @@ where
     T: Send + 'static,
     F: FnOnce(Granted, Option<I>) -> Result<T> + Send + 'static,
 {
+    authorize_item_knowing(req, state, path, need, String::new(), work).await
+}
+
+/// [`authorize_item`] for a caller that keeps the item's data whose SHA-256 is
+/// `known_sha256` (empty: none): a token caller's statement then sends the data only
+/// when the stored digest differs ([`ItemRequest::known_sha256`]).
+pub async fn authorize_item_knowing<I, T, F>(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    path: ItemPath,
+    need: Need,
+    known_sha256: String,
+    work: F,
+) -> Result<T>
+where
+    I: ItemPart,
+    T: Send + 'static,
+    F: FnOnce(Granted, Option<I>) -> Result<T> + Send + 'static,
+{
     let credentials = Credentials::from_request(req)
         .check_password(req, state)
         .await?;
@@ -214,7 +233,7 @@ where
     // read fails does it take the blocking path below, which reads it again.
     if let (Credentials::Token(key), Some(readers)) = (&credentials, &state.loop_reads) {
         let backend = (&state.registry, &state.settings.time_zone);
-        let request = TokenRequest::new(key, &path)?;
+        let request = TokenRequest::new(key, &path, &known_sha256)?;
         if let Some(access) = readers.read(|conn| I::load_with_access(conn, &request.item())) {
             let (granted, item) = decide(access, need, backend)?;
             return work(granted, item);
@@ -226,7 +245,9 @@ where
     let time_zone = state.settings.time_zone.clone();
     crate::db::blocking::with_conn(&state.pool, state.settings.db_timeout, move |conn| {
         if let Credentials::Token(key) = &credentials {
-            let (granted, item) = token_gate::<I>(conn, key, &path, need, (&registry, &time_zone))?;
+            let request = TokenRequest::new(key, &path, &known_sha256)?;
+            let access = I::load_with_access(conn, &request.item())?;
+            let (granted, item) = decide(access, need, (&registry, &time_zone))?;
             return work(granted, item);
         }
         let granted = gate(
@@ -250,11 +271,12 @@ struct TokenRequest<'a> {
     digest: String,
     project: uuid::Uuid,
     path: &'a ItemPath,
+    known_sha256: &'a str,
 }
 
 impl<'a> TokenRequest<'a> {
     /// A 401 for anything that cannot be one of our tokens.
-    fn new(key: &'a str, path: &'a ItemPath) -> Result<Self> {
+    fn new(key: &'a str, path: &'a ItemPath, known_sha256: &'a str) -> Result<Self> {
         let (prefix, digest) =
             token::lookup_key(key).ok_or_else(|| Error::Unauthorized(INVALID_TOKEN.into()))?;
         // A malformed project UUID names no project: the token is still checked first.
@@ -264,6 +286,7 @@ impl<'a> TokenRequest<'a> {
             digest,
             project,
             path,
+            known_sha256,
         })
     }
 
@@ -274,21 +297,9 @@ impl<'a> TokenRequest<'a> {
             project: self.project,
             app_name: &self.path.app_name,
             item_name: &self.path.item_name,
+            known_sha256: self.known_sha256,
         }
     }
-}
-
-/// [`gate`] for a token caller, on the rows of one [`ItemAccess`] statement.
-fn token_gate<I: ItemPart>(
-    conn: &mut DbConn,
-    key: &str,
-    path: &ItemPath,
-    need: Need,
-    backend: Backend<'_>,
-) -> Result<(Granted, Option<I>)> {
-    let request = TokenRequest::new(key, path)?;
-    let access = I::load_with_access(conn, &request.item())?;
-    decide(access, need, backend)
 }
 
 /// The token caller's checks, in upstream's order, on the rows its statement read

@@ -20,6 +20,7 @@ pub mod access;
 mod activity;
 pub mod auth;
 pub mod body_budget;
+pub mod body_cache;
 pub mod date;
 pub mod delete;
 pub mod envelope;

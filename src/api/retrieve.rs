@@ -6,6 +6,10 @@
 //! re-downloading unchanged items. The tag is a SHA-256 over the data's stored SHA-256
 //! (`cache_items.data_sha256`, computed by the write), the rendered write time and the
 //! writer: about a hundred bytes hashed per request, never the data itself.
+//!
+//! Large items (64 KiB and more) are kept in memory ([`super::body_cache`]): a token
+//! caller's one statement then returns the data only when its stored digest is not the
+//! kept one's, so an unchanged large item crosses the database connection once.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -20,8 +24,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::ItemPath;
-use super::access::{Granted, Need, authorize_item, authorize_with};
-use crate::auth::item_access::FullItem;
+use super::access::{Granted, Need, authorize_item_knowing, authorize_with};
+use super::body_cache::Known;
+use crate::auth::item_access::{FullItem, ItemBody};
 use crate::db::models::CacheItem;
 use crate::db::{DbConn, Scope};
 use crate::state::AppState;
@@ -82,9 +87,31 @@ pub async fn retrieve(
         match req.query_string() {
             "" => {
                 let app_name = path.app_name.clone();
-                authorize_item(&req, &state, path, Need::Read, move |granted, item| {
-                    render(&granted, &app_name, item)
-                })
+                let known = state
+                    .body_cache
+                    .get(&path.project, &path.app_name, &path.item_name);
+                let known_sha256 = known.as_ref().map(|k| k.sha256.clone()).unwrap_or_default();
+                let key = path.clone();
+                let cache = state.clone();
+                authorize_item_knowing(
+                    &req,
+                    &state,
+                    path,
+                    Need::Read,
+                    known_sha256,
+                    move |granted, item: Option<ItemBody>| {
+                        let item = item.ok_or_else(Error::not_found);
+                        render_body(&granted, &app_name, item, known, |sha256, body| {
+                            cache.body_cache.put(
+                                &key.project,
+                                &key.app_name,
+                                &key.item_name,
+                                sha256,
+                                body,
+                            );
+                        })
+                    },
+                )
                 .await?
             }
             query => {
@@ -119,6 +146,45 @@ pub async fn retrieve(
         .content_type("application/json")
         .insert_header((header::ETAG, rendered.etag))
         .body(rendered.chunks))
+}
+
+/// [`render`] for an [`ItemBody`]: its data as read, or the kept body `known` when the
+/// statement sent none (it matched the kept digest); `keep` is offered a body read
+/// from the database, to keep for the next request.
+fn render_body(
+    granted: &Granted,
+    app_name: &str,
+    item: Result<ItemBody>,
+    known: Option<Known>,
+    keep: impl FnOnce(&str, &Bytes),
+) -> Result<Rendered> {
+    granted.cache.check_app_name(app_name)?;
+    let ItemBody { head, data, writer } = item?;
+    let head_fields = Head {
+        project: granted.project.uuid.0,
+        app_name: &head.app_name,
+        name: &head.name,
+        date_modified: granted.time_zone.render(head.date_modified),
+        user: writer.map(|u| u.0),
+    };
+    let (body, data_sha256) = match (data, known) {
+        (Some(data), _) => {
+            let sha = head.data_sha256.unwrap_or_else(|| data.sha256_hex());
+            let body = Bytes::from(data.into_string());
+            keep(&sha, &body);
+            (body, sha)
+        }
+        // The statement left the data out: its stored digest is the kept one's.
+        (None, Some(known)) => (known.body, known.sha256),
+        (None, None) => {
+            return Err(Error::Internal(
+                "an item read without data that this process does not keep".into(),
+            ));
+        }
+    };
+    let mut rendered = assemble_bytes(&head_fields, body, &data_sha256)?;
+    rendered.written = Some((head.app_name, head.name, head.date_modified));
+    Ok(rendered)
 }
 
 fn render(granted: &Granted, app_name: &str, item: Option<FullItem>) -> Result<Rendered> {
@@ -187,6 +253,11 @@ fn render_version(
 
 /// The body `{head..., "data": <data>}` in three chunks, and its ETag.
 fn assemble(head_fields: &Head<'_>, data: String, data_sha256: &str) -> Result<Rendered> {
+    assemble_bytes(head_fields, Bytes::from(data), data_sha256)
+}
+
+/// [`assemble`] with the data as shared bytes.
+fn assemble_bytes(head_fields: &Head<'_>, data: Bytes, data_sha256: &str) -> Result<Rendered> {
     let mut head = serde_json::to_string(head_fields)
         .map_err(|e| Error::Internal(format!("rendering an item: {e}")))?;
     // `{...}` → `{...,"data":` then the stored text, then `}`.
@@ -194,11 +265,7 @@ fn assemble(head_fields: &Head<'_>, data: String, data_sha256: &str) -> Result<R
     head.push_str(",\"data\":");
     let etag = etag(data_sha256, &head_fields.date_modified, head_fields.user);
     Ok(Rendered {
-        chunks: JsonChunks::new([
-            Bytes::from(head),
-            Bytes::from(data),
-            Bytes::from_static(b"}"),
-        ]),
+        chunks: JsonChunks::new([Bytes::from(head), data, Bytes::from_static(b"}")]),
         etag,
         written: None,
     })

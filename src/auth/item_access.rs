@@ -16,7 +16,8 @@ use diesel::sql_types::{Bool, Nullable, Text};
 
 use crate::db::models::{CacheItem, Project, Role, User};
 use crate::db::schema::{api_tokens, cache_items, projects, users};
-use crate::db::{DbConn, DbUuid, Scope};
+use crate::db::types::SqlJson;
+use crate::db::{DbConn, DbUuid, JsonText, Scope};
 
 /// What the request names.
 #[derive(Debug, Clone, Copy)]
@@ -31,6 +32,10 @@ pub struct ItemRequest<'a> {
     pub app_name: &'a str,
     /// Item name.
     pub item_name: &'a str,
+    /// The SHA-256 of the item's data this process keeps in memory
+    /// ([`BodyCache`](crate::api::body_cache::BodyCache)), or empty: an [`ItemBody`]
+    /// read returns no data when the stored digest equals it.
+    pub known_sha256: &'a str,
 }
 
 /// The rows one statement read for an [`ItemRequest`]; `I` is the item part.
@@ -284,5 +289,126 @@ impl ItemPart for NaiveDateTime {
         item_name: &str,
     ) -> QueryResult<Option<Self>> {
         CacheItem::find_date(conn, Scope::from(project), app_name, item_name)
+    }
+}
+
+/// What a retrieve needs of an item besides its data.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = cache_items)]
+pub struct ItemHead {
+    /// Row id.
+    pub id: i64,
+    /// App name.
+    pub app_name: String,
+    /// Item name.
+    pub name: String,
+    /// Size of the JSON text in bytes.
+    pub size_bytes: i64,
+    /// Last write (UTC).
+    pub date_modified: NaiveDateTime,
+    /// SHA-256 of the data as stored (none only for old SQLite rows).
+    pub data_sha256: Option<String>,
+}
+
+/// An item for a retrieve: its head, its writer's UUID, and its data unless the data's
+/// digest is the request's [`known_sha256`](ItemRequest::known_sha256) (then the caller
+/// has the data already, and the database sent none).
+#[derive(Debug, Clone)]
+pub struct ItemBody {
+    /// Everything but the data.
+    pub head: ItemHead,
+    /// The data; `None` when it is the one the request knows.
+    pub data: Option<JsonText>,
+    /// Who wrote it last.
+    pub writer: Option<DbUuid>,
+}
+
+/// `CASE WHEN cache_items.data_sha256 = $known THEN NULL ELSE <data> END`: the data of
+/// the joined item unless its stored digest is `known` (an empty `known` matches no
+/// item: digests are 64 hex digits). Static SQL with one bind, so the statement stays a
+/// cached prepared statement.
+#[derive(Debug, Clone, diesel::query_builder::QueryId)]
+struct DataUnlessKnown(String);
+
+impl diesel::Expression for DataUnlessKnown {
+    type SqlType = Nullable<SqlJson>;
+}
+
+impl<QS> diesel::AppearsOnTable<QS> for DataUnlessKnown {}
+
+impl<QS> diesel::SelectableExpression<QS> for DataUnlessKnown {}
+
+impl diesel::expression::ValidGrouping<()> for DataUnlessKnown {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+macro_rules! data_unless_known_for {
+    ($db:ty) => {
+        impl diesel::query_builder::QueryFragment<$db> for DataUnlessKnown {
+            fn walk_ast<'b>(
+                &'b self,
+                mut out: diesel::query_builder::AstPass<'_, 'b, $db>,
+            ) -> QueryResult<()> {
+                out.push_sql("CASE WHEN ");
+                cache_items::data_sha256.walk_ast(out.reborrow())?;
+                out.push_sql(" = ");
+                out.push_bind_param::<Text, String>(&self.0)?;
+                out.push_sql(" THEN NULL ELSE ");
+                cache_items::data.walk_ast(out.reborrow())?;
+                out.push_sql(" END");
+                Ok(())
+            }
+        }
+    };
+}
+
+data_unless_known_for!(diesel::pg::Pg);
+data_unless_known_for!(diesel::sqlite::Sqlite);
+
+impl ItemPart for ItemBody {
+    fn load_with_access(
+        conn: &mut DbConn,
+        req: &ItemRequest<'_>,
+    ) -> QueryResult<Option<ItemAccess<Self>>> {
+        type Part = (Option<ItemHead>, Option<JsonText>, Option<DbUuid>);
+        let row: Option<Row<Part>> = load_access!(conn, req, |writer, DB| (
+            <ItemHead as Selectable<DB>>::construct_selection().nullable(),
+            DataUnlessKnown(req.known_sha256.to_owned()),
+            writer.field(users::uuid).nullable()
+        ))?;
+        Ok(row.map(|(u, e, p, r, b, (head, data, writer))| {
+            into_access((
+                u,
+                e,
+                p,
+                r,
+                b,
+                head.map(|head| ItemBody { head, data, writer }),
+            ))
+        }))
+    }
+
+    fn load(
+        conn: &mut DbConn,
+        project: &Project,
+        app_name: &str,
+        item_name: &str,
+    ) -> QueryResult<Option<Self>> {
+        Ok(
+            CacheItem::find_with_writer(conn, Scope::from(project), app_name, item_name)?.map(
+                |(item, writer)| ItemBody {
+                    head: ItemHead {
+                        id: item.id,
+                        app_name: item.app_name,
+                        name: item.name,
+                        size_bytes: item.size_bytes,
+                        date_modified: item.date_modified,
+                        data_sha256: item.data_sha256,
+                    },
+                    data: Some(item.data),
+                    writer,
+                },
+            ),
+        )
     }
 }

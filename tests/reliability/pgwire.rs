@@ -1,7 +1,7 @@
 //! A TCP proxy in front of PostgreSQL that reads the client side of the wire protocol and
 //! counts what the server is asked: round trips (a `Sync` ends an extended-protocol
 //! exchange, a simple `Query` is one on its own) and `Parse` messages (a statement
-//! prepared anew). The server's side is passed through untouched.
+//! prepared anew). The server's side is passed through untouched, its bytes counted.
 //!
 //! The connection URL must carry `sslmode=disable`: an encrypted stream cannot be read.
 
@@ -17,6 +17,7 @@ pub struct Counts {
     round_trips: AtomicUsize,
     parses: AtomicUsize,
     connections: AtomicUsize,
+    from_server: AtomicUsize,
 }
 
 /// A snapshot of [`Counts`].
@@ -67,8 +68,19 @@ impl CountingProxy {
                     let _ = server.set_nodelay(true);
                     let (mut client_rx, mut client_tx) = client.into_split();
                     let (mut server_rx, mut server_tx) = server.into_split();
+                    let counted = c.clone();
                     let down = tokio::spawn(async move {
-                        let _ = tokio::io::copy(&mut server_rx, &mut client_tx).await;
+                        let mut buf = vec![0u8; 64 * 1024];
+                        loop {
+                            let n = match server_rx.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            counted.from_server.fetch_add(n, Ordering::SeqCst);
+                            if client_tx.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
                     });
                     let _ = forward_counting(&mut client_rx, &mut server_tx, &c).await;
                     down.abort();
@@ -76,6 +88,11 @@ impl CountingProxy {
             }
         });
         CountingProxy { addr, counts }
+    }
+
+    /// Bytes the server has sent to the clients so far.
+    pub fn bytes_from_server(&self) -> usize {
+        self.counts.from_server.load(Ordering::SeqCst)
     }
 
     /// The counts so far.
