@@ -12,7 +12,7 @@ use actix_session::storage::CookieSessionStore;
 use actix_web::cookie::SameSite;
 use actix_web::dev::Server;
 use actix_web::middleware::{Condition, from_fn};
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, HttpServer, guard, web};
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::session::COOKIE_NAME;
@@ -88,6 +88,10 @@ impl Application {
         let cookie_ttl = actix_web::cookie::time::Duration::seconds(
             i64::try_from(settings.session_max_age.as_secs()).unwrap_or(i64::MAX),
         );
+        // A request's root span (and its request id) only when some subscriber records
+        // `info` spans (`RUST_LOG=warn` records none: see `web::span`).
+        let request_spans = tracing::level_filters::LevelFilter::current()
+            >= tracing::level_filters::LevelFilter::INFO;
         let server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
                 .cookie_name(COOKIE_NAME.to_owned())
@@ -111,11 +115,29 @@ impl Application {
                         crate::metrics::routes(cfg);
                     }
                 })
+                // API calls with a token or a password never read a session: they are
+                // served without the session middleware (the rest of the API, for
+                // session callers, is the same routes inside the scope below).
+                .service(
+                    web::scope("/cache/api")
+                        .guard(guard::fn_guard(|ctx| {
+                            crate::api::auth::names_credentials(ctx.head().headers())
+                        }))
+                        .wrap(crate::web::security_headers())
+                        .wrap(Condition::new(
+                            request_spans,
+                            TracingLogger::<crate::web::span::RequestSpan>::new(),
+                        ))
+                        .configure(crate::api::routes),
+                )
                 .service(
                     web::scope("")
                         .wrap(crate::web::security_headers())
                         .wrap(sessions)
-                        .wrap(TracingLogger::<crate::web::span::RequestSpan>::new())
+                        .wrap(Condition::new(
+                            request_spans,
+                            TracingLogger::<crate::web::span::RequestSpan>::new(),
+                        ))
                         .service(web::scope("/cache/api").configure(crate::api::routes))
                         .configure(crate::web::routes),
                 )

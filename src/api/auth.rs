@@ -169,6 +169,18 @@ impl Credentials {
 }
 
 /// `Some` when the header uses the `token` scheme; `None` for other schemes.
+/// Whether `headers` carry an `Authorization` of a scheme the API takes (`token`,
+/// `Basic`): then [`Credentials::from_request`] never reads the session.
+pub fn names_credentials(headers: &actix_web::http::header::HeaderMap) -> bool {
+    headers.get(header::AUTHORIZATION).is_some_and(|value| {
+        let scheme = value
+            .as_bytes()
+            .split(|b| b.is_ascii_whitespace())
+            .find(|w| !w.is_empty());
+        scheme.is_some_and(|s| s.eq_ignore_ascii_case(b"token") || s.eq_ignore_ascii_case(b"basic"))
+    })
+}
+
 fn parse_token_header(raw: &[u8]) -> Option<Credentials> {
     let mut words = raw
         .split(|b| b.is_ascii_whitespace())
@@ -269,6 +281,28 @@ fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_are_named_exactly_when_from_request_reads_no_session() {
+        use actix_web::http::header::{HeaderMap, HeaderValue};
+        for (value, named) in [
+            ("token abc", true),
+            ("  TOKEN", true),
+            ("Basic dTpw", true),
+            ("basic !!", true),
+            ("Bearer abc", false),
+            ("", false),
+            ("tokenabc", false),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+            assert_eq!(names_credentials(&headers), named, "{value:?}");
+            let parsed = parse_token_header(value.as_bytes())
+                .or_else(|| parse_basic_header(value.as_bytes()));
+            assert_eq!(parsed.is_some(), named, "{value:?}");
+        }
+        assert!(!names_credentials(&HeaderMap::new()));
+    }
 
     #[test]
     fn token_scheme_is_case_insensitive() {
