@@ -111,3 +111,55 @@ fn postgresql_token_read_waits_for_the_pool_and_answers_503_in_time() {
     });
     drop(held);
 }
+
+backend_test! {
+    fn a_read_answered_again_still_sees_the_next_change_and_the_token_expiry(db) {
+        use sodarcache::db::schema::{api_tokens, users};
+        let app = app(&db, 4);
+        let world = World::create(&mut app.conn());
+        let client = api_client(&world.token, Duration::from_secs(30));
+        let rt = runtime();
+        let read = || rt.block_on(async {
+            retrieve(&client, &app.addr, &world.project, "item").await.unwrap()
+        });
+        rt.block_on(async {
+            let r = set(&client, &app.addr, &world.project, "item", &json!({"a": 1})).await.unwrap();
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        });
+        // The same read again and again: on SQLite answered from what the reader
+        // connection remembers (nothing was committed in between).
+        for _ in 0..3 {
+            let r = read();
+            assert_eq!((r.status, &r.body["data"]), (StatusCode::OK, &json!({"a": 1})));
+        }
+        // Changes committed through other connections, each seen by the next read.
+        let set_active = |active: bool| {
+            diesel::update(users::table.find(world.owner.id))
+                .set(users::is_active.eq(active))
+                .execute(&mut **app.conn())
+                .expect("user");
+        };
+        set_active(false);
+        assert_eq!(read().status, StatusCode::UNAUTHORIZED);
+        assert_eq!(read().status, StatusCode::UNAUTHORIZED);
+        set_active(true);
+        assert_eq!(read().status, StatusCode::OK);
+        assert_eq!(read().status, StatusCode::OK);
+        sodarcache::db::models::ProjectBlock::block(&mut app.conn(), &world.project).expect("block");
+        assert_eq!(read().status, StatusCode::FORBIDDEN);
+        sodarcache::db::models::ProjectBlock::unblock(&mut app.conn(), &world.project).expect("unblock");
+        assert_eq!(read().status, StatusCode::OK);
+        // An expiry passes without any commit: checked on every request.
+        let soon = sodarcache::db::now() + chrono::Duration::seconds(2);
+        diesel::update(api_tokens::table.filter(api_tokens::user_id.eq(world.owner.id)))
+            .set(api_tokens::expiry.eq(Some(soon)))
+            .execute(&mut **app.conn())
+            .expect("expiry");
+        assert_eq!(read().status, StatusCode::OK);
+        assert_eq!(read().status, StatusCode::OK);
+        while sodarcache::db::now() <= soon {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        assert_eq!(read().status, StatusCode::UNAUTHORIZED, "expired");
+    }
+}

@@ -192,9 +192,11 @@ fn admit(
 /// in one blocking task; `work` gets the item, if it exists, after the gate.
 ///
 /// A token caller's gate and read are one statement: the token's user, the project,
-/// the user's best role along the project's ancestors, the block and the item. Nothing
-/// about users, tokens or roles is cached in this process, so a revoked token, an
-/// inactive user, a changed role or a new block counts from the very next request.
+/// the user's best role along the project's ancestors, the block and the item. On
+/// SQLite its answer is remembered until the next commit to the database by anyone
+/// ([`LoopReaders::read_remembered`](crate::db::loop_reads::LoopReaders::read_remembered)),
+/// so a revoked token, an inactive user, a changed role or a new block still counts
+/// from the very next request (a token's expiry is checked on every request).
 pub async fn authorize_item<I, T, F>(
     req: &HttpRequest,
     state: &web::Data<AppState>,
@@ -234,7 +236,18 @@ where
     if let (Credentials::Token(key), Some(readers)) = (&credentials, &state.loop_reads) {
         let backend = (&state.registry, &state.settings.time_zone);
         let request = TokenRequest::new(key, &path, &known_sha256)?;
-        if let Some(access) = readers.read(|conn| I::load_with_access(conn, &request.item())) {
+        // Remembered until the next commit to the database (db::loop_reads).
+        let remembered = readers.read_remembered(
+            request.key::<I>(),
+            |access: &Option<ItemAccess<I>>| {
+                access
+                    .as_ref()
+                    .and_then(|a| a.item.as_ref())
+                    .map_or(0, I::bytes)
+            },
+            |conn| I::load_with_access(conn, &request.item()),
+        );
+        if let Some(access) = remembered {
             let (granted, item) = decide(access, need, backend)?;
             return work(granted, item);
         }
@@ -288,6 +301,24 @@ impl<'a> TokenRequest<'a> {
             path,
             known_sha256,
         })
+    }
+
+    /// What tells this request's statement apart from every other: the item part
+    /// read, the token, the project, the app and item names, the known digest.
+    fn key<I: 'static>(&self) -> String {
+        let p = self.path;
+        format!(
+            "{}|{}|{}|{}|{}:{}|{}:{}|{}",
+            std::any::type_name::<I>(),
+            self.prefix,
+            self.digest,
+            self.project,
+            p.app_name.len(),
+            p.app_name,
+            p.item_name.len(),
+            p.item_name,
+            self.known_sha256,
+        )
     }
 
     fn item(&self) -> ItemRequest<'_> {

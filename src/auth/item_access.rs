@@ -2,8 +2,11 @@
 //! the token's user, the project named in the path, the user's role there (the best
 //! assignment along the project's ancestors, over the `project_ancestors` closure table),
 //! whether the project's access is blocked, and the item with its writer's UUID. So a
-//! REST retrieve waits for the database once, and nothing is cached in this process: a
-//! revoked token, a changed role or a new block is seen by the very next request.
+//! REST retrieve waits for the database once. Nothing is kept in this process beyond
+//! the next commit to the database (on SQLite the answer is remembered until then,
+//! `db::loop_reads`; large item bodies are kept under their stored digest,
+//! `api::body_cache`): a revoked token, a changed role or a new block is seen by the
+//! very next request.
 //!
 //! The token is found by its lookup prefix and the SHA-512 digest of the whole secret
 //! (equality in SQL: the digest of a 256-bit random secret reveals nothing usable).
@@ -206,7 +209,12 @@ fn into_access<I>(row: Row<Option<I>>) -> ItemAccess<I> {
 /// The part of an item an endpoint reads: the whole item for a retrieve, its write time
 /// for a retrieve/date. Each reads it either with the gate in one statement
 /// ([`ItemAccess`]) or on its own, after the general gate (sessions, anonymous).
-pub trait ItemPart: Sized + Send + 'static {
+pub trait ItemPart: Sized + Clone + Send + 'static {
+    /// About how many bytes this part holds (its data), to bound what is kept of it.
+    fn bytes(&self) -> usize {
+        0
+    }
+
     /// The gate's rows and this part of the item, in one statement.
     fn load_with_access(
         conn: &mut DbConn,
@@ -223,6 +231,10 @@ pub trait ItemPart: Sized + Send + 'static {
 }
 
 impl ItemPart for FullItem {
+    fn bytes(&self) -> usize {
+        self.0.data.len()
+    }
+
     fn load_with_access(
         conn: &mut DbConn,
         req: &ItemRequest<'_>,
@@ -366,6 +378,10 @@ data_unless_known_for!(diesel::pg::Pg);
 data_unless_known_for!(diesel::sqlite::Sqlite);
 
 impl ItemPart for ItemBody {
+    fn bytes(&self) -> usize {
+        self.data.as_ref().map_or(0, JsonText::len)
+    }
+
     fn load_with_access(
         conn: &mut DbConn,
         req: &ItemRequest<'_>,
