@@ -335,8 +335,9 @@ pub struct ItemBody {
     pub writer: Option<DbUuid>,
 }
 
-/// `CASE WHEN cache_items.data_sha256 = $known THEN NULL ELSE <data> END`: the data of
-/// the joined item unless its stored digest is `known` (an empty `known` matches no
+/// `CASE WHEN cache_items.data_sha256 = $known THEN NULL ELSE <data> END` (`<data>`:
+/// the subquery of [`ItemData`](crate::db::models::ItemData)): the data of the joined
+/// item unless its stored digest is `known` (an empty `known` matches no
 /// item: digests are 64 hex digits). Static SQL with one bind, so the statement stays a
 /// cached prepared statement.
 #[derive(Debug, Clone, diesel::query_builder::QueryId)]
@@ -366,7 +367,7 @@ macro_rules! data_unless_known_for {
                 out.push_sql(" = ");
                 out.push_bind_param::<Text, String>(&self.0)?;
                 out.push_sql(" THEN NULL ELSE ");
-                cache_items::data.walk_ast(out.reborrow())?;
+                crate::db::models::ItemData.walk_ast(out.reborrow())?;
                 out.push_sql(" END");
                 Ok(())
             }
