@@ -76,6 +76,21 @@ fn assert_owned(conn: &mut DbConn, step: &str) {
          WHERE NOT EXISTS (SELECT 1 FROM cache_item_data d WHERE d.id = v.data_id)",
     );
     assert_eq!(missing, 0, "items or versions without data after {step}");
+    // PostgreSQL has no foreign keys from versions and previews to their item
+    // (migration 200001_bulk_delete): the delete trigger takes them.
+    let outlived = count(
+        conn,
+        "SELECT COUNT(*) AS n FROM cache_item_versions v \
+         WHERE NOT EXISTS (SELECT 1 FROM cache_items i WHERE i.id = v.item_id)",
+    ) + count(
+        conn,
+        "SELECT COUNT(*) AS n FROM cache_item_previews p \
+         WHERE NOT EXISTS (SELECT 1 FROM cache_items i WHERE i.id = p.item_id)",
+    );
+    assert_eq!(
+        outlived, 0,
+        "versions or previews without their item after {step}"
+    );
 }
 
 /// What was written at a key: each version's data, oldest first (version 1 first).

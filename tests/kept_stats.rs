@@ -1,8 +1,9 @@
 //! The kept aggregates (per scope and app, per scope, totals; issues 8 and 11) equal a
 //! recount of the items after every kind of write: single set (new and replace, larger
-//! and smaller), bulk set, delete of one item, of one app's items, of a project's, of a
-//! project itself, a plugin sync, a date moved back by SQL, and history pruning; in a
-//! random sequence on both backends. And the kept last sync of each project (migration
+//! and smaller), bulk set, delete of one item, the bulk deletes (one app's items of a
+//! project and everywhere, a project's items, the whole cache; with and without kept
+//! versions), delete of a project itself, a plugin sync, a date moved back by SQL, and
+//! history pruning; in a random sequence on both backends. And the kept last sync of each project (migration
 //! 992001) equals the rule worked out from every job, after every way a job ends.
 
 mod common;
@@ -85,6 +86,16 @@ fn assert_last_sync(conn: &mut DbConn, step: &str) -> Vec<(i64, LastSync)> {
         .collect()
 }
 
+/// Whether any kept version exists (history is on and something changed).
+fn has_versions(conn: &mut DbConn) -> bool {
+    use sodarcache::db::schema::cache_item_versions;
+    diesel::select(diesel::dsl::exists(
+        cache_item_versions::table.select(cache_item_versions::id),
+    ))
+    .get_result(conn)
+    .unwrap()
+}
+
 fn data(rng: &mut StdRng) -> JsonText {
     let len = rng.random_range(0..300);
     JsonText::from_value(&json!({ "pad": "x".repeat(len) }))
@@ -108,6 +119,8 @@ backend_test! {
         let mut rng = StdRng::seed_from_u64(8_11);
         let names = ["a", "b", "c", "d", "e", "f"];
         let mut kinds = std::collections::BTreeSet::new();
+        // Bulk deletes run: (of a project, of one app, with kept versions).
+        let mut bulk = std::collections::BTreeSet::new();
         for step in 0..160 {
             let project = (rng.random_range(0..5) > 0 && !projects.is_empty())
                 .then(|| projects[rng.random_range(0..projects.len())].clone());
@@ -141,13 +154,16 @@ backend_test! {
                     cache.delete_cache_item(app, name, project.as_ref()).unwrap();
                     "delete one"
                 }
+                // The bulk path (`CacheItem::delete_matching`): whole groups at once.
                 70..76 => {
+                    bulk.insert((project.is_some(), true, has_versions(conn)));
                     cache.delete_cache(Some(app), project.as_ref()).unwrap();
-                    "delete one app's items"
+                    if project.is_some() { "delete one app's items of a project" } else { "delete one app's items everywhere" }
                 }
                 76..80 => {
+                    bulk.insert((project.is_some(), false, has_versions(conn)));
                     cache.delete_cache(None, project.as_ref()).unwrap();
-                    "delete a scope's items"
+                    if project.is_some() { "delete a project's items" } else { "delete the whole cache" }
                 }
                 80..83 if !projects.is_empty() => {
                     let gone = projects.remove(rng.random_range(0..projects.len()));
@@ -186,7 +202,11 @@ backend_test! {
             assert_kept(conn, &format!("step {step}: {what} ({app}, {name}, {project:?})"));
             kinds.insert(what);
         }
-        assert_eq!(kinds.len(), 10, "every kind of write ran: {kinds:?}");
+        assert_eq!(kinds.len(), 12, "every kind of write ran: {kinds:?}");
+        assert!(
+            bulk.iter().any(|(_, _, v)| *v) && bulk.iter().any(|(p, _, _)| !p),
+            "bulk deletes ran with history and across projects: {bulk:?}"
+        );
         let totals = kept(conn).unwrap().totals;
         assert_eq!(totals.projects, projects.len() as i64);
         assert!(totals.items > 0, "the sequence left items: {totals:?}");

@@ -742,21 +742,15 @@ impl CacheItem {
         .execute(conn)
     }
 
-    /// Deletes in one statement: optionally only these apps' items, optionally one
-    /// scope's (none: every project and the site-wide items).
+    /// Deletes whole groups of items: optionally only these apps' items, optionally one
+    /// scope's (none: every project and the site-wide items), with set-based work for
+    /// the kept aggregates (the `bulk_delete` module). Returns how many went.
     pub fn delete_matching(
         conn: &mut DbConn,
         apps: Option<&[&str]>,
         scope: Option<Scope>,
     ) -> QueryResult<usize> {
-        let mut q = diesel::delete(cache_items::table).into_boxed();
-        if let Some(apps) = apps {
-            q = q.filter(cache_items::app_name.eq_any(apps));
-        }
-        if let Some(scope) = scope {
-            q = q.filter(cache_items::project_key.eq(scope.key()));
-        }
-        q.execute(conn)
+        super::bulk_delete::delete_groups(conn, apps, scope)
     }
 
     /// Counts what [`CacheItem::delete_matching`] would delete, per app (none: the

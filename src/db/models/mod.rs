@@ -1,6 +1,7 @@
 //! Rows and their queries. Each file keeps "local" methods (constructors, formatting)
 //! and "database" methods (`find_by_uuid`, `list_for_project`, ...) in separate blocks.
 
+mod bulk_delete;
 mod cache_item;
 pub mod dashboard;
 mod event;
