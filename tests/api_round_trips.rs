@@ -117,7 +117,7 @@ fn one_retrieve_date_and_one_healthz_are_one_round_trip_each() {
 }
 
 #[test]
-fn one_set_is_the_gate_then_the_write_in_one_transaction() {
+fn one_set_is_the_gate_then_the_write_and_its_event_in_one_statement() {
     let Some(db) = TestDb::postgres() else { return };
     let world = World::create(&mut db.pool().get().expect("conn"));
     let rt = runtime();
@@ -141,7 +141,9 @@ fn one_set_is_the_gate_then_the_write_in_one_transaction() {
         }
         proxy.snapshot().since(before)
     });
-    // The gate (one statement), then BEGIN, the upsert, the activity event, COMMIT.
-    assert_eq!(counted.round_trips, 5 * REQUESTS, "{counted:?}");
+    // The gate (one statement), then the write and its activity event in one statement
+    // (no BEGIN, no COMMIT: a single statement is its own transaction).
+    assert_eq!(counted.round_trips, 2 * REQUESTS, "{counted:?}");
+    assert_eq!(counted.parses, 0, "{counted:?}");
     assert_eq!(counted.connections, 0, "{counted:?}");
 }

@@ -293,21 +293,23 @@ impl SodarCache {
         event: Option<&NewEvent<'_>>,
     ) -> Result<WrittenItem> {
         self.check_write(app_name, name, data)?;
-        let item = self.write_on(conn, |conn| {
-            let row = new_item(
-                app_name,
-                name,
-                data,
-                Scope::of(project),
-                user.map(|u| u.id),
-                by,
-            );
-            let item = CacheItem::upsert(conn, &row)?;
-            if let Some(event) = event {
-                Event::record(conn, event)?;
-            }
-            Ok(item)
-        })?;
+        let row = new_item(
+            app_name,
+            name,
+            data,
+            Scope::of(project),
+            user.map(|u| u.id),
+            by,
+        );
+        let item = match conn {
+            // No transaction around it here: a small item's write and event are one
+            // statement on PostgreSQL, which saves the BEGIN and COMMIT round trips
+            // (upsert_recorded opens a transaction itself where it needs one).
+            DbConn::Pg(_) => CacheItem::upsert_recorded(conn, &row, event)?,
+            DbConn::Sqlite(_) => self.write_on(conn, |conn| {
+                Ok(CacheItem::upsert_recorded(conn, &row, event)?)
+            })?,
+        };
         log_update(app_name, name, project, user);
         Ok(item)
     }

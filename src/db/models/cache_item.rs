@@ -8,7 +8,7 @@ use diesel::upsert::excluded;
 
 use super::item_data::{ITEM_DATA_SQL, ItemData};
 use super::item_version::WriteOrigin;
-use super::{ItemPreview, item_data};
+use super::{Event, ItemPreview, NewEvent, item_data};
 use crate::db::schema::cache_items;
 use crate::db::search::{fold, like_pattern};
 use crate::db::{DbConn, DbUuid, JsonText, MultiBackend, Scope};
@@ -222,63 +222,6 @@ struct KeyRow {
     name: String,
 }
 
-/// [`CacheItem::upsert`] on PostgreSQL in one statement, so one round trip: the
-/// update of an item with this very data (`touched`), else the new data row
-/// (`stored`) and the upsert pointing at it (`upserted`). The three see one snapshot:
-/// when `touched` finds no row because another writer changed or deleted it meanwhile,
-/// the upsert waits for that writer's row lock and updates what it left, as a lone
-/// upsert does. Only one of `touched` and `upserted` changes a row.
-fn write_in_one_statement(
-    c: &mut diesel::PgConnection,
-    item: &NewCacheItem<'_>,
-) -> QueryResult<WrittenItem> {
-    use crate::db::types::{SqlJson, SqlUuid};
-    use diesel::sql_types::Timestamp;
-    let v = Versioned::new();
-    let cols = "id, uuid, project_id, app_name, name, size_bytes, date_modified, user_id, \
-                data_sha256, version, origin, job_id";
-    let sql = format!(
-        "WITH touched AS (\
-           UPDATE cache_items SET date_modified = $5, \
-             user_id = COALESCE($6, cache_items.user_id), name_fold = $7, app_fold = $8 \
-           WHERE project_key = $1 AND app_name = $2 AND name = $3 AND data_sha256 = $4 \
-           RETURNING {cols}), \
-         stored AS (\
-           INSERT INTO cache_item_data (data) SELECT $9 \
-           WHERE NOT EXISTS (SELECT 1 FROM touched) RETURNING id), \
-         upserted AS (\
-           INSERT INTO cache_items (uuid, project_id, app_name, name, data_id, size_bytes, \
-             date_modified, user_id, data_sha256, origin, job_id, name_fold, app_fold) \
-           SELECT $10, $11, $2, $3, stored.id, $12, $5, $6, $4, $13, $14, $7, $8 FROM stored \
-           ON CONFLICT (project_key, app_name, name) DO UPDATE SET \
-             data_id = excluded.data_id, size_bytes = excluded.size_bytes, \
-             date_modified = excluded.date_modified, name_fold = excluded.name_fold, \
-             app_fold = excluded.app_fold, data_sha256 = excluded.data_sha256, \
-             user_id = COALESCE(excluded.user_id, cache_items.user_id), \
-             version = {}, origin = {}, job_id = {} \
-           RETURNING {cols}) \
-         SELECT {cols} FROM touched UNION ALL SELECT {cols} FROM upserted",
-        v.version, v.origin, v.job_id
-    );
-    let (key, app, name) = key_of(item);
-    diesel::sql_query(sql)
-        .bind::<BigInt, _>(key)
-        .bind::<Text, _>(app)
-        .bind::<Text, _>(name)
-        .bind::<Text, _>(&item.data_sha256)
-        .bind::<Timestamp, _>(item.date_modified)
-        .bind::<Nullable<BigInt>, _>(item.user_id)
-        .bind::<Text, _>(fold(item.name))
-        .bind::<Text, _>(fold(item.app_name))
-        .bind::<SqlJson, _>(item.data)
-        .bind::<SqlUuid, _>(item.uuid)
-        .bind::<Nullable<BigInt>, _>(item.project_id)
-        .bind::<BigInt, _>(item.size_bytes)
-        .bind::<Nullable<Text>, _>(item.origin)
-        .bind::<Nullable<BigInt>, _>(item.job_id)
-        .get_result(c)
-}
-
 /// Values per row of [`CacheItem::touch_unchanged_many`]'s `VALUES` list.
 const TOUCH_COLUMNS: usize = 8;
 
@@ -454,7 +397,7 @@ impl CacheItem {
         in_a_transaction(conn, |conn| {
             let staged = item.data.len() >= super::STAGED_WRITE_BYTES;
             let written = match conn {
-                DbConn::Pg(c) if !staged => write_in_one_statement(c, item)?,
+                DbConn::Pg(c) if !staged => super::pg_write::write_small(c, item, None)?,
                 _ => match Self::touch_unchanged(conn, item)? {
                     Some(written) => written,
                     None => {
@@ -475,6 +418,31 @@ impl CacheItem {
                 },
             };
             ItemPreview::store(conn, written.id, item)?;
+            Ok(written)
+        })
+    }
+
+    /// [`upsert`](Self::upsert) and, when given, the activity `event` of the write:
+    /// both or neither. On PostgreSQL an item without a preview and below
+    /// [`STAGED_WRITE_BYTES`](super::STAGED_WRITE_BYTES) (a REST set of a small item)
+    /// is one statement, so one round trip, with no transaction of its own; anything
+    /// else runs in the caller's transaction, or in its own.
+    pub fn upsert_recorded(
+        conn: &mut DbConn,
+        item: &NewCacheItem<'_>,
+        event: Option<&NewEvent<'_>>,
+    ) -> QueryResult<WrittenItem> {
+        if let DbConn::Pg(c) = conn
+            && item.preview.is_none()
+            && item.data.len() < super::STAGED_WRITE_BYTES
+        {
+            return super::pg_write::write_small(c, item, event);
+        }
+        in_a_transaction(conn, |conn| {
+            let written = Self::upsert(conn, item)?;
+            if let Some(event) = event {
+                Event::record(conn, event)?;
+            }
             Ok(written)
         })
     }

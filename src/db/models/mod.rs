@@ -14,6 +14,7 @@ mod job_list;
 pub mod kept_stats;
 mod large_write;
 mod login_failure;
+mod pg_write;
 mod project;
 mod project_block;
 mod project_list;
