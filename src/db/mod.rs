@@ -163,11 +163,24 @@ impl DatabaseUrl {
 /// already: `connect_timeout`, TCP keepalives and `tcp_user_timeout` (a dead or
 /// black-holed network is noticed instead of waited on forever) and, for the server's
 /// pool, a `statement_timeout` (see [`PoolOptions`]).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Manager {
     url: DatabaseUrl,
     /// The PostgreSQL URL with the timeout parameters added.
     pg_url: Option<String>,
+    /// The connection [`open`] migrated with, handed out as the pool's first one: a
+    /// short CLI run then connects once (a PostgreSQL connection costs a server
+    /// process and a round trip or more of setup).
+    spare: std::sync::Arc<std::sync::Mutex<Option<DbConn>>>,
+}
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager")
+            .field("url", &self.url)
+            .field("pg_url", &self.pg_url)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Manager {
@@ -177,7 +190,11 @@ impl Manager {
             DatabaseUrl::Postgres(u) => Some(with_pg_timeouts(u, options)),
             DatabaseUrl::Sqlite(_) => None,
         };
-        Manager { url, pg_url }
+        Manager {
+            url,
+            pg_url,
+            spare: Default::default(),
+        }
     }
 
     /// One connection outside any pool, with the real error as one line (any password
@@ -229,7 +246,9 @@ impl ManageConnection for Manager {
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<TrackedConn, r2d2::Error> {
-        self.establish()
+        let spare = self.spare.lock().unwrap_or_else(|e| e.into_inner()).take();
+        spare
+            .map_or_else(|| self.establish(), Ok)
             .map(|conn| TrackedConn {
                 conn,
                 returned: std::time::Instant::now(),
@@ -409,7 +428,12 @@ pub fn open(url: &str, options: &PoolOptions) -> Result<DbPool, OpenError> {
     }
     migrate(&mut conn)
         .map_err(|e| OpenError::Migrate(one_line(&manager.redact(&e.to_string()))))?;
-    drop(conn);
+    if let DbConn::Pg(c) = &mut conn {
+        // Back to the timeout the pool's connections start with (the URL's options).
+        c.batch_execute("RESET statement_timeout")
+            .map_err(|e| OpenError::Connect(one_line(&manager.redact(&e.to_string()))))?;
+    }
+    *manager.spare.lock().unwrap_or_else(|e| e.into_inner()) = Some(conn);
     let pool = r2d2::Pool::builder()
         .max_size(options.max_size)
         // No idle minimum: r2d2 would refill it on a background thread after every
