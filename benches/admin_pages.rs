@@ -12,9 +12,11 @@
 //! Each request is one user's GET of a whole page (handler, queries, template, no
 //! compression) on loopback; a superuser's unless the page's name ends in `_user`. On
 //! PostgreSQL the filled database is analyzed before measuring, as autovacuum does on
-//! a running site within a minute of such a fill. After a `cargo bench` run the ratios (large / small)
-//! are printed and written to `<criterion dir>/admin_pages-summary.md`. Under
-//! `cargo test --all-targets` criterion runs each benchmark once on small sites.
+//! a running site within a minute of such a fill. The last sync of the first 50
+//! projects failed, so `status=failed` is a full page on both sites. After a `cargo
+//! bench` run the ratios (large / small) are printed and written to
+//! `<criterion dir>/admin_pages-summary.md`. Under `cargo test --all-targets` criterion
+//! runs each benchmark once on small sites.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -110,6 +112,29 @@ fn insert_jobs(conn: &mut DbConn, projects: &[Project], root: &User, n: usize) {
             .execute(c))
         .expect("insert jobs");
     }
+    // The last sync of the first 50 projects failed, so `status=failed` shows a full
+    // page of 50 rows on both sites (the pattern above leaves the small site 6).
+    let failed_at = now() - Age::minutes(5);
+    let rows: Vec<_> = projects
+        .iter()
+        .take(50)
+        .map(|p| {
+            (
+                sync_jobs::uuid.eq(DbUuid(uuid::Uuid::new_v4())),
+                sync_jobs::project_id.eq(Some(p.id)),
+                sync_jobs::origin.eq("web"),
+                sync_jobs::user_id.eq(Some(root.id)),
+                sync_jobs::status.eq("failed"),
+                sync_jobs::created.eq(failed_at),
+                sync_jobs::started.eq(Some(failed_at)),
+                sync_jobs::finished.eq(Some(failed_at + Age::seconds(2))),
+            )
+        })
+        .collect();
+    sodarcache::on_backend!(conn, |c| diesel::insert_into(sync_jobs::table)
+        .values(&rows)
+        .execute(c))
+    .expect("insert failed jobs");
 }
 
 fn build(db: TestDb, size: Size) -> Site {
