@@ -339,3 +339,44 @@ backend_test! {
         assert!(last_of(&rows, &fresh).is_some(), "now covered by the site jobs after it");
     }
 }
+
+backend_test! {
+    fn the_kept_title_key_follows_a_backfilled_title(db) {
+        let pool = db.pool();
+        let registry = PluginRegistry::builder()
+            .project_app(TestPlugin::writes("writer", "synced"))
+            .build(pool.clone(), &db.settings());
+        let cache = registry.cache_unchecked();
+        let conn = &mut **pool.get().unwrap();
+        let top = fx::category(conn, "Top", None);
+        let p = fx::project(conn, "Project 7", Some(&top), None);
+        // As an older server left it: no folded title, the plain lowercase title as its
+        // sort key (migration 992001). Its first item copies that key into the kept row.
+        diesel::update(projects::table.find(p.id))
+            .set((
+                projects::title_fold.eq(None::<String>),
+                projects::title_sort.eq("top / project 7"),
+            ))
+            .execute(conn)
+            .unwrap();
+        let data = JsonText::from_value(&json!({ "n": 1 }));
+        cache.set_cache_item_json("writer", "a", &data, Some(&p), None).unwrap();
+        // PostgreSQL inserts the kept row when it folds the pending deltas.
+        sodarcache::db::models::kept_stats::fold(conn).unwrap();
+        // The start-up backfill writes the natural key.
+        assert_eq!(sodarcache::db::search::backfill(conn).unwrap(), 1);
+        let key: String = projects::table
+            .find(p.id)
+            .select(projects::title_sort)
+            .first(conn)
+            .unwrap();
+        assert_eq!(key, sodarcache::db::search::natural_key("Top / Project 7"));
+        let kept_key: Option<String> = sodarcache::db::schema::cache_scope_stats::table
+            .filter(sodarcache::db::schema::cache_scope_stats::project_key.eq(p.id))
+            .select(sodarcache::db::schema::cache_scope_stats::title_sort)
+            .first(conn)
+            .unwrap();
+        assert_eq!(kept_key.as_deref(), Some(key.as_str()), "the kept row's title key");
+        assert_kept(conn, "backfilling a title key");
+    }
+}

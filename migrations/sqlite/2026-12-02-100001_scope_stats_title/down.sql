@@ -1,0 +1,1 @@
+DROP TRIGGER projects_title_sort_stats;

@@ -1,0 +1,12 @@
+-- cache_scope_stats.title_sort (the tie order of the overview's sorts by items, size,
+-- newest and oldest) was copied from its project only when the row was inserted, so it
+-- kept the old key when db::search::backfill rewrote projects.title_sort (rows an
+-- older server wrote). It now follows every change, and copies gone stale are repaired.
+UPDATE cache_scope_stats SET title_sort =
+    (SELECT p.title_sort FROM projects p WHERE p.id = cache_scope_stats.project_key)
+WHERE project_key <> 0;
+CREATE TRIGGER projects_title_sort_stats AFTER UPDATE OF title_sort ON projects
+WHEN NEW.title_sort IS NOT OLD.title_sort
+BEGIN
+    UPDATE cache_scope_stats SET title_sort = NEW.title_sort WHERE project_key = NEW.id;
+END;
