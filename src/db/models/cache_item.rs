@@ -455,6 +455,10 @@ impl CacheItem {
         conn: &mut DbConn,
         item: &NewCacheItem<'_>,
     ) -> QueryResult<Option<WrittenItem>> {
+        if let DbConn::Sqlite(c) = conn {
+            // Prepared once per connection (a DSL update is prepared on every call).
+            return super::sqlite_touch::touch_unchanged(c, item);
+        }
         let (key, app, name) = key_of(item);
         let target = cache_items::table
             .filter(cache_items::project_key.eq(key))

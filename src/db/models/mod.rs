@@ -21,6 +21,7 @@ mod project_list;
 mod role;
 mod schedule;
 mod site_setting;
+mod sqlite_touch;
 mod stale;
 pub mod stats;
 mod sync_job;
