@@ -136,3 +136,40 @@ fn the_failed_filter_counts_from_the_index_alone() {
         "the count of failed projects reads the index alone: {plans:?}"
     );
 }
+
+/// The overview's chart of finished jobs per day for a user who is not a superuser
+/// (guest on five projects): the jobs of the projects the user may read start from the
+/// user's roles and the public projects, never from every project. Before, the Diesel
+/// form of the readable rule made SQLite scan the projects table on every page.
+#[test]
+fn a_users_jobs_per_day_start_from_the_users_roles() {
+    use sodarcache::db::models::{JobScope, Role, dashboard};
+
+    let db = TestDb::sqlite();
+    let pool = db.pool();
+    let conn = &mut **pool.get().unwrap();
+    fill(conn);
+    let reader = fx::user(conn, "reader", false);
+    let projects: Vec<Project> = Project::list(conn)
+        .expect("projects")
+        .into_iter()
+        .take(5)
+        .collect();
+    for p in &projects {
+        fx::role(conn, p, &reader, Role::Guest);
+    }
+    let since = chrono::NaiveDate::from_ymd_opt(2026, 11, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let statements = statements_of(conn, |c| {
+        dashboard::outcomes_by_day(c, &reader, &JobScope::All, since).expect("outcomes");
+    });
+    for sql in &statements {
+        let plan = plan(conn, sql);
+        assert!(
+            !plan.split("; ").any(|p| p == "SCAN projects"),
+            "{sql}\nis planned as {plan}"
+        );
+    }
+}
