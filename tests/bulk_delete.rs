@@ -8,7 +8,6 @@
 mod common;
 
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
 use serde_json::json;
 use sodarcache::cache::SodarCache;
 use sodarcache::db::models::kept_stats::{kept, recount};
@@ -18,20 +17,8 @@ use sodarcache::plugins::PluginRegistry;
 
 use common::fixtures as fx;
 use common::plugins::TestPlugin;
+use common::rows::{count, outliving_their_item};
 use common::{Backend, TestDb};
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-fn count(conn: &mut DbConn, sql: &str) -> i64 {
-    diesel::sql_query(sql)
-        .get_result::<Count>(conn)
-        .expect(sql)
-        .n
-}
 
 /// Items, versions, previews, data rows.
 fn rows(conn: &mut DbConn) -> [i64; 4] {
@@ -75,15 +62,7 @@ fn assert_consistent(db: &TestDb, conn: &mut DbConn, step: &str) {
         items + versions,
         "one data row per item and version after {step}"
     );
-    let outlived = count(
-        conn,
-        "SELECT COUNT(*) AS n FROM cache_item_versions v \
-         WHERE NOT EXISTS (SELECT 1 FROM cache_items i WHERE i.id = v.item_id)",
-    ) + count(
-        conn,
-        "SELECT COUNT(*) AS n FROM cache_item_previews p \
-         WHERE NOT EXISTS (SELECT 1 FROM cache_items i WHERE i.id = p.item_id)",
-    );
+    let outlived = outliving_their_item(conn);
     assert_eq!(
         outlived, 0,
         "versions or previews without their item after {step}"

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::Text;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -28,22 +28,10 @@ use sodarcache::plugins::PluginRegistry;
 
 use common::fixtures as fx;
 use common::plugins::TestPlugin;
+use common::rows::{count, outliving_their_item};
 use common::{Backend, TestDb};
 
 const APPS: [&str; 2] = ["writer", "other"];
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-fn count(conn: &mut DbConn, sql: &str) -> i64 {
-    diesel::sql_query(sql)
-        .get_result::<Count>(conn)
-        .expect(sql)
-        .n
-}
 
 /// Every data row has one owner, and every item and version has its data row.
 fn assert_owned(conn: &mut DbConn, step: &str) {
@@ -76,17 +64,7 @@ fn assert_owned(conn: &mut DbConn, step: &str) {
          WHERE NOT EXISTS (SELECT 1 FROM cache_item_data d WHERE d.id = v.data_id)",
     );
     assert_eq!(missing, 0, "items or versions without data after {step}");
-    // PostgreSQL has no foreign keys from versions and previews to their item
-    // (migration 200001_bulk_delete): the delete trigger takes them.
-    let outlived = count(
-        conn,
-        "SELECT COUNT(*) AS n FROM cache_item_versions v \
-         WHERE NOT EXISTS (SELECT 1 FROM cache_items i WHERE i.id = v.item_id)",
-    ) + count(
-        conn,
-        "SELECT COUNT(*) AS n FROM cache_item_previews p \
-         WHERE NOT EXISTS (SELECT 1 FROM cache_items i WHERE i.id = p.item_id)",
-    );
+    let outlived = outliving_their_item(conn);
     assert_eq!(
         outlived, 0,
         "versions or previews without their item after {step}"

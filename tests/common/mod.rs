@@ -290,3 +290,38 @@ pub mod fixtures {
         RoleAssignment::set(conn, project, user, role).expect("set role");
     }
 }
+
+/// Counting rows with SQL, and the integrity checks several tests share.
+pub mod rows {
+    use diesel::prelude::*;
+    use diesel::sql_types::BigInt;
+    use sodarcache::db::DbConn;
+
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+
+    /// The `n` column of `sql`'s one row.
+    pub fn count(conn: &mut DbConn, sql: &str) -> i64 {
+        diesel::sql_query(sql)
+            .get_result::<Count>(conn)
+            .expect(sql)
+            .n
+    }
+
+    /// Versions and previews whose item is gone. PostgreSQL has no foreign keys from
+    /// them to their item (migration 200001_bulk_delete): the delete trigger takes them.
+    pub fn outliving_their_item(conn: &mut DbConn) -> i64 {
+        count(
+            conn,
+            "SELECT COUNT(*) AS n FROM cache_item_versions v \
+             WHERE NOT EXISTS (SELECT 1 FROM cache_items i WHERE i.id = v.item_id)",
+        ) + count(
+            conn,
+            "SELECT COUNT(*) AS n FROM cache_item_previews p \
+             WHERE NOT EXISTS (SELECT 1 FROM cache_items i WHERE i.id = p.item_id)",
+        )
+    }
+}
