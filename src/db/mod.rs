@@ -10,6 +10,7 @@
 pub mod blocking;
 pub mod loop_reads;
 pub mod models;
+pub mod pg_tls;
 pub mod schema;
 mod scope;
 pub mod search;
@@ -162,7 +163,8 @@ impl DatabaseUrl {
 /// PostgreSQL connections get libpq's own bounds on every wait unless the URL sets them
 /// already: `connect_timeout`, TCP keepalives and `tcp_user_timeout` (a dead or
 /// black-holed network is noticed instead of waited on forever) and, for the server's
-/// pool, a `statement_timeout` (see [`PoolOptions`]).
+/// pool, a `statement_timeout` (see [`PoolOptions`]). A server on this machine is
+/// reached without TLS unless the URL asks for it ([`pg_tls`]).
 #[derive(Clone)]
 pub struct Manager {
     url: DatabaseUrl,
@@ -187,7 +189,9 @@ impl Manager {
     /// A manager for `url` with the bounds of `options`.
     pub fn new(url: DatabaseUrl, options: &PoolOptions) -> Self {
         let pg_url = match &url {
-            DatabaseUrl::Postgres(u) => Some(with_pg_timeouts(u, options)),
+            DatabaseUrl::Postgres(u) => Some(pg_tls::without_tls_on_loopback(&with_pg_timeouts(
+                u, options,
+            ))),
             DatabaseUrl::Sqlite(_) => None,
         };
         Manager {
