@@ -58,6 +58,7 @@ impl Application {
                     .max(settings.max_body_bytes),
             ),
             body_cache: crate::api::body_cache::BodyCache::new(settings.body_cache_bytes),
+            token_grants: Default::default(),
         });
         let key = {
             let mut conn = pool.get()?;

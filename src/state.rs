@@ -27,4 +27,7 @@ pub struct AppState {
     pub bodies: crate::api::body_budget::BodyBudget,
     /// Large item bodies kept for retrieves (`SODARCACHE_BODY_CACHE_BYTES`).
     pub body_cache: crate::api::body_cache::BodyCache,
+    /// On PostgreSQL, token retrieves' gate rows kept with their auth epoch
+    /// ([`crate::auth::token_grants`]).
+    pub token_grants: Arc<crate::auth::token_grants::TokenGrants>,
 }

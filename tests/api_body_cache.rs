@@ -59,6 +59,12 @@ fn a_large_item_read_again_crosses_the_postgresql_connection_once() {
             .expect("first retrieve");
         assert_eq!(first.status, StatusCode::OK);
         assert_eq!(first.body["data"], data);
+        // The second read takes the statement of kept gate rows (auth::token_grants),
+        // prepared on its first use: steady state from the third on.
+        let second = retrieve(&client, &base, &world.project, "big")
+            .await
+            .expect("second retrieve");
+        assert_eq!(second.body, first.body);
         let before = proxy.snapshot();
         let bytes_before = proxy.bytes_from_server();
         for _ in 0..REQUESTS {

@@ -256,10 +256,13 @@ where
     let sessions = SessionPolicy::from_settings(&state.settings);
     let registry = state.registry.clone();
     let time_zone = state.settings.time_zone.clone();
+    let grants = state.token_grants.clone();
     crate::db::blocking::with_conn(&state.pool, state.settings.db_timeout, move |conn| {
         if let Credentials::Token(key) = &credentials {
             let request = TokenRequest::new(key, &path, &known_sha256)?;
-            let access = I::load_with_access(conn, &request.item())?;
+            // On PostgreSQL a retrieve's gate rows are kept with their auth epoch
+            // (auth::token_grants): exact, never stale.
+            let access = I::load_remembering(conn, &request.item(), &grants)?;
             let (granted, item) = decide(access, need, (&registry, &time_zone))?;
             return work(granted, item);
         }

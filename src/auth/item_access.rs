@@ -4,9 +4,11 @@
 //! whether the project's access is blocked, and the item with its writer's UUID. So a
 //! REST retrieve waits for the database once. Nothing is kept in this process beyond
 //! the next commit to the database (on SQLite the answer is remembered until then,
-//! `db::loop_reads`; large item bodies are kept under their stored digest,
-//! `api::body_cache`): a revoked token, a changed role or a new block is seen by the
-//! very next request.
+//! `db::loop_reads`; on PostgreSQL a retrieve's gate rows are kept with the auth epoch
+//! they were read at, and the next retrieve reads only the epoch and the item,
+//! [`token_grants`](super::token_grants); large item bodies are kept under their stored
+//! digest, `api::body_cache`): a revoked token, a changed role or a new block is seen
+//! by the very next request.
 //!
 //! The token is found by its lookup prefix and the SHA-512 digest of the whole secret
 //! (equality in SQL: the digest of a 256-bit random secret reveals nothing usable).
@@ -17,8 +19,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Nullable, Text};
 
+use super::token_grants::TokenGrants;
 use crate::db::models::{CacheItem, Project, Role, User};
-use crate::db::schema::{api_tokens, cache_items, projects, users};
+use crate::db::schema::{api_tokens, auth_epoch, cache_items, projects, users};
 use crate::db::types::SqlJson;
 use crate::db::{DbConn, DbUuid, JsonText, Scope};
 
@@ -129,6 +132,12 @@ sql_fragment! {
 }
 
 sql_fragment! {
+    /// The auth epoch ([`TokenGrants`]; PostgreSQL only), read in the statement's
+    /// snapshot.
+    AuthEpoch: diesel::sql_types::BigInt = "(SELECT auth_epoch.n FROM auth_epoch WHERE auth_epoch.id = 1)"
+}
+
+sql_fragment! {
     /// Whether access to the joined project is blocked.
     Blocked: Bool = "EXISTS (SELECT 1 FROM project_access_blocks \
          WHERE project_access_blocks.project_id = projects.id)"
@@ -220,6 +229,18 @@ pub trait ItemPart: Sized + Clone + Send + 'static {
         conn: &mut DbConn,
         req: &ItemRequest<'_>,
     ) -> QueryResult<Option<ItemAccess<Self>>>;
+
+    /// [`load_with_access`](Self::load_with_access), answered from what `grants` kept
+    /// of this token's gate where this part has a PostgreSQL statement for that
+    /// ([`TokenGrants`]); the full statement otherwise.
+    fn load_remembering(
+        conn: &mut DbConn,
+        req: &ItemRequest<'_>,
+        grants: &TokenGrants,
+    ) -> QueryResult<Option<ItemAccess<Self>>> {
+        let _ = grants;
+        Self::load_with_access(conn, req)
+    }
 
     /// This part of the item at `(project, app_name, item_name)`.
     fn load(
@@ -403,6 +424,69 @@ impl ItemPart for ItemBody {
                 head.map(|head| ItemBody { head, data, writer }),
             ))
         }))
+    }
+
+    fn load_remembering(
+        conn: &mut DbConn,
+        req: &ItemRequest<'_>,
+        grants: &TokenGrants,
+    ) -> QueryResult<Option<ItemAccess<Self>>> {
+        let DbConn::Pg(c) = conn else {
+            return Self::load_with_access(conn, req);
+        };
+        type Part = (Option<ItemHead>, Option<JsonText>, Option<DbUuid>);
+        let body = |(head, data, writer): Part| head.map(|head| ItemBody { head, data, writer });
+        grants.read(
+            c,
+            req,
+            |c, project_id| {
+                let writer = diesel::alias!(users as writer);
+                let (epoch, part): (i64, Part) = auth_epoch::table
+                    .left_join(
+                        cache_items::table.on(cache_items::project_key
+                            .eq(project_id)
+                            .and(cache_items::app_name.eq(req.app_name.to_owned()))
+                            .and(cache_items::name.eq(req.item_name.to_owned()))),
+                    )
+                    .left_join(
+                        writer.on(writer.field(users::id).nullable().eq(cache_items::user_id)),
+                    )
+                    .filter(auth_epoch::id.eq(1))
+                    .select((
+                        auth_epoch::n,
+                        (
+                            <ItemHead as Selectable<diesel::pg::Pg>>::construct_selection()
+                                .nullable(),
+                            DataUnlessKnown(req.known_sha256.to_owned()),
+                            writer.field(users::uuid).nullable(),
+                        ),
+                    ))
+                    .first(c)?;
+                Ok((epoch, body(part)))
+            },
+            |c| {
+                let writer = diesel::alias!(users as writer);
+                type DB = diesel::pg::Pg;
+                let row: Option<Row<(i64, Part)>> = item_access_query!(
+                    req,
+                    writer,
+                    DB,
+                    (
+                        AuthEpoch,
+                        (
+                            <ItemHead as Selectable<DB>>::construct_selection().nullable(),
+                            DataUnlessKnown(req.known_sha256.to_owned()),
+                            writer.field(users::uuid).nullable()
+                        )
+                    )
+                )
+                .first(c)
+                .optional()?;
+                Ok(row.map(|(u, e, p, r, b, (epoch, part))| {
+                    (epoch, into_access((u, e, p, r, b, body(part))))
+                }))
+            },
+        )
     }
 
     fn load(

@@ -7,6 +7,7 @@ pub mod rules;
 pub mod session;
 pub mod throttle;
 pub mod token;
+pub mod token_grants;
 pub mod visibility;
 
 pub use rules::{Access, Permissions, effective_role};

@@ -275,7 +275,17 @@ diesel::table! {
 
 diesel::joinable!(user_sessions -> users (user_id));
 
+// PostgreSQL only (migration 2026-12-03-100001; see `auth::token_grants`): the counter
+// every committed change to what a token's gate reads moves. Never queried on SQLite.
+diesel::table! {
+    auth_epoch (id) {
+        id -> SmallInt,
+        n -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    auth_epoch,
     users,
     projects,
     project_ancestors,

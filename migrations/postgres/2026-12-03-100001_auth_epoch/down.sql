@@ -1,0 +1,14 @@
+DROP TRIGGER api_tokens_auth_epoch ON api_tokens;
+DROP TRIGGER users_auth_epoch ON users;
+DROP TRIGGER projects_auth_epoch ON projects;
+DROP TRIGGER project_ancestors_auth_epoch ON project_ancestors;
+DROP TRIGGER role_assignments_auth_epoch ON role_assignments;
+DROP TRIGGER project_access_blocks_auth_epoch ON project_access_blocks;
+DROP TRIGGER api_tokens_truncate_auth_epoch ON api_tokens;
+DROP TRIGGER users_truncate_auth_epoch ON users;
+DROP TRIGGER projects_truncate_auth_epoch ON projects;
+DROP TRIGGER project_ancestors_truncate_auth_epoch ON project_ancestors;
+DROP TRIGGER role_assignments_truncate_auth_epoch ON role_assignments;
+DROP TRIGGER project_access_blocks_truncate_auth_epoch ON project_access_blocks;
+DROP FUNCTION bump_auth_epoch();
+DROP TABLE auth_epoch;

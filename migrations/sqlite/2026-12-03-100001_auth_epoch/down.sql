@@ -1,0 +1,2 @@
+-- Nothing on SQLite (see up.sql).
+SELECT 1;
