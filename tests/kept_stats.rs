@@ -1,6 +1,7 @@
 //! The kept aggregates (per scope and app, per scope, totals; issues 8 and 11) equal a
 //! recount of the items after every kind of write: single set (new and replace, larger
-//! and smaller), bulk set, delete of one item, the bulk deletes (one app's items of a
+//! and smaller), set of unchanged data (the touch: only the time and maybe the writer
+//! move), bulk set, delete of one item, the bulk deletes (one app's items of a
 //! project and everywhere, a project's items, the whole cache; with and without kept
 //! versions), delete of a project itself, a plugin sync, a date moved back by SQL, and
 //! history pruning; in a random sequence on both backends. And the kept last sync of each project (migration
@@ -111,6 +112,7 @@ backend_test! {
         let cache = registry.cache_unchecked();
         let conn = &mut **pool.get().unwrap();
         let root = fx::user(conn, "root", true);
+        let other = fx::user(conn, "other", false);
         let top = fx::category(conn, "Top", None);
         let mut projects: Vec<Project> = (0..4)
             .map(|i| fx::project(conn, &format!("P{i}"), Some(&top), None))
@@ -128,6 +130,19 @@ backend_test! {
             let name = names[rng.random_range(0..names.len())];
             let kind = rng.random_range(0..100);
             let what = match kind {
+                // The same data again: the steady-state REST set (time and writer only).
+                0..10 if cache.get_cache_item(app, name, project.as_ref()).unwrap().is_some() => {
+                    let item = cache.get_cache_item(app, name, project.as_ref()).unwrap().unwrap();
+                    let writer = [Some(&root), Some(&other), None][rng.random_range(0..3)];
+                    let written =
+                        cache.set_cache_item_json(app, name, &item.data, project.as_ref(), writer).unwrap();
+                    assert_eq!(written.version, item.version, "unchanged data makes no version");
+                    assert_eq!(written.user_id, writer.map_or(item.user_id, |u| Some(u.id)));
+                    let stored = cache.get_cache_item(app, name, project.as_ref()).unwrap().unwrap();
+                    assert_eq!(stored.user_id, written.user_id, "the writer as returned is stored");
+                    assert!(stored.date_modified >= item.date_modified);
+                    "set unchanged data"
+                }
                 0..40 => {
                     let d = data(&mut rng);
                     cache.set_cache_item_json(app, name, &d, project.as_ref(), Some(&root)).unwrap();
@@ -202,7 +217,7 @@ backend_test! {
             assert_kept(conn, &format!("step {step}: {what} ({app}, {name}, {project:?})"));
             kinds.insert(what);
         }
-        assert_eq!(kinds.len(), 12, "every kind of write ran: {kinds:?}");
+        assert_eq!(kinds.len(), 13, "every kind of write ran: {kinds:?}");
         assert!(
             bulk.iter().any(|(_, _, v)| *v) && bulk.iter().any(|(p, _, _)| !p),
             "bulk deletes ran with history and across projects: {bulk:?}"
