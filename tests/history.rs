@@ -294,3 +294,44 @@ backend_test! {
         }
     }
 }
+
+backend_test! {
+    fn setting_the_number_of_versions_to_the_stored_value_only_reads_it(db) {
+        use diesel::connection::{Instrumentation, InstrumentationEvent};
+        use std::sync::{Arc, Mutex};
+
+        let pool = db.pool();
+        let conn = &mut **pool.get().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = seen.clone();
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::StartQuery { query, .. } = event {
+                sink.lock().unwrap().push(query.to_string());
+            }
+        });
+        let statements_of = |conn: &mut DbConn, keep: u32| {
+            seen.lock().unwrap().clear();
+            ItemVersion::set_keep(conn, keep).unwrap();
+            let statements = seen.lock().unwrap().clone();
+            let stored: String = sodarcache::db::schema::site_settings::table
+                .filter(sodarcache::db::schema::site_settings::name.eq("history_versions"))
+                .select(sodarcache::db::schema::site_settings::value)
+                .first(conn)
+                .unwrap();
+            assert_eq!(stored, keep.to_string(), "stored after set_keep({keep})");
+            statements
+        };
+        // Stored once (a fresh database may have no row yet), then the same value again
+        // is a read only.
+        statements_of(conn, 5);
+        let same = statements_of(conn, 5);
+        assert_eq!(same.len(), 1, "one statement: {same:?}");
+        assert!(same[0].trim_start().starts_with("SELECT"), "{same:?}");
+        // Another value is written, and then reading it again writes nothing.
+        let changed = statements_of(conn, 2);
+        assert!(changed.iter().any(|s| s.contains("INSERT")), "{changed:?}");
+        let again = statements_of(conn, 2);
+        assert_eq!(again.len(), 1, "{again:?}");
+        conn.set_instrumentation(None::<Box<dyn Instrumentation>>);
+    }
+}
