@@ -1,7 +1,6 @@
 //! `GET /healthz`: 200 when the database answers, 503 when it does not.
 
 use actix_web::{HttpResponse, web};
-use diesel::connection::SimpleConnection;
 
 use crate::state::AppState;
 
@@ -15,11 +14,11 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let sqlite = state.settings.database_url.starts_with("sqlite:");
     let idle_sqlite = if sqlite { state.pool.try_get() } else { None };
     let ok = match idle_sqlite {
-        Some(mut conn) => conn.batch_execute("SELECT 1").is_ok(),
+        Some(mut conn) => crate::db::ping(&mut conn).is_ok(),
         // Bounded like every request's database work: during an outage this answers
         // 503 within the database timeout, never after the outage.
         None => crate::db::blocking::with_conn(&state.pool, state.settings.db_timeout, |c| {
-            Ok(c.batch_execute("SELECT 1")?)
+            Ok(crate::db::ping(c)?)
         })
         .await
         .is_ok(),
