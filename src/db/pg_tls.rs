@@ -37,7 +37,7 @@ fn is_loopback_only(url: &str, pghost: Option<&str>) -> bool {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (k, percent_decode(v))
+            (k, super::percent_decode_lossy(v))
         })
         .collect();
     if params
@@ -51,7 +51,7 @@ fn is_loopback_only(url: &str, pghost: Option<&str>) -> bool {
     let mut hosts: Vec<String> = hostspec
         .split(',')
         .filter(|h| !h.is_empty())
-        .map(|h| percent_decode(strip_port(h)))
+        .map(|h| super::percent_decode_lossy(strip_port(h)))
         .collect();
     if hosts.is_empty() {
         // The last `host` parameter counts, as in libpq; then PGHOST; then the socket.
@@ -98,28 +98,6 @@ fn is_loopback_address(address: &str) -> bool {
         .trim()
         .parse::<IpAddr>()
         .is_ok_and(|a| a.is_loopback())
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && let (Some(h), Some(l)) = (
-                bytes.get(i + 1).copied().and_then(hex),
-                bytes.get(i + 2).copied().and_then(hex),
-            )
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
