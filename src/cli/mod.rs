@@ -95,6 +95,7 @@ impl Context {
                 max_size: settings.pool_size,
                 connection_timeout: settings.db_timeout,
                 statement_timeout: server.then_some(settings.db_timeout),
+                defer_checkpoints: !server,
             },
         )?;
         let mut conn = pool.get()?;

@@ -14,6 +14,7 @@ pub mod pg_tls;
 pub mod schema;
 mod scope;
 pub mod search;
+mod sqlite_checkpoints;
 pub mod types;
 
 use std::path::PathBuf;
@@ -208,6 +209,8 @@ pub struct Manager {
     /// short CLI run then connects once (a PostgreSQL connection costs a server
     /// process and a round trip or more of setup).
     spare: std::sync::Arc<std::sync::Mutex<Option<DbConn>>>,
+    /// SQLite: leave checkpoints to a later writer ([`PoolOptions::defer_checkpoints`]).
+    defer_checkpoints: bool,
 }
 
 impl std::fmt::Debug for Manager {
@@ -232,6 +235,7 @@ impl Manager {
             url,
             pg_url,
             spare: Default::default(),
+            defer_checkpoints: options.defer_checkpoints,
         }
     }
 
@@ -267,7 +271,12 @@ impl Manager {
                         path.display()
                     )));
                 }
-                let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
+                let path = path.to_string_lossy();
+                let mut conn = if self.defer_checkpoints {
+                    sqlite_checkpoints::establish(&path)?
+                } else {
+                    SqliteConnection::establish(&path)?
+                };
                 conn.batch_execute(
                     "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
                      PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
@@ -327,6 +336,11 @@ pub struct PoolOptions {
     /// `SODARCACHE_DB_TIMEOUT_SECONDS`; commands run without one (a `deletecache` of a
     /// large site may take long). Migrations never have one.
     pub statement_timeout: Option<Duration>,
+    /// SQLite: the connections do not checkpoint the write-ahead log when they close,
+    /// and only past a bound of 64 MiB when they commit, so a short command ends when
+    /// its transaction has committed; the server's next write checkpoints (see the
+    /// `sqlite_checkpoints` module). Commands set it, the server does not.
+    pub defer_checkpoints: bool,
 }
 
 impl Default for PoolOptions {
@@ -335,6 +349,7 @@ impl Default for PoolOptions {
             max_size: 8,
             connection_timeout: Duration::from_secs(5),
             statement_timeout: None,
+            defer_checkpoints: false,
         }
     }
 }

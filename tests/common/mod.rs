@@ -184,6 +184,7 @@ impl TestApp {
                 max_size: settings.pool_size,
                 connection_timeout: settings.db_timeout,
                 statement_timeout: Some(settings.db_timeout),
+                ..PoolOptions::default()
             },
         )
         .expect("open test database");
