@@ -309,19 +309,42 @@ impl<'a> TokenRequest<'a> {
     /// What tells this request's statement apart from every other: the item part
     /// read, the token, the project, the app and item names, the known digest.
     fn key<I: 'static>(&self) -> String {
+        // Built by hand (one allocation, no formatting machinery for the strings and
+        // the UUID); the same text as
+        // `format!("{}|{}|{}|{}|{}:{}|{}:{}|{}", type_name, prefix, digest, project,
+        // app_name.len(), app_name, item_name.len(), item_name, known_sha256)`.
+        use std::fmt::Write as _;
         let p = self.path;
-        format!(
-            "{}|{}|{}|{}|{}:{}|{}:{}|{}",
-            std::any::type_name::<I>(),
-            self.prefix,
-            self.digest,
-            self.project,
-            p.app_name.len(),
-            p.app_name,
-            p.item_name.len(),
-            p.item_name,
-            self.known_sha256,
-        )
+        let type_name = std::any::type_name::<I>();
+        let mut key = String::with_capacity(
+            type_name.len()
+                + self.prefix.len()
+                + self.digest.len()
+                + uuid::fmt::Hyphenated::LENGTH
+                + p.app_name.len()
+                + p.item_name.len()
+                + self.known_sha256.len()
+                + 32,
+        );
+        let mut uuid = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        key.push_str(type_name);
+        key.push('|');
+        key.push_str(self.prefix);
+        key.push('|');
+        key.push_str(&self.digest);
+        key.push('|');
+        key.push_str(self.project.as_hyphenated().encode_lower(&mut uuid));
+        key.push('|');
+        let _ = write!(key, "{}", p.app_name.len());
+        key.push(':');
+        key.push_str(&p.app_name);
+        key.push('|');
+        let _ = write!(key, "{}", p.item_name.len());
+        key.push(':');
+        key.push_str(&p.item_name);
+        key.push('|');
+        key.push_str(self.known_sha256);
+        key
     }
 
     fn item(&self) -> ItemRequest<'_> {
