@@ -272,15 +272,17 @@ impl Manager {
                     )));
                 }
                 let path = path.to_string_lossy();
-                let mut conn = if self.defer_checkpoints {
-                    sqlite_checkpoints::establish(&path)?
+                let (mut conn, autocheckpoint) = if self.defer_checkpoints {
+                    let conn = sqlite_checkpoints::establish(&path)?;
+                    (conn, sqlite_checkpoints::WAL_BOUND_PAGES)
                 } else {
-                    SqliteConnection::establish(&path)?
+                    (SqliteConnection::establish(&path)?, 1000)
                 };
-                conn.batch_execute(
+                conn.batch_execute(&format!(
                     "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
-                )
+                     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA wal_autocheckpoint = {autocheckpoint};"
+                ))
                 .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
                 Ok(DbConn::Sqlite(conn))
             }

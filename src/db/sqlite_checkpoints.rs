@@ -68,8 +68,8 @@ impl Drop for Opening {
     }
 }
 
-/// Opens `path` as a connection that does not checkpoint when it closes, with the
-/// log's bound raised to [`WAL_BOUND_PAGES`] (the caller's `PRAGMA`s come after).
+/// Opens `path` as a connection that does not checkpoint when it closes; the caller
+/// sets `wal_autocheckpoint` to [`WAL_BOUND_PAGES`] with its other `PRAGMA`s.
 pub fn establish(path: &str) -> ConnectionResult<SqliteConnection> {
     static REGISTER: Once = Once::new();
     REGISTER.call_once(|| {
@@ -80,11 +80,5 @@ pub fn establish(path: &str) -> ConnectionResult<SqliteConnection> {
     });
     OPENING_DEFERRED.with(|f| f.set(true));
     let _clear = Opening;
-    let mut conn = SqliteConnection::establish(path)?;
-    diesel::connection::SimpleConnection::batch_execute(
-        &mut conn,
-        &format!("PRAGMA wal_autocheckpoint = {WAL_BOUND_PAGES};"),
-    )
-    .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
-    Ok(conn)
+    SqliteConnection::establish(path)
 }
