@@ -10,11 +10,7 @@ use std::process::Command;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
-use serde_json::json;
 use sodarcache::db::{self, DbConn, PoolOptions};
-use sodarcache::plugins::{ExampleProjectApp, PluginRegistry};
-
-use common::fixtures as fx;
 
 /// The database file of a SQLite test database, and its `-wal` file.
 fn files(db: &common::TestDb) -> (PathBuf, PathBuf) {
@@ -40,51 +36,52 @@ fn item_count(conn: &mut DbConn) -> i64 {
         .n
 }
 
-#[test]
-fn deletecache_leaves_its_log_for_the_server_to_checkpoint() {
-    let db = common::TestDb::sqlite();
-    let (main, wal) = files(&db);
-    let project = {
-        let pool = db.pool();
-        let registry = PluginRegistry::builder()
-            .project_app(ExampleProjectApp)
-            .build(pool.clone(), &db.settings());
-        let cache = registry.cache().unwrap();
-        let project = fx::project(&mut pool.get().unwrap(), "T", None, None);
-        for i in 0..50 {
-            let name = format!("item_{i}");
-            cache
-                .set_cache_item(
-                    "sodarcache",
-                    &name,
-                    &json!({"n": i}),
-                    "json",
-                    Some(&project),
-                    None,
-                )
-                .unwrap();
-        }
-        project
-    };
-    // The filling pool (the server's kind) checkpointed as its last connection closed.
-    assert_eq!(
-        len(&wal),
-        0,
-        "no log left by a pool that checkpoints on close"
-    );
-    let before = std::fs::read(&main).unwrap();
-
+/// Runs the binary on `db` and returns its standard output.
+fn sodarcache(db: &common::TestDb, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_sodarcache"))
-        .args(["deletecache", "-p", &project.uuid.to_string()])
+        .args(args)
         .env("DATABASE_URL", &db.url)
         .env("RUST_LOG", "error")
+        .env_remove("SODARCACHE_ENABLED_BACKEND_PLUGINS")
         .output()
         .expect("run sodarcache");
     assert!(
         out.status.success(),
-        "{}",
+        "{args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// One connection of the server's kind, outside any pool: it closes (and, as the
+/// last one, checkpoints) when it is dropped, not whenever a pool's threads let go.
+fn server_conn(db: &common::TestDb) -> DbConn {
+    db::Manager::new(
+        db::DatabaseUrl::parse(&db.url).unwrap(),
+        &PoolOptions::default(),
+    )
+    .connect_once()
+    .unwrap()
+}
+
+#[test]
+fn deletecache_leaves_its_log_for_the_server_to_checkpoint() {
+    let db = common::TestDb::sqlite();
+    let (main, wal) = files(&db);
+    // Filled by other processes (commands, which leave their log), then checkpointed
+    // whole by a server connection, the last one, which removes the log as it closes.
+    let project = sodarcache(&db, &["project", "add", "T"]).trim().to_owned();
+    sodarcache(&db, &["synccache", "-p", &project]);
+    {
+        let mut conn = server_conn(&db);
+        assert!(item_count(&mut conn) > 0, "the sync wrote items");
+        conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            .unwrap();
+    }
+    assert_eq!(len(&wal), 0, "no log left by a server connection's close");
+    let before = std::fs::read(&main).unwrap();
+
+    sodarcache(&db, &["deletecache", "-p", &project]);
 
     // The command's pages are in the log, not yet in the database file.
     assert!(
@@ -98,11 +95,10 @@ fn deletecache_leaves_its_log_for_the_server_to_checkpoint() {
         "the database file is untouched"
     );
 
-    // Every reader sees the delete; a server's pool (SQLite's default bound of 1,000
-    // pages, a checkpoint at its last close) checkpoints it into the file.
+    // Every reader sees the delete; a server connection (SQLite's default bound of
+    // 1,000 pages, a checkpoint at the last close) checkpoints it into the file.
     {
-        let pool = db.pool();
-        let mut conn = pool.get().unwrap();
+        let mut conn = server_conn(&db);
         assert_eq!(item_count(&mut conn), 0);
     }
     assert_eq!(len(&wal), 0, "checkpointed and removed at the last close");
@@ -111,10 +107,10 @@ fn deletecache_leaves_its_log_for_the_server_to_checkpoint() {
         before,
         "the delete reached the file"
     );
-    let mut conn = db.pool().get().unwrap();
+    let mut conn = server_conn(&db);
     assert_eq!(item_count(&mut conn), 0);
     let check: Vec<String> = diesel::sql_query("PRAGMA integrity_check")
-        .load::<IntegrityRow>(&mut **conn)
+        .load::<IntegrityRow>(&mut conn)
         .unwrap()
         .into_iter()
         .map(|r| r.integrity_check)
