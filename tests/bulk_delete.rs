@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use serde_json::json;
 use sodarcache::cache::SodarCache;
 use sodarcache::db::models::kept_stats::{kept, recount};
-use sodarcache::db::models::{ItemVersion, Project};
+use sodarcache::db::models::{CacheItem, ItemVersion, Project};
 use sodarcache::db::{DbConn, JsonText};
 use sodarcache::plugins::PluginRegistry;
 
@@ -98,10 +98,18 @@ backend_test! {
         assert_consistent(&db, conn, "deleting one app's items of a project");
         assert_eq!(rows(conn), [15, 15, 0, 30]);
 
-        // A project's items.
+        // A project's items: invisible at once (the aggregates agree), their rows
+        // purged afterwards, in batches.
         assert_eq!(cache.delete_cache(None, Some(&p2)).unwrap(), 6);
         assert_consistent(&db, conn, "deleting a project's items");
+        assert_eq!(rows(conn), [15, 15, 0, 30], "rows stay until purged");
+        assert_eq!(CacheItem::purge_deleted(conn, 4).unwrap(), 4);
+        assert_consistent(&db, conn, "purging part of a deleted project cache");
+        assert_eq!(CacheItem::purge_deleted(conn, 4).unwrap(), 2);
+        assert_eq!(CacheItem::purge_deleted(conn, 4).unwrap(), 0);
+        assert_consistent(&db, conn, "purging a deleted project cache");
         assert_eq!(rows(conn), [9, 9, 0, 18]);
+        assert_eq!(count(conn, "SELECT COUNT(*) AS n FROM cache_dead_keys"), 0);
 
         // One app's items everywhere: the first project's and the site-wide ones.
         assert_eq!(cache.delete_cache(Some("other"), None).unwrap(), 6);

@@ -33,8 +33,12 @@ fn setup(db: &common::TestDb) -> (DbPool, Arc<SodarCache>) {
     )
 }
 
+/// Items in the cache (not the rows of deleted project caches still to be purged).
 fn count_items(pool: &DbPool) -> i64 {
     cache_items::table
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            common::rows::LIVE,
+        ))
         .count()
         .get_result(&mut **pool.get().unwrap())
         .unwrap()

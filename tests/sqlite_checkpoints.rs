@@ -30,10 +30,13 @@ struct Count {
 }
 
 fn item_count(conn: &mut DbConn) -> i64 {
-    diesel::sql_query("SELECT COUNT(*) AS n FROM cache_items")
-        .get_result::<Count>(conn)
-        .expect("count")
-        .n
+    diesel::sql_query(format!(
+        "SELECT COUNT(*) AS n FROM cache_items WHERE {}",
+        common::rows::LIVE
+    ))
+    .get_result::<Count>(conn)
+    .expect("count")
+    .n
 }
 
 /// Runs the binary on `db` and returns its standard output.

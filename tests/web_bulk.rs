@@ -24,8 +24,13 @@ fn site(db: &TestDb) -> (TestApp, Scale) {
     (app, scale)
 }
 
+/// Items of `p` (none: the site's), not the rows of a deleted cache still to be purged.
 fn count(app: &TestApp, p: Option<&Project>) -> i64 {
-    let q = cache_items::table.into_boxed();
+    let q = cache_items::table
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            common::rows::LIVE,
+        ))
+        .into_boxed();
     let q = match p {
         Some(p) => q.filter(cache_items::project_id.eq(p.id)),
         None => q.filter(cache_items::project_id.is_null()),

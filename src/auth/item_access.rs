@@ -152,7 +152,7 @@ macro_rules! item_access_query {
             .left_join(projects::table.on(projects::uuid.eq(DbUuid($req.project))))
             .left_join(
                 cache_items::table.on(cache_items::project_key
-                    .eq(projects::id)
+                    .eq(crate::db::scope::projects_live_key())
                     .and(cache_items::app_name.eq($req.app_name.to_owned()))
                     .and(cache_items::name.eq($req.item_name.to_owned()))),
             )
@@ -444,7 +444,7 @@ impl ItemPart for ItemBody {
                 let (epoch, part): (i64, Part) = auth_epoch::table
                     .left_join(
                         cache_items::table.on(cache_items::project_key
-                            .eq(project_id)
+                            .eq(crate::db::Scope::Project(project_id).live_key())
                             .and(cache_items::app_name.eq(req.app_name.to_owned()))
                             .and(cache_items::name.eq(req.item_name.to_owned()))),
                     )

@@ -444,9 +444,11 @@ impl SodarCache {
         Ok(deleted)
     }
 
-    /// Deletes items in one statement, optionally of one app (with its sub-apps) and/or
-    /// one project (no project: every project and the site-wide items). Returns how
-    /// many went.
+    /// Deletes items, optionally of one app (with its sub-apps) and/or one project (no
+    /// project: every project and the site-wide items). Returns how many went. A
+    /// project's whole cache (no app) goes in a few statements whatever its size: the
+    /// items are gone for every reader when this returns, and their rows are purged
+    /// later ([`CacheItem::purge_deleted`](crate::db::models::CacheItem::purge_deleted)).
     pub fn delete_cache(&self, app_name: Option<&str>, project: Option<&Project>) -> Result<usize> {
         let mut conn = self.conn()?;
         self.delete_cache_recorded(&mut conn, app_name, project, |_| None)

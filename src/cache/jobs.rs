@@ -8,12 +8,18 @@ use std::time::Duration;
 use super::SodarCache;
 use super::runner::{PluginOutcome, Runner, SyncTarget, job_state, run_plugins};
 use crate::db::models::{
-    Event, ItemCounts, JobScopeRequest, JobStatus, NewEvent, Origin, PluginRun, Project, RunScope,
-    SyncJob, User,
+    CacheItem, Event, ItemCounts, JobScopeRequest, JobStatus, NewEvent, Origin, PluginRun, Project,
+    RunScope, SyncJob, User,
 };
 use crate::db::{DbConn, Scope};
 use crate::plugin::{JobShared, Progress};
 use crate::{Error, Result};
+
+/// Rows of deleted project caches one purge transaction deletes
+/// ([`CacheItem::purge_deleted`]): a few milliseconds of the write lock on SQLite.
+pub const PURGE_BATCH: usize = 2_000;
+/// Purge transactions per tick of the server's worker, at most.
+pub const PURGE_BATCHES_PER_TICK: usize = 10;
 
 /// How often a running job's worker records that it is alive, at most (see [`heartbeat_for`]).
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
@@ -415,6 +421,17 @@ pub async fn run_worker(
                 crate::db::models::kept_stats::FOLD_BATCH,
             ) {
                 tracing::warn!(error = %e, "sync worker cannot fold the kept aggregates");
+            }
+            // Rows of deleted project caches, a few batches per tick.
+            for _ in 0..PURGE_BATCHES_PER_TICK {
+                match CacheItem::purge_deleted(&mut conn, PURGE_BATCH) {
+                    Ok(n) if n == PURGE_BATCH => {}
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "sync worker cannot purge deleted items");
+                        break;
+                    }
+                }
             }
             Ok(SyncJob::claim_next(&mut conn, &w)?)
         })

@@ -13,7 +13,7 @@ use super::{Context, find_project};
 use crate::cache::jobs::{
     heartbeat_for, request_app_sync, run_job_beating, sweep_stale_after, worker_id,
 };
-use crate::db::models::{JobStatus, Origin, SyncJob};
+use crate::db::models::{CacheItem, JobStatus, Origin, SyncJob};
 use crate::plugin::Progress;
 
 /// Options.
@@ -53,6 +53,9 @@ pub fn run(ctx: &Context, opts: Opts) -> anyhow::Result<ExitCode> {
     // A job left `running` by a server that died would otherwise be joined and
     // awaited forever: no server may be running to sweep it.
     sweep_stale_after(&mut conn, ctx.settings.job_stale_after)?;
+    // Rows of deleted project caches (a server's worker purges them too; a site that
+    // runs only commands, from cron, has this).
+    while CacheItem::purge_deleted(&mut conn, crate::cache::jobs::PURGE_BATCH)? > 0 {}
     if let Some(app) = &opts.app {
         tracing::info!("Limiting sync to app \"{app}\"");
     }

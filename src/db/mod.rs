@@ -12,7 +12,7 @@ pub mod loop_reads;
 pub mod models;
 pub mod pg_tls;
 pub mod schema;
-mod scope;
+pub(crate) mod scope;
 pub mod search;
 mod sqlite_checkpoints;
 pub mod types;

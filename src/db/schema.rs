@@ -91,6 +91,7 @@ diesel::table! {
         version -> BigInt,
         origin -> Nullable<Text>,
         job_id -> Nullable<BigInt>,
+        key_override -> Nullable<BigInt>,
     }
 }
 

@@ -1,8 +1,53 @@
 //! [`Scope`]: where a cache item, a sync job or an event lives — the site, or one
-//! project. Rows store it as a nullable project id (and, for items, the generated
-//! `project_key = COALESCE(project_id, 0)`); that encoding stays inside `db/`.
+//! project. Rows store it as a nullable project id; that encoding stays inside `db/`.
+//!
+//! Items also have a key, the generated `project_key = COALESCE(key_override,
+//! project_id, 0)` (migration `2026-12-04-100001_deleted_scopes`): a project's live
+//! items are under its `projects.cache_key`, or its id while that is NULL. Deleting a
+//! project's whole cache moves the project to a new key; the rows under the old one are
+//! in `cache_dead_keys` until purged. So a query for a scope's items compares
+//! `project_key` with [`Scope::live_key`] (evaluated by the database in the query), and
+//! a query that reaches items another way (by id, by UUID, across projects) keeps only
+//! [`LIVE_ROW`] ones.
+
+use diesel::backend::Backend;
+use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping};
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::result::QueryResult;
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, HasSqlType, Nullable};
 
 use super::models::Project;
+
+/// SQL true for a row of `cache_items` under a live key (not a deleted one).
+pub(crate) const LIVE_ROW: &str = "NOT EXISTS (SELECT 1 FROM cache_dead_keys \
+     WHERE cache_dead_keys.project_key = cache_items.project_key)";
+
+/// [`LIVE_ROW`] as an expression. A fixed text with a static query id, unlike
+/// `diesel::dsl::sql`, which makes Diesel prepare the statement again on every call.
+pub(crate) fn live_row() -> LiveRow {
+    LiveRow
+}
+
+/// The live item key of the joined `projects` row, as an expression (see [`live_row`]).
+pub(crate) fn projects_live_key() -> ProjectsLiveKey {
+    ProjectsLiveKey
+}
+
+/// SQL for the live item key of the project whose id (NULL: the site) is `param`, a
+/// placeholder or an expression: 0 for the site, NULL for a project that does not exist.
+pub(crate) fn live_key_sql(param: &str) -> String {
+    format!(
+        "(CASE WHEN {param} IS NULL THEN 0 ELSE \
+         (SELECT COALESCE(lk.cache_key, lk.id) FROM projects lk WHERE lk.id = {param}) END)"
+    )
+}
+
+/// SQL for the `key_override` a new item of the project whose id is `param` is written
+/// with: the project's moved key, NULL when it has none (or for the site).
+pub(crate) fn key_override_sql(param: &str) -> String {
+    format!("(SELECT ko.cache_key FROM projects ko WHERE ko.id = {param})")
+}
 
 /// The site-wide scope, or one project (by row id).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -38,12 +83,24 @@ impl Scope {
         self == Scope::Site
     }
 
-    /// The value of the generated `project_key` column (`COALESCE(project_id, 0)`).
+    /// The scope's key in the kept aggregates (`cache_app_stats` and the others): the
+    /// project id, 0 for the site. Not an item key: see [`Scope::live_key`].
     pub(crate) fn key(self) -> i64 {
         self.project_id().unwrap_or(0)
     }
 
-    /// The scope a `project_key` value stands for.
+    /// The scope's live item key, as an expression the database evaluates (see the
+    /// module's documentation).
+    pub(crate) fn live_key(self) -> LiveKey {
+        LiveKey(self.project_id())
+    }
+
+    /// The `key_override` of an item this scope writes, as an expression.
+    pub(crate) fn key_override(self) -> KeyOverride {
+        KeyOverride(self.project_id())
+    }
+
+    /// The scope a kept aggregate's key stands for.
     pub(crate) fn from_key(key: i64) -> Self {
         if key == 0 {
             Scope::Site
@@ -58,3 +115,95 @@ impl From<&Project> for Scope {
         Scope::Project(p.id)
     }
 }
+
+/// [`Scope::live_key`]: `0`, or the project's `COALESCE(cache_key, id)` by a subquery.
+#[derive(Debug, Clone, Copy, QueryId)]
+pub(crate) struct LiveKey(Option<i64>);
+
+/// [`Scope::key_override`]: `NULL`, or the project's `cache_key` by a subquery.
+#[derive(Debug, Clone, Copy, QueryId)]
+pub(crate) struct KeyOverride(Option<i64>);
+
+impl Expression for LiveKey {
+    type SqlType = BigInt;
+}
+
+impl Expression for KeyOverride {
+    type SqlType = Nullable<BigInt>;
+}
+
+// Both render the same text for the site and for a project (the id bound as NULL or a
+// value): their query ids are static, so Diesel keeps one prepared statement per query
+// type, and a text that differed by scope would be run as the other scope's.
+macro_rules! scope_subquery {
+    ($t:ident, [$($part:literal),+]) => {
+        impl<QS> AppearsOnTable<QS> for $t {}
+        impl<QS> SelectableExpression<QS> for $t {}
+        impl<GB> ValidGrouping<GB> for $t {
+            type IsAggregate = diesel::expression::is_aggregate::Never;
+        }
+        impl<DB> QueryFragment<DB> for $t
+        where
+            DB: Backend + HasSqlType<Nullable<BigInt>>,
+            Option<i64>: ToSql<Nullable<BigInt>, DB>,
+        {
+            fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+                let mut first = true;
+                $(
+                    if !first {
+                        out.push_bind_param::<Nullable<BigInt>, _>(&self.0)?;
+                    }
+                    first = false;
+                    out.push_sql($part);
+                )+
+                let _ = first;
+                Ok(())
+            }
+        }
+    };
+}
+
+scope_subquery!(
+    LiveKey,
+    [
+        "(CASE WHEN ",
+        " IS NULL THEN 0 ELSE (SELECT COALESCE(lk.cache_key, lk.id) FROM projects lk WHERE lk.id = ",
+        ") END)"
+    ]
+);
+scope_subquery!(
+    KeyOverride,
+    ["(SELECT ko.cache_key FROM projects ko WHERE ko.id = ", ")"]
+);
+
+macro_rules! fixed_fragment {
+    ($(#[$meta:meta])* $name:ident: $st:ty = $text:expr) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, QueryId)]
+        pub(crate) struct $name;
+
+        impl Expression for $name {
+            type SqlType = $st;
+        }
+        impl<QS> AppearsOnTable<QS> for $name {}
+        impl<QS> SelectableExpression<QS> for $name {}
+        impl<GB> ValidGrouping<GB> for $name {
+            type IsAggregate = diesel::expression::is_aggregate::Never;
+        }
+        impl<DB: Backend> QueryFragment<DB> for $name {
+            fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+                out.push_sql($text);
+                Ok(())
+            }
+        }
+    };
+}
+
+fixed_fragment!(
+    /// [`live_row`].
+    LiveRow: diesel::sql_types::Bool = LIVE_ROW
+);
+fixed_fragment!(
+    /// [`projects_live_key`].
+    ProjectsLiveKey: BigInt = "COALESCE(projects.cache_key, projects.id)"
+);

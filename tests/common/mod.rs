@@ -304,6 +304,11 @@ pub mod rows {
         n: i64,
     }
 
+    /// SQL true for a row of `cache_items` that is an item: not one of a deleted project
+    /// cache still to be purged (migration `2026-12-04-100001_deleted_scopes`).
+    pub const LIVE: &str = "NOT EXISTS (SELECT 1 FROM cache_dead_keys d \
+         WHERE d.project_key = cache_items.project_key)";
+
     /// The `n` column of `sql`'s one row.
     pub fn count(conn: &mut DbConn, sql: &str) -> i64 {
         diesel::sql_query(sql)

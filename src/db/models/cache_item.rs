@@ -10,6 +10,7 @@ use super::item_data::{ITEM_DATA_SQL, ItemData};
 use super::item_version::WriteOrigin;
 use super::{Event, ItemPreview, NewEvent, item_data};
 use crate::db::schema::cache_items;
+use crate::db::scope::{KeyOverride, live_key_sql, live_row};
 use crate::db::search::{fold, like_pattern};
 use crate::db::{DbConn, DbUuid, JsonText, MultiBackend, Scope};
 
@@ -167,20 +168,22 @@ type KeyedRow<'a> = (
     diesel::dsl::Eq<cache_items::name_fold, String>,
     diesel::dsl::Eq<cache_items::app_fold, String>,
     diesel::dsl::Eq<cache_items::data_id, i64>,
+    diesel::dsl::Eq<cache_items::key_override, KeyOverride>,
 );
 
-/// The row with its search keys (`search::fold` of the name and the app name) and its
-/// data row, as `upsert` and `upsert_many` write it.
+/// The row with its search keys (`search::fold` of the name and the app name), its
+/// data row and its key (the project's live one), as `upsert` and `upsert_many` write it.
 fn with_keys<'a>(item: &'a NewCacheItem<'a>, data_id: i64) -> KeyedRow<'a> {
     (
         item,
         cache_items::name_fold.eq(fold(item.name)),
         cache_items::app_fold.eq(fold(item.app_name)),
         cache_items::data_id.eq(data_id),
+        cache_items::key_override.eq(Scope::from_project_id(item.project_id).key_override()),
     )
 }
 
-/// The key of the row `item` writes.
+/// The scope (its [`Scope::key`]), app and name of the row `item` writes.
 fn key_of<'a>(item: &NewCacheItem<'a>) -> (i64, &'a str, &'a str) {
     (
         Scope::from_project_id(item.project_id).key(),
@@ -459,9 +462,9 @@ impl CacheItem {
             // Prepared once per connection (a DSL update is prepared on every call).
             return super::sqlite_touch::touch_unchanged(c, item);
         }
-        let (key, app, name) = key_of(item);
+        let (_, app, name) = key_of(item);
         let target = cache_items::table
-            .filter(cache_items::project_key.eq(key))
+            .filter(cache_items::project_key.eq(Scope::from_project_id(item.project_id).live_key()))
             .filter(cache_items::app_name.eq(app))
             .filter(cache_items::name.eq(name))
             .filter(cache_items::data_sha256.eq(&item.data_sha256));
@@ -551,12 +554,16 @@ impl CacheItem {
             }
             text.push(')');
         }
-        text.push_str(
-            ") AS v WHERE cache_items.project_key = v.column1 \
+        // v.column1 is the scope's `Scope::key` (0: the site); the rows are under the
+        // scope's live key, and they come back with the scope's `Scope::key`.
+        text.push_str(&format!(
+            ") AS v WHERE cache_items.project_key = {} \
              AND cache_items.app_name = v.column2 AND cache_items.name = v.column3 \
              AND cache_items.data_sha256 = v.column4 \
-             RETURNING cache_items.project_key, cache_items.app_name, cache_items.name",
-        );
+             RETURNING COALESCE(cache_items.project_id, 0) AS project_key, \
+             cache_items.app_name, cache_items.name",
+            live_key_sql("NULLIF(v.column1, 0)")
+        ));
         let folds: Vec<(String, String)> = items
             .iter()
             .map(|i| (fold(i.name), fold(i.app_name)))
@@ -591,7 +598,7 @@ impl CacheItem {
         name: &str,
     ) -> QueryResult<Option<CacheItem>> {
         cache_items::table
-            .filter(cache_items::project_key.eq(scope.key()))
+            .filter(cache_items::project_key.eq(scope.live_key()))
             .filter(cache_items::app_name.eq(app_name))
             .filter(cache_items::name.eq(name))
             .select(CacheItem::as_select())
@@ -609,7 +616,7 @@ impl CacheItem {
         use crate::db::schema::users;
         cache_items::table
             .left_join(users::table)
-            .filter(cache_items::project_key.eq(scope.key()))
+            .filter(cache_items::project_key.eq(scope.live_key()))
             .filter(cache_items::app_name.eq(app_name))
             .filter(cache_items::name.eq(name))
             .select((CacheItem::as_select(), users::uuid.nullable()))
@@ -625,7 +632,7 @@ impl CacheItem {
         name: &str,
     ) -> QueryResult<Option<NaiveDateTime>> {
         cache_items::table
-            .filter(cache_items::project_key.eq(scope.key()))
+            .filter(cache_items::project_key.eq(scope.live_key()))
             .filter(cache_items::app_name.eq(app_name))
             .filter(cache_items::name.eq(name))
             .select(cache_items::date_modified)
@@ -637,6 +644,7 @@ impl CacheItem {
     pub fn find_by_uuid(conn: &mut DbConn, uuid: uuid::Uuid) -> QueryResult<Option<CacheItem>> {
         cache_items::table
             .filter(cache_items::uuid.eq(DbUuid(uuid)))
+            .filter(live_row())
             .select(CacheItem::as_select())
             .first(conn)
             .optional()
@@ -667,6 +675,7 @@ impl CacheItem {
         ));
         cache_items::table
             .filter(cache_items::uuid.eq(DbUuid(uuid)))
+            .filter(live_row())
             .select((
                 (
                     cache_items::id,
@@ -692,7 +701,7 @@ impl CacheItem {
     /// Every item of a scope, by app and name.
     pub fn list_for_scope(conn: &mut DbConn, scope: Scope) -> QueryResult<Vec<CacheItem>> {
         cache_items::table
-            .filter(cache_items::project_key.eq(scope.key()))
+            .filter(cache_items::project_key.eq(scope.live_key()))
             .order((cache_items::app_name, cache_items::name))
             .select(CacheItem::as_select())
             .load(conn)
@@ -707,7 +716,7 @@ impl CacheItem {
     ) -> QueryResult<usize> {
         diesel::delete(
             cache_items::table
-                .filter(cache_items::project_key.eq(scope.key()))
+                .filter(cache_items::project_key.eq(scope.live_key()))
                 .filter(cache_items::app_name.eq(app_name))
                 .filter(cache_items::name.eq(name)),
         )
@@ -716,13 +725,24 @@ impl CacheItem {
 
     /// Deletes whole groups of items: optionally only these apps' items, optionally one
     /// scope's (none: every project and the site-wide items), with set-based work for
-    /// the kept aggregates (the `bulk_delete` module). Returns how many went.
+    /// the kept aggregates (the `bulk_delete` module). A project's whole cache (no
+    /// apps given) goes in a few statements whatever its size: its rows are invisible
+    /// at once and purged later ([`purge_deleted`](Self::purge_deleted)). Returns how
+    /// many items went.
     pub fn delete_matching(
         conn: &mut DbConn,
         apps: Option<&[&str]>,
         scope: Option<Scope>,
     ) -> QueryResult<usize> {
         super::bulk_delete::delete_groups(conn, apps, scope)
+    }
+
+    /// Purges up to `limit` rows of deleted project caches (see
+    /// [`delete_matching`](Self::delete_matching): a project's whole cache goes in one
+    /// step and its rows later, by this). Returns how many rows went; 0 when nothing is
+    /// left. The server's worker calls it on every tick, `synccache` before it runs.
+    pub fn purge_deleted(conn: &mut DbConn, limit: usize) -> QueryResult<usize> {
+        super::bulk_delete::purge(conn, limit)
     }
 
     /// Counts what [`CacheItem::delete_matching`] would delete, per app (none: the
@@ -740,9 +760,10 @@ impl CacheItem {
             .select((cache_items::app_name, diesel::dsl::count_star()))
             .order(cache_items::app_name)
             .into_boxed();
-        if let Some(scope) = scope {
-            q = q.filter(cache_items::project_key.eq(scope.key()));
-        }
+        q = match scope {
+            Some(scope) => q.filter(cache_items::project_key.eq(scope.live_key())),
+            None => q.filter(live_row()),
+        };
         q = q.filter(matching(search));
         q.load(conn)
     }
@@ -764,7 +785,7 @@ impl CacheItem {
     ) -> QueryResult<(Vec<CacheItemSummary>, i64)> {
         let filtered = || {
             let mut q = cache_items::table
-                .filter(cache_items::project_key.eq(query.scope.key()))
+                .filter(cache_items::project_key.eq(query.scope.live_key()))
                 .into_boxed();
             if let Some(app) = &query.app {
                 q = q.filter(cache_items::app_name.eq(app.clone()));
@@ -834,11 +855,15 @@ impl CacheItem {
             cache_items::table
                 .filter(cache_items::app_name.eq(app_name))
                 .filter(substr(cache_items::name, 1, chars).eq(prefix))
+                .filter(live_row())
         };
         let total: i64 = filtered().count().get_result(conn)?;
         let rows = filtered()
             .left_join(projects::table)
-            .order((cache_items::project_key, cache_items::name))
+            .order((
+                sql::<BigInt>("COALESCE(cache_items.project_id, 0)"),
+                cache_items::name,
+            ))
             .select((CacheItem::as_select(), projects::uuid.nullable()))
             .offset(offset)
             .limit(limit)

@@ -11,6 +11,7 @@ use diesel::sql_types::{BigInt, Bool, Text};
 use super::{JobScope, JobStatus, User};
 use crate::auth::visibility::readable_projects_sql;
 use crate::db::schema::{cache_app_stats, cache_app_totals, cache_items, sync_jobs};
+use crate::db::scope::live_row;
 use crate::db::{DbConn, MultiBackend, Scope};
 
 /// A filter on `cache_items`.
@@ -38,15 +39,17 @@ impl ItemsOf {
             // A superuser reads every project: no list of them (categories' items, which
             // only library callers write, count as in the kept totals).
             ItemsOf::Readable { viewer, site } if viewer.is_superuser => {
+                let live = live_row();
                 if *site {
-                    Box::new(sql::<Bool>("1 = 1"))
+                    Box::new(live)
                 } else {
-                    Box::new(cache_items::project_key.ne(0))
+                    Box::new(live.and(cache_items::project_key.ne(0)))
                 }
             }
             ItemsOf::Readable { viewer, site } => {
                 let projects = sql::<Bool>(&format!(
-                    "cache_items.project_key IN (SELECT projects.id FROM projects WHERE {})",
+                    "cache_items.project_key IN \
+                     (SELECT COALESCE(projects.cache_key, projects.id) FROM projects WHERE {})",
                     readable_projects_sql(viewer)
                 ));
                 if *site {
@@ -55,7 +58,7 @@ impl ItemsOf {
                     Box::new(projects)
                 }
             }
-            ItemsOf::Scope(scope) => Box::new(cache_items::project_key.eq(scope.key())),
+            ItemsOf::Scope(scope) => Box::new(cache_items::project_key.eq(scope.live_key())),
         }
     }
 }

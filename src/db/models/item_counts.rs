@@ -8,6 +8,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{cache_item_versions, cache_items, sync_job_item_counts};
+use crate::db::scope::live_row;
 use crate::db::{DbConn, DbUuid, Scope};
 
 /// One plugin's effect in one job.
@@ -57,9 +58,10 @@ macro_rules! in_run_scope {
         let mut q = $q
             .filter(cache_items::app_name.eq_any($scope.apps.to_vec()))
             .into_boxed();
-        if let Some(p) = $scope.project_id {
-            q = q.filter(cache_items::project_id.eq(p));
-        }
+        q = match $scope.project_id {
+            Some(p) => q.filter(cache_items::project_key.eq(Scope::Project(p).live_key())),
+            None => q.filter(live_row()),
+        };
         if let Some(n) = $scope.item_name {
             q = q.filter(cache_items::name.eq(n.to_owned()));
         }
@@ -91,9 +93,10 @@ impl ItemCounts {
             .filter(cache_items::app_name.eq_any(scope.apps.to_vec()))
             .select((cache_item_versions::item_id, cache_item_versions::version))
             .into_boxed();
-        if let Some(p) = scope.project_id {
-            history = history.filter(cache_items::project_id.eq(p));
-        }
+        history = match scope.project_id {
+            Some(p) => history.filter(cache_items::project_key.eq(Scope::Project(p).live_key())),
+            None => history.filter(live_row()),
+        };
         if let Some(n) = scope.item_name {
             history = history.filter(cache_items::name.eq(n.to_owned()));
         }
@@ -165,7 +168,7 @@ pub fn changed_in_job(
 ) -> QueryResult<Vec<ChangedItem>> {
     let current: Vec<(DbUuid, String, String, i64)> = cache_items::table
         .filter(cache_items::job_id.eq(job_id))
-        .filter(cache_items::project_key.eq(scope.key()))
+        .filter(cache_items::project_key.eq(scope.live_key()))
         .select((
             cache_items::uuid,
             cache_items::app_name,
@@ -176,7 +179,7 @@ pub fn changed_in_job(
     let earlier: Vec<(DbUuid, String, String, i64)> = cache_item_versions::table
         .inner_join(cache_items::table)
         .filter(cache_item_versions::job_id.eq(job_id))
-        .filter(cache_items::project_key.eq(scope.key()))
+        .filter(cache_items::project_key.eq(scope.live_key()))
         .select((
             cache_items::uuid,
             cache_items::app_name,

@@ -46,7 +46,9 @@ impl ItemPreview {
     pub fn store_by_key(conn: &mut DbConn, items: &[NewCacheItem<'_>]) -> QueryResult<()> {
         for item in items.iter().filter(|i| i.preview.is_some()) {
             let id: i64 = cache_items::table
-                .filter(cache_items::project_key.eq(Scope::from_project_id(item.project_id).key()))
+                .filter(
+                    cache_items::project_key.eq(Scope::from_project_id(item.project_id).live_key()),
+                )
                 .filter(cache_items::app_name.eq(item.app_name))
                 .filter(cache_items::name.eq(item.name))
                 .select(cache_items::id)

@@ -29,7 +29,7 @@ type Filter = Box<dyn BoxableExpression<cache_items::table, MultiBackend, SqlTyp
 impl ItemSelection {
     /// The selection and the scope as one condition on `cache_items`.
     fn filter(&self, scope: Scope) -> Filter {
-        let in_scope = cache_items::project_key.eq(scope.key());
+        let in_scope = cache_items::project_key.eq(scope.live_key());
         match self {
             ItemSelection::Uuids(uuids) => Box::new(in_scope.and(
                 cache_items::uuid.eq_any(uuids.iter().copied().map(DbUuid).collect::<Vec<_>>()),

@@ -118,13 +118,14 @@ fn fold_some(conn: &mut DbConn, limit: Option<i64>) -> QueryResult<usize> {
         diesel::sql_query(
             "INSERT INTO cache_scope_stats AS s (project_key, items, bytes, newest, oldest) \
              SELECT k, a.items, a.bytes, \
-                    (SELECT MAX(date_modified) FROM cache_items WHERE project_key = k), \
-                    (SELECT MIN(date_modified) FROM cache_items WHERE project_key = k) \
+                    (SELECT MAX(date_modified) FROM cache_items WHERE project_key = {live}), \
+                    (SELECT MIN(date_modified) FROM cache_items WHERE project_key = {live}) \
              FROM unnest($1::bigint[]) AS k, \
              LATERAL (SELECT COALESCE(SUM(items), 0)::bigint AS items, COALESCE(SUM(bytes), 0)::bigint AS bytes \
                       FROM cache_app_stats WHERE project_key = k) a \
              ON CONFLICT (project_key) DO UPDATE SET items = excluded.items, bytes = excluded.bytes, \
-                 newest = excluded.newest, oldest = excluded.oldest",
+                 newest = excluded.newest, oldest = excluded.oldest"
+                .replace("{live}", &crate::db::scope::live_key_sql("NULLIF(k, 0)")),
         )
         .bind::<Array<BigInt>, _>(&keys)
         .execute(c)?;
@@ -232,27 +233,48 @@ pub fn apps_for(conn: &mut DbConn, scopes: &[Scope]) -> QueryResult<Vec<(Scope, 
 pub fn recount(conn: &mut DbConn) -> QueryResult<Recount> {
     use crate::db::schema::{cache_items, projects};
     use diesel::dsl::{count_star, max, min, sql};
-    let apps: Vec<(i64, String, i64, i64)> = cache_items::table
-        .group_by((cache_items::project_key, cache_items::app_name))
+    // Live rows only (not those of a deleted project cache still to be purged), by
+    // project id as the kept rows are.
+    let live = crate::db::scope::live_row;
+    let key = |p: Option<i64>| p.unwrap_or(0);
+    let apps: Vec<(Option<i64>, String, i64, i64)> = cache_items::table
+        .filter(live())
+        .group_by((cache_items::project_id, cache_items::app_name))
         .select((
-            cache_items::project_key,
+            cache_items::project_id,
             cache_items::app_name,
             count_star(),
             sql::<BigInt>("CAST(SUM(size_bytes) AS BIGINT)"),
         ))
-        .order((cache_items::project_key, cache_items::app_name))
         .load(conn)?;
-    let scopes: Vec<ScopeRow> = cache_items::table
-        .group_by(cache_items::project_key)
+    let mut apps: Vec<(i64, String, i64, i64)> = apps
+        .into_iter()
+        .map(|(p, a, n, b)| (key(p), a, n, b))
+        .collect();
+    apps.sort();
+    type Scoped = (
+        Option<i64>,
+        i64,
+        i64,
+        Option<NaiveDateTime>,
+        Option<NaiveDateTime>,
+    );
+    let scopes: Vec<Scoped> = cache_items::table
+        .filter(live())
+        .group_by(cache_items::project_id)
         .select((
-            cache_items::project_key,
+            cache_items::project_id,
             count_star(),
             sql::<BigInt>("CAST(SUM(size_bytes) AS BIGINT)"),
             max(cache_items::date_modified),
             min(cache_items::date_modified),
         ))
-        .order(cache_items::project_key)
         .load(conn)?;
+    let mut scopes: Vec<ScopeRow> = scopes
+        .into_iter()
+        .map(|(p, n, b, newest, oldest)| (key(p), n, b, newest, oldest))
+        .collect();
+    scopes.sort();
     let projects: i64 = projects::table
         .filter(projects::project_type.eq(super::ProjectType::Project))
         .count()
@@ -262,7 +284,8 @@ pub fn recount(conn: &mut DbConn) -> QueryResult<Recount> {
         .filter(|s| s.0 != 0)
         .fold((0, 0), |(i, b), s| (i + s.1, b + s.2));
     let app_totals: Vec<(String, i64, i64)> = cache_items::table
-        .filter(cache_items::project_key.ne(0))
+        .filter(live())
+        .filter(cache_items::project_id.is_not_null())
         .group_by(cache_items::app_name)
         .select((
             cache_items::app_name,
@@ -273,9 +296,10 @@ pub fn recount(conn: &mut DbConn) -> QueryResult<Recount> {
         .load(conn)?;
     let titles: Vec<(i64, Option<String>)> = cache_items::table
         .inner_join(projects::table)
-        .select((cache_items::project_key, projects::title_sort.nullable()))
+        .filter(live())
+        .select((projects::id, projects::title_sort.nullable()))
         .distinct()
-        .order(cache_items::project_key)
+        .order(projects::id)
         .load(conn)?;
     Ok(Recount {
         apps,

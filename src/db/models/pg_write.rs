@@ -16,9 +16,10 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp, Untyped};
 
 use super::cache_item::Versioned;
 use super::{NewCacheItem, NewEvent, WrittenItem};
+use crate::db::DbUuid;
+use crate::db::scope::{key_override_sql, live_key_sql};
 use crate::db::search::fold;
 use crate::db::types::{SqlJson, SqlUuid};
-use crate::db::{DbUuid, Scope};
 
 /// The statement's text with `$n` placeholders (`$15` to `$22`: the event's columns,
 /// with `logged` only).
@@ -44,15 +45,17 @@ fn statement_text(logged: bool) -> String {
         "WITH {event}touched AS (\
            UPDATE cache_items SET date_modified = $5, \
              user_id = COALESCE($6, cache_items.user_id), name_fold = $7, app_fold = $8 \
-           WHERE project_key = $1 AND app_name = $2 AND name = $3 AND data_sha256 = $4 \
+           WHERE project_key = {live} AND app_name = $2 AND name = $3 AND data_sha256 = $4 \
            RETURNING {cols}), \
          stored AS (\
            INSERT INTO cache_item_data (data) SELECT $9 \
            WHERE NOT EXISTS (SELECT 1 FROM touched) RETURNING id), \
          upserted AS (\
            INSERT INTO cache_items (uuid, project_id, app_name, name, data_id, size_bytes, \
-             date_modified, user_id, data_sha256, origin, job_id, name_fold, app_fold) \
-           SELECT $10, $11, $2, $3, stored.id, $12, $5, $6, $4, $13, $14, $7, $8 FROM stored \
+             date_modified, user_id, data_sha256, origin, job_id, name_fold, app_fold, \
+             key_override) \
+           SELECT $10, $11, $2, $3, stored.id, $12, $5, $6, $4, $13, $14, $7, $8, {over} \
+           FROM stored \
            ON CONFLICT (project_key, app_name, name) DO UPDATE SET \
              data_id = excluded.data_id, size_bytes = excluded.size_bytes, \
              date_modified = excluded.date_modified, name_fold = excluded.name_fold, \
@@ -61,7 +64,11 @@ fn statement_text(logged: bool) -> String {
              version = {}, origin = {}, job_id = {} \
            RETURNING {cols}) \
          SELECT {cols} FROM touched UNION ALL SELECT {cols} FROM upserted",
-        v.version, v.origin, v.job_id
+        v.version,
+        v.origin,
+        v.job_id,
+        live = live_key_sql("$1"),
+        over = key_override_sql("$1"),
     )
 }
 
@@ -75,7 +82,6 @@ struct EventValues<'a> {
 /// The statement with its values; `LOGGED`: with the event.
 struct SmallWrite<'a, const LOGGED: bool> {
     item: &'a NewCacheItem<'a>,
-    key: i64,
     name_fold: String,
     app_fold: String,
     event: Option<EventValues<'a>>,
@@ -129,7 +135,7 @@ impl<const LOGGED: bool> SmallWrite<'_, LOGGED> {
             })
         };
         match n {
-            1 => out.push_bind_param::<BigInt, _>(&self.key),
+            1 => out.push_bind_param::<Nullable<BigInt>, _>(&item.project_id),
             2 => out.push_bind_param::<Text, _>(item.app_name),
             3 => out.push_bind_param::<Text, _>(item.name),
             4 => out.push_bind_param::<Text, _>(&item.data_sha256),
@@ -165,12 +171,10 @@ pub(super) fn write_small(
     item: &NewCacheItem<'_>,
     event: Option<&NewEvent<'_>>,
 ) -> QueryResult<WrittenItem> {
-    let key = Scope::from_project_id(item.project_id).key();
     let (name_fold, app_fold) = (fold(item.name), fold(item.app_name));
     match event {
         None => SmallWrite::<false> {
             item,
-            key,
             name_fold,
             app_fold,
             event: None,
@@ -178,7 +182,6 @@ pub(super) fn write_small(
         .get_result(c),
         Some(event) => SmallWrite::<true> {
             item,
-            key,
             name_fold,
             app_fold,
             event: Some(EventValues {

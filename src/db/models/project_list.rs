@@ -95,7 +95,8 @@ impl diesel::query_builder::QueryFragment<MultiBackend> for HasItemMatching {
         mut out: diesel::query_builder::AstPass<'_, 'b, MultiBackend>,
     ) -> QueryResult<()> {
         out.push_sql(
-            "EXISTS (SELECT 1 FROM cache_items WHERE cache_items.project_key = projects.id AND (",
+            "EXISTS (SELECT 1 FROM cache_items \
+             WHERE cache_items.project_key = COALESCE(projects.cache_key, projects.id) AND (",
         );
         self.0.walk_ast(out.reborrow())?;
         out.push_sql("))");

@@ -20,13 +20,14 @@ use diesel::sqlite::Sqlite;
 
 use super::{NewCacheItem, WrittenItem};
 use crate::db::Scope;
+use crate::db::scope::LiveKey;
 use crate::db::search::fold;
 
 /// `UPDATE` of the item at `item`'s key whose stored data has `item`'s SHA-256: its
 /// time and search keys; returns the row, or nothing.
 struct TouchUnchanged<'a> {
     item: &'a NewCacheItem<'a>,
-    key: i64,
+    key: LiveKey,
     name_fold: String,
     app_fold: String,
 }
@@ -52,7 +53,7 @@ impl QueryFragment<Sqlite> for TouchUnchanged<'_> {
         out.push_sql(", app_fold = ");
         out.push_bind_param::<Text, _>(&self.app_fold)?;
         out.push_sql(" WHERE project_key = ");
-        out.push_bind_param::<BigInt, _>(&self.key)?;
+        self.key.walk_ast(out.reborrow())?;
         out.push_sql(" AND app_name = ");
         out.push_bind_param::<Text, _>(item.app_name)?;
         out.push_sql(" AND name = ");
@@ -98,7 +99,7 @@ pub(super) fn touch_unchanged(
 ) -> QueryResult<Option<WrittenItem>> {
     let touched: Option<WrittenItem> = TouchUnchanged {
         item,
-        key: Scope::from_project_id(item.project_id).key(),
+        key: Scope::from_project_id(item.project_id).live_key(),
         name_fold: fold(item.name),
         app_fold: fold(item.app_name),
     }

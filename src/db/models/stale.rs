@@ -103,6 +103,7 @@ pub fn stale_counts(
         .select((cache_items::project_id, diesel::dsl::count_star()))
         .into_boxed()
         .filter(cache_items::project_id.eq_any(project_ids.to_vec()))
+        .filter(crate::db::scope::live_row())
         .filter(rules.filter())
         .load(conn)
 }

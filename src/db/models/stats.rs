@@ -22,6 +22,7 @@ pub struct AppTotals {
 pub fn totals_by_app(conn: &mut DbConn) -> QueryResult<Vec<AppTotals>> {
     // SUM(bigint) is numeric on PostgreSQL: cast it back so both backends agree.
     cache_items::table
+        .filter(crate::db::scope::live_row())
         .group_by(cache_items::app_name)
         .select((
             cache_items::app_name,
