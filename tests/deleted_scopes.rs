@@ -482,3 +482,54 @@ backend_test! {
         assert_eq!(kept_items(conn), 0);
     }
 }
+
+backend_test! {
+    fn deletes_between_concurrent_writes_keep_the_aggregates_and_lose_no_later_write(db) {
+        let w = world(&db);
+        let cache = w.registry.cache().expect("sodar_cache enabled");
+        const WRITERS: usize = 4;
+        const ROUNDS: usize = 40;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // Writers on their own keys of the first project, each write a new version.
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|writer| {
+                let (cache, project, stop) = (cache.clone(), w.p1.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut n = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) || n < ROUNDS {
+                        let data = JsonText::from_value(&json!({ "writer": writer, "n": n }));
+                        cache
+                            .set_cache_item_json("writer", &format!("w{writer}-{}", n % 7), &data, Some(&project), None)
+                            .unwrap();
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        // Whole-cache deletes of that project while they write.
+        for _ in 0..8 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            cache.delete_cache(None, Some(&w.p1)).unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in writers {
+            assert!(t.join().unwrap() >= ROUNDS);
+        }
+        let conn = &mut **w.pool.get().unwrap();
+        assert_consistent(&db, conn, "deletes between concurrent writes");
+        // A write that starts after a delete returned is there.
+        cache.delete_cache(None, Some(&w.p1)).unwrap();
+        let data = JsonText::from_value(&json!({ "after": true }));
+        cache
+            .set_cache_item_json("writer", "after", &data, Some(&w.p1), None)
+            .unwrap();
+        let read = cache.get_cache_item("writer", "after", Some(&w.p1)).unwrap();
+        assert_eq!(read.map(|i| i.data.to_value()), Some(json!({ "after": true })));
+        let items = CacheItem::list_for_scope(conn, Scope::from(&w.p1)).unwrap();
+        assert_eq!(items.len(), 1, "only the write after the last delete");
+        while CacheItem::purge_deleted(conn, 50).unwrap() > 0 {}
+        assert_consistent(&db, conn, "purging after concurrent writes");
+        assert_eq!(dead_keys(conn), 0);
+    }
+}

@@ -204,68 +204,108 @@ struct Number {
 /// deletes never pick the same key.
 fn rotate(conn: &mut DbConn, id: i64) -> QueryResult<usize> {
     let now = crate::db::now();
-    let pg = matches!(conn, DbConn::Pg(_));
-    conn.transaction(|conn| {
-        if pg {
-            diesel::sql_query("LOCK TABLE cache_items IN SHARE ROW EXCLUSIVE MODE").execute(conn)?;
-            super::kept_stats::fold(conn)?;
-            // The fold relaxes its commit; this one must be durable.
-            diesel::sql_query("SET LOCAL synchronous_commit = on").execute(conn)?;
-        }
-        let p = |i: usize| if pg { format!("${i}") } else { "?".to_owned() };
-        // First statement a write (SQLite: the transaction takes the write lock at once).
-        let marked = crate::on_backend!(conn, |c| diesel::sql_query(format!(
-            "INSERT INTO cache_dead_keys (project_key, project_id, deleted_at) \
-             SELECT COALESCE(cache_key, id), id, {} FROM projects WHERE id = {} \
-             AND EXISTS (SELECT 1 FROM cache_app_stats WHERE project_key = {})",
-            p(1),
-            p(2),
-            p(3)
-        ))
-        .bind::<Timestamp, _>(now)
-        .bind::<BigInt, _>(id)
-        .bind::<BigInt, _>(id)
-        .execute(c))?;
-        if marked == 0 {
-            return Ok(0);
-        }
-        let least = if pg { "LEAST" } else { "MIN" };
-        crate::on_backend!(conn, |c| diesel::sql_query(format!(
-            "UPDATE projects SET cache_key = {least}(-1, \
-                 COALESCE((SELECT MIN(cache_key) FROM projects), 0) - 1, \
-                 COALESCE((SELECT MIN(project_key) FROM cache_dead_keys), 0) - 1) \
-             WHERE id = {}",
-            p(1)
-        ))
-        .bind::<BigInt, _>(id)
-        .execute(c))?;
-        let Number { n: items } = crate::on_backend!(conn, |c| diesel::sql_query(format!(
-            "SELECT CAST(COALESCE(SUM(items), 0) AS BIGINT) AS n FROM cache_app_stats \
-             WHERE project_key = {}",
-            p(1)
-        ))
-        .bind::<BigInt, _>(id)
-        .get_result(c))?;
-        crate::on_backend!(conn, |c| diesel::sql_query(format!(
-            "UPDATE cache_totals SET items = items - {0}, \
-                 bytes = bytes - (SELECT COALESCE(SUM(bytes), 0) FROM cache_app_stats WHERE project_key = {1}) \
-             WHERE id = 1",
-            p(1),
-            p(2)
-        ))
-        .bind::<BigInt, _>(items)
-        .bind::<BigInt, _>(id)
-        .execute(c))?;
-        for table in ["cache_scope_stats", "cache_app_stats"] {
-            crate::on_backend!(conn, |c| diesel::sql_query(format!(
-                "DELETE FROM {table} WHERE project_key = {}",
-                p(1)
-            ))
+    match conn {
+        DbConn::Pg(c) => in_pg_transaction(c, |c| pg_rotate(c, id, now)),
+        DbConn::Sqlite(c) => c.transaction(|c| sqlite_rotate(c, id, now)),
+    }
+}
+
+/// Runs `f` in the caller's transaction, or in one of its own (no savepoint: a failed
+/// statement fails the caller's transaction, which then rolls back whole).
+fn in_pg_transaction<T>(
+    c: &mut PgConnection,
+    f: impl FnOnce(&mut PgConnection) -> QueryResult<T>,
+) -> QueryResult<T> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let inside = AnsiTransactionManager::transaction_manager_status_mut(c)
+        .transaction_depth()
+        .is_ok_and(|d| d.is_some());
+    if inside { f(c) } else { c.transaction(f) }
+}
+
+/// [`rotate`] on PostgreSQL: the lock, the fold, then one statement (one round trip)
+/// whose parts see one snapshot, taken after the fold.
+fn pg_rotate(c: &mut PgConnection, id: i64, now: chrono::NaiveDateTime) -> QueryResult<usize> {
+    diesel::sql_query("LOCK TABLE cache_items IN SHARE ROW EXCLUSIVE MODE").execute(c)?;
+    let folded = super::kept_stats::fold_pg(c, None);
+    if folded? > 0 {
+        // The fold relaxes its commit; this one must be durable.
+        diesel::sql_query("SET LOCAL synchronous_commit = on").execute(c)?;
+    }
+    // The old key is the project's id or its current (lowest so far) moved key, so
+    // the minimum over projects, taken before this statement's own writes, covers it.
+    let Number { n } = diesel::sql_query(
+        "WITH s AS (SELECT COALESCE(SUM(items), 0)::bigint AS items, \
+                           COALESCE(SUM(bytes), 0)::bigint AS bytes, COUNT(*) AS groups \
+                    FROM cache_app_stats WHERE project_key = $1), \
+         dead AS (INSERT INTO cache_dead_keys (project_key, project_id, deleted_at) \
+                  SELECT COALESCE(p.cache_key, p.id), p.id, $2 FROM projects p, s \
+                  WHERE p.id = $1 AND s.groups > 0 RETURNING project_key), \
+         moved AS (UPDATE projects SET cache_key = LEAST(-1, \
+                       (SELECT MIN(cache_key) FROM projects) - 1, \
+                       (SELECT MIN(project_key) FROM cache_dead_keys) - 1) \
+                   WHERE id = $1 AND EXISTS (SELECT 1 FROM dead) RETURNING id), \
+         totals AS (UPDATE cache_totals t SET items = t.items - s.items, bytes = t.bytes - s.bytes \
+                    FROM s WHERE t.id = 1 AND EXISTS (SELECT 1 FROM dead) RETURNING t.id), \
+         scope AS (DELETE FROM cache_scope_stats \
+                   WHERE project_key = $1 AND EXISTS (SELECT 1 FROM dead) RETURNING project_key), \
+         apps AS (DELETE FROM cache_app_stats \
+                  WHERE project_key = $1 AND EXISTS (SELECT 1 FROM dead) RETURNING project_key) \
+         SELECT CASE WHEN EXISTS (SELECT 1 FROM dead) THEN s.items ELSE 0 END AS n FROM s",
+    )
+    .bind::<BigInt, _>(id)
+    .bind::<Timestamp, _>(now)
+    .get_result(c)?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// [`rotate`] on SQLite: a few statements in one transaction, all in process.
+fn sqlite_rotate(
+    c: &mut SqliteConnection,
+    id: i64,
+    now: chrono::NaiveDateTime,
+) -> QueryResult<usize> {
+    // First statement a write: the transaction takes the write lock at once.
+    let marked = diesel::sql_query(
+        "INSERT INTO cache_dead_keys (project_key, project_id, deleted_at) \
+         SELECT COALESCE(cache_key, id), id, ? FROM projects WHERE id = ? \
+         AND EXISTS (SELECT 1 FROM cache_app_stats WHERE project_key = ?)",
+    )
+    .bind::<Timestamp, _>(now)
+    .bind::<BigInt, _>(id)
+    .bind::<BigInt, _>(id)
+    .execute(c)?;
+    if marked == 0 {
+        return Ok(0);
+    }
+    diesel::sql_query(
+        "UPDATE projects SET cache_key = MIN(-1, \
+             COALESCE((SELECT MIN(cache_key) FROM projects), 0) - 1, \
+             COALESCE((SELECT MIN(project_key) FROM cache_dead_keys), 0) - 1) \
+         WHERE id = ?",
+    )
+    .bind::<BigInt, _>(id)
+    .execute(c)?;
+    let Number { n: items } = diesel::sql_query(
+        "SELECT CAST(COALESCE(SUM(items), 0) AS BIGINT) AS n FROM cache_app_stats \
+         WHERE project_key = ?",
+    )
+    .bind::<BigInt, _>(id)
+    .get_result(c)?;
+    diesel::sql_query(
+        "UPDATE cache_totals SET items = items - ?, \
+             bytes = bytes - (SELECT COALESCE(SUM(bytes), 0) FROM cache_app_stats WHERE project_key = ?) \
+         WHERE id = 1",
+    )
+    .bind::<BigInt, _>(items)
+    .bind::<BigInt, _>(id)
+    .execute(c)?;
+    for table in ["cache_scope_stats", "cache_app_stats"] {
+        diesel::sql_query(format!("DELETE FROM {table} WHERE project_key = ?"))
             .bind::<BigInt, _>(id)
-            .execute(c))?;
-        }
-        Ok(usize::try_from(items).unwrap_or(0))
-    })
+            .execute(c)?;
+    }
+    Ok(usize::try_from(items).unwrap_or(0))
 }
 
 /// Deletes up to `limit` rows under deleted keys (their data, versions and previews
