@@ -223,24 +223,26 @@ fn in_pg_transaction<T>(
     if inside { f(c) } else { c.transaction(f) }
 }
 
-/// [`rotate`] on PostgreSQL: the lock, the fold, then one statement (one round trip)
-/// whose parts see one snapshot, taken after the fold.
+/// [`rotate`] on PostgreSQL: the lock, the project's pending deltas, then one
+/// statement whose parts see one snapshot, taken after those.
 fn pg_rotate(c: &mut PgConnection, id: i64, now: chrono::NaiveDateTime) -> QueryResult<usize> {
     diesel::sql_query("LOCK TABLE cache_items IN SHARE ROW EXCLUSIVE MODE").execute(c)?;
-    let folded = super::kept_stats::fold_pg(c, None);
-    if folded? > 0 {
-        // The fold relaxes its commit; this one must be durable.
-        diesel::sql_query("SET LOCAL synchronous_commit = on").execute(c)?;
-    }
-    // The old key is the project's id or its current (lowest so far) moved key, so
-    // the minimum over projects, taken before this statement's own writes, covers it.
+    // The project's pending deltas go (their items were never in the totals); a fold
+    // holding some of them is waited for, and the next statement sees what it wrote.
+    // Other projects' deltas stay for the next fold.
+    let Number { n: pending } = diesel::sql_query(
+        "WITH d AS (DELETE FROM cache_stat_deltas WHERE project_key = $1 RETURNING items) \
+         SELECT COALESCE(SUM(items), 0)::bigint AS n FROM d",
+    )
+    .bind::<BigInt, _>(id)
+    .get_result(c)?;
     let Number { n } = diesel::sql_query(
         "WITH s AS (SELECT COALESCE(SUM(items), 0)::bigint AS items, \
                            COALESCE(SUM(bytes), 0)::bigint AS bytes, COUNT(*) AS groups \
                     FROM cache_app_stats WHERE project_key = $1), \
          dead AS (INSERT INTO cache_dead_keys (project_key, project_id, deleted_at) \
                   SELECT COALESCE(p.cache_key, p.id), p.id, $2 FROM projects p, s \
-                  WHERE p.id = $1 AND s.groups > 0 RETURNING project_key), \
+                  WHERE p.id = $1 AND (s.groups > 0 OR $3 <> 0) RETURNING project_key), \
          moved AS (UPDATE projects SET cache_key = LEAST(-1, \
                        (SELECT MIN(cache_key) FROM projects) - 1, \
                        (SELECT MIN(project_key) FROM cache_dead_keys) - 1) \
@@ -255,8 +257,10 @@ fn pg_rotate(c: &mut PgConnection, id: i64, now: chrono::NaiveDateTime) -> Query
     )
     .bind::<BigInt, _>(id)
     .bind::<Timestamp, _>(now)
+    .bind::<BigInt, _>(pending)
     .get_result(c)?;
-    Ok(usize::try_from(n).unwrap_or(0))
+    // Not moved (nothing to delete): both are 0.
+    Ok(usize::try_from(n + pending).unwrap_or(0))
 }
 
 /// [`rotate`] on SQLite: a few statements in one transaction, all in process.
