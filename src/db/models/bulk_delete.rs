@@ -197,11 +197,13 @@ struct Number {
 /// changes).
 ///
 /// On PostgreSQL the transaction first takes `cache_items` in SHARE ROW EXCLUSIVE
-/// mode: it waits for the writes in flight (their deltas are then folded and counted
-/// here) and holds off new ones until it commits, a few milliseconds, so no write lands
-/// under the old key after its aggregates were taken off (every write statement reads
-/// the live key itself). Reads go on. The mode conflicts with itself, so two such
-/// deletes never pick the same key.
+/// mode: it waits for the writes in flight (their pending aggregate deltas are then
+/// taken here) and holds off new ones until it commits, a few milliseconds, so no write
+/// lands under the old key after its aggregates were taken off (every write statement
+/// reads the live key itself). Reads go on. The mode conflicts with itself, so two such
+/// deletes never pick the same key. A write transaction that runs long (a sync job's
+/// batch) makes the delete wait for it, and under the server's statement timeout a
+/// delete that waits longer fails whole.
 fn rotate(conn: &mut DbConn, id: i64) -> QueryResult<usize> {
     let now = crate::db::now();
     match conn {
