@@ -1,6 +1,6 @@
 -- Deleting a project's whole cache in one step (issue 11): `deletecache -p`, the admin
--- pages' and the REST API's delete of a project's items and the plugin API's
--- `delete_cache(None, project)` no longer delete each item. They move the project to a
+-- pages' delete of a project's items and the plugin API's `delete_cache(None, project)`
+-- no longer delete each item. They move the project to a
 -- new item key and mark the old key deleted; the items under it are invisible at once
 -- and are purged later in batches (`CacheItem::purge_deleted`, by the server's worker
 -- and by `synccache`).
