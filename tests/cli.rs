@@ -758,3 +758,29 @@ backend_test! {
         assert_eq!(run(&db, &["token", "list", "nobody"]).single_error(), "User not found: \"nobody\"");
     }
 }
+
+backend_test! {
+    fn deletecache_of_a_project_leaves_rows_that_the_next_synccache_purges(db) {
+        let (pool, cache) = cache_over(&db);
+        let conn = &mut *pool.get().unwrap();
+        let project = fx::project(conn, "Purged", None, None);
+        for name in ["a", "b", "c"] {
+            cache
+                .set_cache_item("example_project_app", name, &json!({ "n": name }), "json", Some(&project), None)
+                .unwrap();
+        }
+        let out = run(&db, &["deletecache", "-p", &project.uuid.to_string()]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(cache.get_project_cache(&project, "json").unwrap().is_empty(), "gone for readers");
+        let rows = |conn: &mut sodarcache::db::DbConn| {
+            common::rows::count(conn, &format!("SELECT COUNT(*) AS n FROM cache_items WHERE project_id = {}", project.id))
+        };
+        assert_eq!(rows(conn), 3, "the rows wait for the purge");
+        let out = run(&db, &["synccache", "-p", &project.uuid.to_string()]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        // The sync wrote the example app's items again; the deleted rows are gone.
+        let live = cache.get_project_cache(&project, "json").unwrap().len() as i64;
+        assert_eq!(rows(conn), live, "only the synced items are left");
+        assert_eq!(common::rows::count(conn, "SELECT COUNT(*) AS n FROM cache_dead_keys"), 0);
+    }
+}

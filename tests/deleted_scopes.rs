@@ -533,3 +533,32 @@ backend_test! {
         assert_eq!(dead_keys(conn), 0);
     }
 }
+
+backend_test! {
+    fn the_servers_worker_purges_a_deleted_cache(db) {
+        let app = common::TestApp::spawn(
+            &db,
+            PluginRegistry::builder().project_app(TestPlugin::writes("writer", "synced")),
+            |_| {},
+        );
+        let cache = app.registry.cache().expect("sodar_cache enabled");
+        let conn = &mut **app.conn();
+        let project = fx::project(conn, "Purged by the worker", None, None);
+        for name in NAMES {
+            let data = JsonText::from_value(&json!({ "name": name }));
+            cache
+                .set_cache_item_json("writer", name, &data, Some(&project), None)
+                .unwrap();
+        }
+        assert_eq!(cache.delete_cache(None, Some(&project)).unwrap(), NAMES.len());
+        // The worker purges on its ticks (every 100 ms in tests); generous bound for a
+        // loaded machine.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while dead_keys(conn) > 0 {
+            assert!(std::time::Instant::now() < deadline, "the worker did not purge");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert_eq!(rows(conn), [0, 0, 0, 0]);
+        assert_eq!(kept(conn).unwrap(), recount(conn).unwrap());
+    }
+}
