@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use diesel_migrations::MigrationHarness;
 use serde_json::json;
 use sodarcache::cache::{PREVIEW_ABOVE_BYTES, SodarCache};
 use sodarcache::db::models::kept_stats::{kept, recount};
@@ -27,6 +27,7 @@ use sodarcache::db::{DbConn, JsonText};
 use sodarcache::plugins::PluginRegistry;
 
 use common::fixtures as fx;
+use common::migrations::{PG_MIGRATIONS, SQLITE_MIGRATIONS, raw};
 use common::plugins::TestPlugin;
 use common::rows::{LIVE, count, outliving_their_item};
 use common::{Backend, TestDb};
@@ -34,25 +35,8 @@ use common::{Backend, TestDb};
 const APPS: [&str; 2] = ["writer", "other"];
 const NAMES: [&str; 2] = ["a", "b"];
 
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
-const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 /// This migration's version as Diesel spells it; it is the newest one.
 const THIS: &str = "20261204100001";
-
-/// A raw connection to the test database, as the server opens it (foreign keys on).
-fn raw(db: &TestDb) -> DbConn {
-    use diesel::connection::SimpleConnection;
-    match db.backend {
-        Backend::Sqlite => {
-            let path = db.url.strip_prefix("sqlite://").unwrap();
-            let mut c = diesel::SqliteConnection::establish(path).unwrap();
-            c.batch_execute("PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;")
-                .unwrap();
-            DbConn::Sqlite(c)
-        }
-        Backend::Postgres => DbConn::Pg(diesel::PgConnection::establish(&db.url).unwrap()),
-    }
-}
 
 /// Reverts this migration alone, after checking that it is the newest one applied.
 fn revert_this(conn: &mut DbConn) {

@@ -12,10 +12,9 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use diesel_migrations::MigrationHarness;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
@@ -26,10 +25,11 @@ use sodarcache::db::schema::projects;
 use sodarcache::db::{DbConn, JsonText, Scope};
 use sodarcache::plugins::PluginRegistry;
 
+use common::Backend;
 use common::fixtures as fx;
+use common::migrations::{PG_MIGRATIONS, SQLITE_MIGRATIONS, raw};
 use common::plugins::TestPlugin;
 use common::rows::{count, outliving_their_item};
-use common::{Backend, TestDb};
 
 const APPS: [&str; 2] = ["writer", "other"];
 
@@ -241,25 +241,9 @@ backend_test! {
     }
 }
 
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
-const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 /// This migration's version as Diesel spells it (the directory's prefix without its
 /// dashes); everything before it is the old shape.
 const THIS: &str = "20261201991001";
-
-/// A raw connection to the test database, as the server opens it (foreign keys on).
-fn raw(db: &TestDb) -> DbConn {
-    match db.backend {
-        Backend::Sqlite => {
-            let path = db.url.strip_prefix("sqlite://").unwrap();
-            let mut c = diesel::SqliteConnection::establish(path).unwrap();
-            c.batch_execute("PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;")
-                .unwrap();
-            DbConn::Sqlite(c)
-        }
-        Backend::Postgres => DbConn::Pg(diesel::PgConnection::establish(&db.url).unwrap()),
-    }
-}
 
 /// Runs the migrations before this one (`up`), or reverts this one alone.
 fn migrate_around_this(conn: &mut DbConn, up: bool) {

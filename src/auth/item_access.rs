@@ -64,39 +64,7 @@ pub struct ItemAccess<I> {
 /// An item with its data and its writer's UUID.
 pub type FullItem = (CacheItem, Option<DbUuid>);
 
-/// Declares a unit-struct SQL expression of a fixed text: what `diesel::dsl::sql` does,
-/// but with a static query id, so the whole statement stays a cached prepared statement
-/// (`sql()` marks a statement uncacheable: parsed and planned again on every call). For
-/// the correlated subqueries the DSL cannot express.
-macro_rules! sql_fragment {
-    ($(#[$meta:meta])* $name:ident: $st:ty = $text:expr) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
-        struct $name;
-
-        impl diesel::Expression for $name {
-            type SqlType = $st;
-        }
-
-        impl<QS> diesel::AppearsOnTable<QS> for $name {}
-
-        impl<QS> diesel::SelectableExpression<QS> for $name {}
-
-        impl diesel::expression::ValidGrouping<()> for $name {
-            type IsAggregate = diesel::expression::is_aggregate::Never;
-        }
-
-        impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for $name {
-            fn walk_ast<'b>(
-                &'b self,
-                mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
-            ) -> QueryResult<()> {
-                out.push_sql($text);
-                Ok(())
-            }
-        }
-    };
-}
+use crate::db::sql_fragment;
 
 /// The text of [`BestRole`], built once from the role table in `visibility`.
 ///

@@ -52,6 +52,41 @@ macro_rules! on_backend {
     };
 }
 
+/// Declares a unit-struct SQL expression of a fixed text: what `diesel::dsl::sql` does,
+/// but with a static query id, so the whole statement stays a cached prepared statement
+/// (`sql()` marks a statement uncacheable: parsed and planned again on every call). For
+/// the correlated subqueries the DSL cannot express.
+macro_rules! sql_fragment {
+    ($(#[$meta:meta])* $vis:vis $name:ident: $st:ty = $text:expr) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
+        $vis struct $name;
+
+        impl diesel::Expression for $name {
+            type SqlType = $st;
+        }
+
+        impl<QS> diesel::AppearsOnTable<QS> for $name {}
+
+        impl<QS> diesel::SelectableExpression<QS> for $name {}
+
+        impl<GB> diesel::expression::ValidGrouping<GB> for $name {
+            type IsAggregate = diesel::expression::is_aggregate::Never;
+        }
+
+        impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for $name {
+            fn walk_ast<'b>(
+                &'b self,
+                mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+            ) -> diesel::QueryResult<()> {
+                out.push_sql($text);
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use sql_fragment;
+
 /// A pool of [`DbConn`].
 pub type DbPool = r2d2::Pool<Manager>;
 /// A connection checked out of the pool (derefs to [`DbConn`]).

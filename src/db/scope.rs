@@ -34,19 +34,28 @@ pub(crate) fn projects_live_key() -> ProjectsLiveKey {
     ProjectsLiveKey
 }
 
-/// SQL for the live item key of the project whose id (NULL: the site) is `param`, a
-/// placeholder or an expression: 0 for the site, NULL for a project that does not exist.
+/// The text of the live item key of the project whose id (NULL: the site) is bound
+/// between the parts: 0 for the site, NULL for a project that does not exist.
+const LIVE_KEY_PARTS: &[&str] = &[
+    "(CASE WHEN ",
+    " IS NULL THEN 0 ELSE (SELECT COALESCE(lk.cache_key, lk.id) FROM projects lk WHERE lk.id = ",
+    ") END)",
+];
+
+/// The text of the `key_override` a new item of the project whose id is bound between
+/// the parts is written with: the project's moved key, NULL when it has none (or for
+/// the site).
+const KEY_OVERRIDE_PARTS: &[&str] = &["(SELECT ko.cache_key FROM projects ko WHERE ko.id = ", ")"];
+
+/// [`LIVE_KEY_PARTS`] around `param`, a placeholder or an expression, for SQL written
+/// as text.
 pub(crate) fn live_key_sql(param: &str) -> String {
-    format!(
-        "(CASE WHEN {param} IS NULL THEN 0 ELSE \
-         (SELECT COALESCE(lk.cache_key, lk.id) FROM projects lk WHERE lk.id = {param}) END)"
-    )
+    LIVE_KEY_PARTS.join(param)
 }
 
-/// SQL for the `key_override` a new item of the project whose id is `param` is written
-/// with: the project's moved key, NULL when it has none (or for the site).
+/// [`KEY_OVERRIDE_PARTS`] around `param`.
 pub(crate) fn key_override_sql(param: &str) -> String {
-    format!("(SELECT ko.cache_key FROM projects ko WHERE ko.id = {param})")
+    KEY_OVERRIDE_PARTS.join(param)
 }
 
 /// The site-wide scope, or one project (by row id).
@@ -136,7 +145,7 @@ impl Expression for KeyOverride {
 // value): their query ids are static, so Diesel keeps one prepared statement per query
 // type, and a text that differed by scope would be run as the other scope's.
 macro_rules! scope_subquery {
-    ($t:ident, [$($part:literal),+]) => {
+    ($t:ident, $parts:expr) => {
         impl<QS> AppearsOnTable<QS> for $t {}
         impl<QS> SelectableExpression<QS> for $t {}
         impl<GB> ValidGrouping<GB> for $t {
@@ -148,62 +157,27 @@ macro_rules! scope_subquery {
             Option<i64>: ToSql<Nullable<BigInt>, DB>,
         {
             fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-                let mut first = true;
-                $(
-                    if !first {
+                for (i, part) in $parts.iter().enumerate() {
+                    if i > 0 {
                         out.push_bind_param::<Nullable<BigInt>, _>(&self.0)?;
                     }
-                    first = false;
-                    out.push_sql($part);
-                )+
-                let _ = first;
+                    out.push_sql(part);
+                }
                 Ok(())
             }
         }
     };
 }
 
-scope_subquery!(
-    LiveKey,
-    [
-        "(CASE WHEN ",
-        " IS NULL THEN 0 ELSE (SELECT COALESCE(lk.cache_key, lk.id) FROM projects lk WHERE lk.id = ",
-        ") END)"
-    ]
-);
-scope_subquery!(
-    KeyOverride,
-    ["(SELECT ko.cache_key FROM projects ko WHERE ko.id = ", ")"]
-);
+scope_subquery!(LiveKey, LIVE_KEY_PARTS);
+scope_subquery!(KeyOverride, KEY_OVERRIDE_PARTS);
 
-macro_rules! fixed_fragment {
-    ($(#[$meta:meta])* $name:ident: $st:ty = $text:expr) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, QueryId)]
-        pub(crate) struct $name;
-
-        impl Expression for $name {
-            type SqlType = $st;
-        }
-        impl<QS> AppearsOnTable<QS> for $name {}
-        impl<QS> SelectableExpression<QS> for $name {}
-        impl<GB> ValidGrouping<GB> for $name {
-            type IsAggregate = diesel::expression::is_aggregate::Never;
-        }
-        impl<DB: Backend> QueryFragment<DB> for $name {
-            fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-                out.push_sql($text);
-                Ok(())
-            }
-        }
-    };
-}
-
-fixed_fragment!(
+super::sql_fragment! {
     /// [`live_row`].
-    LiveRow: diesel::sql_types::Bool = LIVE_ROW
-);
-fixed_fragment!(
+    pub(crate) LiveRow: diesel::sql_types::Bool = LIVE_ROW
+}
+
+super::sql_fragment! {
     /// [`projects_live_key`].
-    ProjectsLiveKey: BigInt = "COALESCE(projects.cache_key, projects.id)"
-);
+    pub(crate) ProjectsLiveKey: BigInt = "COALESCE(projects.cache_key, projects.id)"
+}

@@ -8,6 +8,7 @@
     reason = "each test binary uses a different part of the harness"
 )]
 
+pub mod migrations;
 pub mod plugins;
 pub mod scale;
 

@@ -206,23 +206,10 @@ struct Number {
 /// delete that waits longer fails whole.
 fn rotate(conn: &mut DbConn, id: i64) -> QueryResult<usize> {
     let now = crate::db::now();
-    match conn {
-        DbConn::Pg(c) => in_pg_transaction(c, |c| pg_rotate(c, id, now)),
-        DbConn::Sqlite(c) => c.transaction(|c| sqlite_rotate(c, id, now)),
-    }
-}
-
-/// Runs `f` in the caller's transaction, or in one of its own (no savepoint: a failed
-/// statement fails the caller's transaction, which then rolls back whole).
-fn in_pg_transaction<T>(
-    c: &mut PgConnection,
-    f: impl FnOnce(&mut PgConnection) -> QueryResult<T>,
-) -> QueryResult<T> {
-    use diesel::connection::{AnsiTransactionManager, TransactionManager};
-    let inside = AnsiTransactionManager::transaction_manager_status_mut(c)
-        .transaction_depth()
-        .is_ok_and(|d| d.is_some());
-    if inside { f(c) } else { c.transaction(f) }
+    super::cache_item::in_a_transaction(conn, |conn| match conn {
+        DbConn::Pg(c) => pg_rotate(c, id, now),
+        DbConn::Sqlite(c) => sqlite_rotate(c, id, now),
+    })
 }
 
 /// [`rotate`] on PostgreSQL: the lock, the project's pending deltas, then one

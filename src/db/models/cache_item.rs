@@ -203,7 +203,7 @@ fn in_transaction(conn: &mut DbConn) -> bool {
 }
 
 /// Runs `f` in a transaction: the caller's, or a new one.
-fn in_a_transaction<T>(
+pub(super) fn in_a_transaction<T>(
     conn: &mut DbConn,
     f: impl FnOnce(&mut DbConn) -> QueryResult<T>,
 ) -> QueryResult<T> {
@@ -462,11 +462,10 @@ impl CacheItem {
             // Prepared once per connection (a DSL update is prepared on every call).
             return super::sqlite_touch::touch_unchanged(c, item);
         }
-        let (_, app, name) = key_of(item);
         let target = cache_items::table
             .filter(cache_items::project_key.eq(Scope::from_project_id(item.project_id).live_key()))
-            .filter(cache_items::app_name.eq(app))
-            .filter(cache_items::name.eq(name))
+            .filter(cache_items::app_name.eq(item.app_name))
+            .filter(cache_items::name.eq(item.name))
             .filter(cache_items::data_sha256.eq(&item.data_sha256));
         let changes = (
             cache_items::date_modified.eq(item.date_modified),
@@ -860,10 +859,7 @@ impl CacheItem {
         let total: i64 = filtered().count().get_result(conn)?;
         let rows = filtered()
             .left_join(projects::table)
-            .order((
-                sql::<BigInt>("COALESCE(cache_items.project_id, 0)"),
-                cache_items::name,
-            ))
+            .order((cache_items::project_key, cache_items::name))
             .select((CacheItem::as_select(), projects::uuid.nullable()))
             .offset(offset)
             .limit(limit)

@@ -68,14 +68,9 @@ pub fn fold_batch(conn: &mut DbConn, limit: i64) -> QueryResult<usize> {
 }
 
 fn fold_some(conn: &mut DbConn, limit: Option<i64>) -> QueryResult<usize> {
-    match conn {
-        DbConn::Pg(pg) => fold_pg(pg, limit),
-        DbConn::Sqlite(_) => Ok(0),
-    }
-}
-
-/// [`fold_some`] on a PostgreSQL connection.
-pub(super) fn fold_pg(pg: &mut diesel::PgConnection, limit: Option<i64>) -> QueryResult<usize> {
+    let DbConn::Pg(pg) = conn else {
+        return Ok(0);
+    };
     use diesel::Connection;
     // The usual case, nothing pending: one read, no transaction.
     let pending: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
